@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every environment variable Quarry reads, parsed and validated once at start.
+ * The README's configuration table mirrors this list.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const schema = z.object({
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8283),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// connection string')
+    .optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  QUARRY_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  MIGRATE_ON_START: bool.optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(12),
+  GRAPHQL_MAX_COMPLEXITY: z.coerce.number().int().min(1).default(5000),
+  GRAPHQL_MAX_BREADTH: z.coerce.number().int().min(1).default(200),
+  GRAPHIQL: bool.default(true),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).default(10),
+});
+
+export type Config = z.infer<typeof schema> & { databaseKind: 'pglite' | 'postgres'; migrateOnStart: boolean };
+
+export class ConfigError extends Error {}
+
+/** Reads `.env` (if present) without overriding real environment variables, then validates. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env'): Config {
+  if (env === process.env && existsSync(envFile)) process.loadEnvFile(envFile);
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = result.data;
+  const databaseKind = c.DATABASE_URL ? 'postgres' : 'pglite';
+  return {
+    ...c,
+    DATA_DIR: path.resolve(c.DATA_DIR),
+    databaseKind,
+    // The embedded database is ours alone, so it migrates itself; a shared PostgreSQL is migrated
+    // as a one-shot step (npm run db:migrate) unless MIGRATE_ON_START=true.
+    migrateOnStart: c.MIGRATE_ON_START ?? databaseKind === 'pglite',
+  };
+}

@@ -1,0 +1,138 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite/vector';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import lockfile from 'proper-lockfile';
+import type { Config } from '../../config.js';
+import { PrismaClient } from '../../generated/prisma/client.js';
+import { pgClientRunner, pgliteRunner, type SqlRunner } from './sql.js';
+
+export { PrismaClient };
+
+/**
+ * One code path over two databases: PGlite (embedded, in-process WASM PostgreSQL with pgvector) when no
+ * DATABASE_URL is set, PostgreSQL + pgvector otherwise. Everything above this file sees a PrismaClient.
+ *
+ * PGlite runs one query at a time and an interactive transaction blocks every other query, so code that
+ * must run on both keeps transactions short and never uses the outer client inside `$transaction`.
+ */
+export interface Database {
+  readonly kind: 'pglite' | 'postgres';
+  readonly prisma: PrismaClient;
+  /** Raw SQL outside Prisma: migrations, health checks. */
+  withRunner<T>(fn: (runner: SqlRunner) => Promise<T>): Promise<T>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Called with each SQL statement Prisma sends (tests count them). */
+  onQuery?: (sql: string) => void;
+}
+
+export class DataDirInUseError extends Error {}
+
+export function pgliteDataPath(config: Pick<Config, 'DATA_DIR'>): string {
+  return path.join(config.DATA_DIR, 'pglite');
+}
+
+export async function openDatabase(config: Config, options: OpenOptions = {}): Promise<Database> {
+  return config.databaseKind === 'postgres'
+    ? openPostgres(config.DATABASE_URL!, config.DATABASE_POOL_SIZE, options)
+    : openPGliteDir(pgliteDataPath(config), options);
+}
+
+function makePrisma(adapter: ConstructorParameters<typeof PrismaClient>[0]['adapter'], options: OpenOptions) {
+  if (!options.onQuery) return new PrismaClient({ adapter });
+  const prisma = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
+  prisma.$on('query', (e) => options.onQuery!(e.query));
+  return prisma;
+}
+
+/** Locks the folder so a second process gets a clear error instead of corrupting it (PGlite has no lock of its own). */
+async function lockDataDir(dir: string): Promise<() => Promise<void>> {
+  mkdirSync(dir, { recursive: true });
+  try {
+    return await lockfile.lock(dir, { lockfilePath: `${dir}.lock`, stale: 15_000, update: 5_000, realpath: false });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
+      throw new DataDirInUseError(
+        `The data folder ${dir} is in use by another Quarry process. PGlite allows one process per folder: ` +
+          `stop the other process, set DATA_DIR to another folder, or set DATABASE_URL to use PostgreSQL.`,
+      );
+    }
+    throw error;
+  }
+}
+
+export async function openPGliteDir(dir: string, options: OpenOptions = {}): Promise<Database> {
+  const unlock = await lockDataDir(dir);
+  try {
+    const db = await PGlite.create({ dataDir: dir, extensions: { vector } });
+    return wrapPGlite(db, options, unlock);
+  } catch (error) {
+    await unlock();
+    throw error;
+  }
+}
+
+/** Wraps an open PGlite (a folder, memory, or a test clone). */
+export function wrapPGlite(db: PGlite, options: OpenOptions = {}, onClose?: () => Promise<void>): Database {
+  const prisma = makePrisma(new PrismaPGlite(db), options);
+  const runner = pgliteRunner(db);
+  let closed = false;
+  return {
+    kind: 'pglite',
+    prisma,
+    withRunner: (fn) => fn(runner),
+    ping: async () => void (await db.query('SELECT 1')),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await prisma.$disconnect();
+      await db.close();
+      await onClose?.();
+    },
+  };
+}
+
+export async function openPostgres(url: string, poolSize = 10, options: OpenOptions = {}): Promise<Database> {
+  const prisma = makePrisma(new PrismaPg({ connectionString: url, max: poolSize }), options);
+  return {
+    kind: 'postgres',
+    prisma,
+    async withRunner(fn) {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        return await fn(pgClientRunner(client));
+      } finally {
+        await client.end();
+      }
+    },
+    ping: async () => void (await prisma.$queryRaw`SELECT 1`),
+    close: () => prisma.$disconnect(),
+  };
+}
+
+/** For the migration CLI: raw SQL access without a Prisma client. */
+export async function openSqlRunner(config: Config): Promise<{ runner: SqlRunner; close: () => Promise<void> }> {
+  if (config.databaseKind === 'postgres') {
+    const client = new pg.Client({ connectionString: config.DATABASE_URL });
+    await client.connect();
+    return { runner: pgClientRunner(client), close: () => client.end() };
+  }
+  const dir = pgliteDataPath(config);
+  const unlock = await lockDataDir(dir);
+  const db = await PGlite.create({ dataDir: dir, extensions: { vector } });
+  return {
+    runner: pgliteRunner(db),
+    close: async () => {
+      await db.close();
+      await unlock();
+    },
+  };
+}

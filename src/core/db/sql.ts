@@ -1,0 +1,63 @@
+import type { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+
+/**
+ * The smallest SQL surface the migration runner and health checks need, over either database.
+ * Application code uses Prisma; this exists for the places Prisma cannot reach (migrations, locks).
+ */
+export interface SqlRunner {
+  readonly kind: 'pglite' | 'postgres';
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Runs a multi-statement script. */
+  exec(script: string): Promise<void>;
+  /** Runs `fn` inside BEGIN/COMMIT, rolling back when it throws. */
+  transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T>;
+}
+
+export function pgliteRunner(db: PGlite): SqlRunner {
+  const runner: SqlRunner = {
+    kind: 'pglite',
+    async query<T>(sql: string, params: unknown[] = []) {
+      return (await db.query(sql, params)).rows as T[];
+    },
+    async exec(script) {
+      await db.exec(script);
+    },
+    transaction(fn) {
+      return db.transaction((tx) =>
+        fn({
+          kind: 'pglite',
+          query: async <T>(sql: string, params: unknown[] = []) => (await tx.query(sql, params)).rows as T[],
+          exec: async (script) => void (await tx.exec(script)),
+          transaction: () => Promise.reject(new Error('nested transactions are not supported')),
+        }),
+      );
+    },
+  };
+  return runner;
+}
+
+/** A runner over one dedicated PostgreSQL connection (session-level advisory locks need the same session). */
+export function pgClientRunner(client: pg.Client | pg.PoolClient): SqlRunner {
+  const runner: SqlRunner = {
+    kind: 'postgres',
+    async query<T>(sql: string, params: unknown[] = []) {
+      return (await client.query(sql, params)).rows as T[];
+    },
+    async exec(script) {
+      await client.query(script);
+    },
+    async transaction(fn) {
+      await client.query('BEGIN');
+      try {
+        const result = await fn(runner);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw error;
+      }
+    },
+  };
+  return runner;
+}
