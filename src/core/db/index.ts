@@ -3,6 +3,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite/vector';
 import { PrismaPg } from '@prisma/adapter-pg';
+import type { SqlDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import lockfile from 'proper-lockfile';
@@ -45,11 +46,11 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
     : openPGliteDir(pgliteDataPath(config), options);
 }
 
-function makePrisma(adapter: ConstructorParameters<typeof PrismaClient>[0]['adapter'], options: OpenOptions) {
+function makePrisma(adapter: SqlDriverAdapterFactory, options: OpenOptions): PrismaClient {
   if (!options.onQuery) return new PrismaClient({ adapter });
   const prisma = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
   prisma.$on('query', (e) => options.onQuery!(e.query));
-  return prisma;
+  return prisma as unknown as PrismaClient;
 }
 
 /** Locks the folder so a second process gets a clear error instead of corrupting it (PGlite has no lock of its own). */

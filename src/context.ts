@@ -1,0 +1,12 @@
+import type { Actor } from './core/auth.js';
+import type { Logger } from './core/logger.js';
+import type { PrismaClient } from './generated/prisma/client.js';
+
+/** What every resolver gets. `db` is already confined to the actor's organization (core/tenancy.ts). */
+export interface Context {
+  actor: Actor;
+  db: PrismaClient;
+  log: Logger;
+  /** Query depth, breadth and complexity limits (GRAPHQL_MAX_*), checked before execution. */
+  limits: { depth: number; complexity: number; breadth: number };
+}

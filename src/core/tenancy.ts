@@ -1,0 +1,43 @@
+import type { PrismaClient } from '../generated/prisma/client.js';
+
+/**
+ * The one place where tenancy is enforced. `scopedPrisma(prisma, orgId)` returns a client whose every
+ * operation on a tenant model is confined to that organization: reads and bulk writes get
+ * `organizationId = orgId` added to `where`, creates get it forced into `data`. Another organization's id
+ * therefore behaves exactly like a missing one, whatever the caller forgets.
+ *
+ * Limits: nested writes (`create: { files: { create: … } }`) are not rewritten, so domain code creates tenant
+ * rows with top-level operations; nested reads follow foreign keys, which never cross organizations because
+ * every link is created through this client. Raw SQL must filter by organization itself.
+ */
+const WHERE_OPS = new Set([
+  'findUnique', 'findUniqueOrThrow', 'findFirst', 'findFirstOrThrow', 'findMany', 'count', 'aggregate', 'groupBy',
+  'update', 'updateMany', 'updateManyAndReturn', 'delete', 'deleteMany', 'upsert',
+]);
+const CREATE_OPS = new Set(['create', 'createMany', 'createManyAndReturn', 'upsert']);
+
+type Args = { where?: Record<string, unknown>; data?: unknown; create?: Record<string, unknown> };
+
+export function scopedPrisma(prisma: PrismaClient, organizationId: string): PrismaClient {
+  return prisma.$extends({
+    name: 'tenancy',
+    query: {
+      $allModels: {
+        $allOperations({ model, operation, args, query }) {
+          const a = (args ?? {}) as Args;
+          const key = model === 'Organization' ? 'id' : 'organizationId';
+          if (WHERE_OPS.has(operation)) a.where = { ...a.where, [key]: organizationId };
+          if (CREATE_OPS.has(operation) && model !== 'Organization') {
+            if (operation === 'upsert') a.create = { ...a.create, organizationId };
+            else if (Array.isArray(a.data)) a.data = a.data.map((row) => ({ ...row, organizationId }));
+            else a.data = { ...(a.data as object), organizationId };
+          }
+          if (CREATE_OPS.has(operation) && model === 'Organization') {
+            throw new Error('Organizations are created outside a tenant scope');
+          }
+          return query(a);
+        },
+      },
+    },
+  }) as unknown as PrismaClient;
+}

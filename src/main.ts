@@ -1,0 +1,97 @@
+/**
+ * `npm start`: validates configuration, opens the database (PGlite in DATA_DIR, or PostgreSQL with
+ * DATABASE_URL), applies migrations where this process owns the database, creates the default organization
+ * on first start, and serves until SIGTERM/SIGINT.
+ */
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { DataDirInUseError, openDatabase, pgliteDataPath } from './core/db/index.js';
+import { migrate, readMigrations } from './core/db/migrate.js';
+import { createLogger } from './core/logger.js';
+import { bootstrap } from './domain/organizations.js';
+
+async function main() {
+  const startedAt = performance.now();
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const log = createLogger(config.LOG_LEVEL);
+
+  let db;
+  try {
+    db = await openDatabase(config);
+  } catch (error) {
+    if (error instanceof DataDirInUseError) {
+      log.fatal(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  log.info({ database: db.kind, ...(db.kind === 'pglite' ? { dataDir: pgliteDataPath(config) } : {}) }, 'database open');
+
+  if (config.migrateOnStart) {
+    const result = await db.withRunner((runner) => migrate(runner));
+    if (result.applied.length) log.info({ applied: result.applied }, 'migrations applied');
+  } else {
+    const pending = await pendingMigrations(db);
+    if (pending.length) {
+      log.fatal({ pending }, 'the database has unapplied migrations: run `npm run db:migrate` (or set MIGRATE_ON_START=true)');
+      process.exit(1);
+    }
+  }
+
+  const boot = await bootstrap(db.prisma, config.QUARRY_API_KEY);
+  if (boot.kind === 'created' && boot.generated) {
+    // The only time this key is ever shown: only its hash is stored.
+    process.stderr.write(
+      `\n  Quarry created the default organization and its admin user.\n  API key (shown once, store it now): ${boot.apiKey}\n` +
+        `  Use it as:  Authorization: Bearer ${boot.apiKey}\n\n`,
+    );
+    log.info('default organization created; its API key was printed once to stderr');
+  } else if (boot.kind === 'created' || boot.kind === 'key-added') {
+    log.info('QUARRY_API_KEY registered for the default admin user');
+  }
+
+  const app = buildApp({ config, db, log });
+  const { url } = await app.listen(config.PORT, config.HOST);
+  log.info({ url: `${url}/graphql`, startupMs: Math.round(performance.now() - startedAt) }, 'Quarry is listening');
+
+  let shuttingDown = false;
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ signal }, 'shutting down: finishing in-flight requests');
+    try {
+      await app.stop();
+      await db.close();
+      log.info('shutdown complete');
+      process.exit(0);
+    } catch (error) {
+      log.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+async function pendingMigrations(db: Awaited<ReturnType<typeof openDatabase>>): Promise<string[]> {
+  const all = await readMigrations();
+  const applied = await db
+    .withRunner((r) => r.query<{ migration_name: string }>('SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL'))
+    .catch(() => []);
+  const names = new Set(applied.map((r) => r.migration_name));
+  return all.map((m) => m.name).filter((n) => !names.has(n));
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,121 @@
+import { createApiKey, revokeApiKey } from '../domain/api-keys.js';
+import { builder } from './builder.js';
+
+/** Organizations, users and API keys: who the caller is and the keys they hold. */
+
+builder.prismaNode('Organization', {
+  id: { field: 'id' },
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+const UserRole = builder.enumType('UserRole', { values: ['ADMIN', 'MEMBER'] as const });
+
+builder.prismaNode('User', {
+  id: { field: 'id' },
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    email: t.exposeString('email', { nullable: true }),
+    role: t.expose('role', { type: UserRole }),
+    organization: t.relation('organization'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+const ApiKey = builder.prismaNode('ApiKey', {
+  id: { field: 'id' },
+  description: 'An API key. Only its hash is stored; `prefix` is its first characters, to tell keys apart.',
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    prefix: t.exposeString('prefix'),
+    user: t.relation('user'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
+    revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
+    active: t.boolean({
+      select: { revokedAt: true, expiresAt: true },
+      resolve: (key) => !key.revokedAt && (!key.expiresAt || key.expiresAt > new Date()),
+    }),
+  }),
+});
+
+const Viewer = builder.objectRef<{ userId: string; organizationId: string; apiKeyId: string }>('Viewer').implement({
+  description: 'The caller: the user and organization the API key belongs to.',
+  fields: (t) => ({
+    user: t.prismaField({
+      type: 'User',
+      resolve: (query, v, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: v.userId } }),
+    }),
+    organization: t.prismaField({
+      type: 'Organization',
+      resolve: (query, v, _args, ctx) => ctx.db.organization.findUniqueOrThrow({ ...query, where: { id: v.organizationId } }),
+    }),
+    apiKey: t.prismaField({
+      type: 'ApiKey',
+      description: 'The key used for this request.',
+      resolve: (query, v, _args, ctx) => ctx.db.apiKey.findUniqueOrThrow({ ...query, where: { id: v.apiKeyId } }),
+    }),
+    apiKeys: t.prismaField({
+      type: ['ApiKey'],
+      description: "The caller's keys, newest first (admins: every key of the organization).",
+      resolve: (query, v, _args, ctx) =>
+        ctx.db.apiKey.findMany({
+          ...query,
+          where: ctx.actor.role === 'ADMIN' ? {} : { userId: v.userId },
+          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        }),
+    }),
+  }),
+});
+
+builder.queryField('me', (t) =>
+  t.field({
+    type: Viewer,
+    resolve: (_root, _args, ctx) => ctx.actor,
+  }),
+);
+
+const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
+  fields: (t) => ({
+    name: t.string({ required: true, validate: { minLength: 1, maxLength: 200 } }),
+    expiresAt: t.field({ type: 'DateTime', required: false }),
+  }),
+});
+
+
+const CreatedKey = builder.objectRef<{ key: string; apiKeyId: string }>('CreateApiKeyResult').implement({
+  fields: (t) => ({
+    key: t.exposeString('key', { description: 'The key itself. It is shown only here, once: store it now.' }),
+    apiKey: t.prismaField({
+      type: ApiKey,
+      resolve: (query, r, _args, ctx) => ctx.db.apiKey.findUniqueOrThrow({ ...query, where: { id: r.apiKeyId } }),
+    }),
+  }),
+});
+
+builder.mutationField('createApiKey', (t) =>
+  t.field({
+    type: CreatedKey,
+    description: 'Creates a key for the caller.',
+    args: { input: t.arg({ type: CreateApiKeyInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const { apiKey, key } = await createApiKey(ctx.db, ctx.actor, input);
+      return { key, apiKeyId: apiKey.id };
+    },
+  }),
+);
+
+builder.mutationField('revokeApiKey', (t) =>
+  t.prismaField({
+    type: ApiKey,
+    description: "Revokes one of the caller's keys (admins: any key of the organization). Idempotent.",
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, { id }, ctx) => {
+      const key = await revokeApiKey(ctx.db, ctx.actor, String(id));
+      return ctx.db.apiKey.findUniqueOrThrow({ ...query, where: { id: key.id } });
+    },
+  }),
+);

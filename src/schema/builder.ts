@@ -1,0 +1,105 @@
+import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin from '@pothos/plugin-complexity';
+import DataloaderPlugin from '@pothos/plugin-dataloader';
+import PrismaPlugin from '@pothos/plugin-prisma';
+import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import ZodPlugin from '@pothos/plugin-zod';
+import { GraphQLError } from 'graphql';
+import type { Context } from '../context.js';
+import { typeForId } from '../core/ids.js';
+import type PrismaTypes from '../generated/pothos-types.js';
+import { getDatamodel } from '../generated/pothos-types.js';
+
+/** Set before the schema is built: tests make an unused Prisma selection fail loudly. */
+export const schemaOptions = { onUnusedQuery: (process.env.NODE_ENV === 'test' || process.env.VITEST ? 'error' : 'warn') as 'error' | 'warn' };
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  PrismaTypes: PrismaTypes;
+  AuthScopes: { admin: boolean };
+  DefaultFieldNullability: false;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    JSON: { Input: unknown; Output: unknown };
+    JSONObject: { Input: Record<string, unknown>; Output: Record<string, unknown> };
+  };
+}>({
+  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, ComplexityPlugin, DataloaderPlugin, ZodPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    authScopes: (ctx) => ({ admin: ctx.actor.role === 'ADMIN' }),
+    unauthorizedError: (_parent, _ctx, _info, result) =>
+      new GraphQLError(result.message || 'Not allowed', { extensions: { code: 'FORBIDDEN' } }),
+  },
+  prisma: {
+    client: (ctx) => ctx.db,
+    dmmf: getDatamodel(),
+    exposeDescriptions: false,
+    filterConnectionTotalCount: true,
+    onUnusedQuery: schemaOptions.onUnusedQuery,
+    maxConnectionSize: 100,
+    defaultConnectionSize: 20,
+  },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    // Quarry ids (`source-<uuid4>`) are already globally unique and typed by their prefix: they are the node ids.
+    encodeGlobalID: (_typename, id) => String(id),
+    decodeGlobalID: (globalID) => {
+      const typename = typeForId(globalID);
+      if (!typename) throw new GraphQLError(`"${globalID}" is not a Quarry id`, { extensions: { code: 'BAD_USER_INPUT' } });
+      return { typename, id: globalID };
+    },
+  },
+  complexity: {
+    defaultComplexity: 1,
+    defaultListMultiplier: 10,
+    limit: (ctx) => ctx.limits,
+    complexityError: (kind, result) => {
+      const key = kind.toLowerCase() as 'depth' | 'breadth' | 'complexity';
+      const max = result[`max${kind}` as 'maxDepth' | 'maxBreadth' | 'maxComplexity'];
+      return new GraphQLError(`Query ${key} ${result[key]} exceeds the limit of ${max}`, {
+        extensions: { code: 'BAD_USER_INPUT', limit: key, value: result[key], max },
+      });
+    },
+  },
+  zod: {
+    validationError: (error) =>
+      new GraphQLError(error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), {
+        extensions: { code: 'BAD_USER_INPUT', fields: error.issues.map((i) => i.path.join('.')) },
+      }),
+  },
+});
+
+builder.scalarType('DateTime', {
+  description: 'ISO-8601 timestamp in UTC, e.g. 2026-01-02T03:04:05.678Z',
+  serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(value as string).toISOString()),
+  parseValue: (value) => {
+    const date = new Date(value as string);
+    if (typeof value !== 'string' || Number.isNaN(date.getTime())) {
+      throw new GraphQLError('DateTime must be an ISO-8601 string', { extensions: { code: 'BAD_USER_INPUT' } });
+    }
+    return date;
+  },
+});
+
+builder.scalarType('JSON', {
+  description: 'Any JSON value',
+  serialize: (value) => value,
+  parseValue: (value) => value,
+});
+
+builder.scalarType('JSONObject', {
+  description: 'A JSON object (not an array or scalar)',
+  serialize: (value) => value,
+  parseValue: (value) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new GraphQLError('Expected a JSON object', { extensions: { code: 'BAD_USER_INPUT' } });
+    }
+    return value as Record<string, unknown>;
+  },
+});
+
+builder.queryType({});
+builder.mutationType({});
