@@ -26,7 +26,7 @@ export function scopedPrisma(prisma: PrismaClient, organizationId: string): Pris
         $allOperations({ model, operation, args, query }) {
           const a = (args ?? {}) as Args;
           const key = model === 'Organization' ? 'id' : 'organizationId';
-          if (WHERE_OPS.has(operation)) a.where = { ...a.where, [key]: organizationId };
+          if (WHERE_OPS.has(operation)) a.where = confine(a.where, key, organizationId);
           if (CREATE_OPS.has(operation) && model !== 'Organization') {
             if (operation === 'upsert') a.create = { ...a.create, organizationId };
             else if (Array.isArray(a.data)) a.data = a.data.map((row) => ({ ...row, organizationId }));
@@ -40,4 +40,16 @@ export function scopedPrisma(prisma: PrismaClient, organizationId: string): Pris
       },
     },
   }) as unknown as PrismaClient;
+}
+
+/**
+ * Adds `key = organizationId` to a where clause. A plain equality keeps Prisma able to batch findUnique calls;
+ * when the caller already names another value (another organization's id) both conditions must hold, so
+ * the result is empty rather than silently redirected to the caller's own organization.
+ */
+function confine(where: Record<string, unknown> = {}, key: string, organizationId: string) {
+  const given = where[key];
+  if (given === undefined || given === organizationId) return { ...where, [key]: organizationId };
+  const and = where.AND === undefined ? [] : Array.isArray(where.AND) ? where.AND : [where.AND];
+  return { ...where, AND: [...and, { [key]: organizationId }] };
 }

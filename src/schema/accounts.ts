@@ -5,6 +5,7 @@ import { builder } from './builder.js';
 
 builder.prismaNode('Organization', {
   id: { field: 'id' },
+  nullable: true, // node(id:) of a missing or foreign id is null, per Relay
   fields: (t) => ({
     name: t.exposeString('name'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
@@ -15,6 +16,7 @@ const UserRole = builder.enumType('UserRole', { values: ['ADMIN', 'MEMBER'] as c
 
 builder.prismaNode('User', {
   id: { field: 'id' },
+  nullable: true, // node(id:) of a missing or foreign id is null, per Relay
   fields: (t) => ({
     name: t.exposeString('name'),
     email: t.exposeString('email', { nullable: true }),
@@ -26,6 +28,7 @@ builder.prismaNode('User', {
 
 const ApiKey = builder.prismaNode('ApiKey', {
   id: { field: 'id' },
+  nullable: true, // node(id:) of a missing or foreign id is null, per Relay
   description: 'An API key. Only its hash is stored; `prefix` is its first characters, to tell keys apart.',
   fields: (t) => ({
     name: t.exposeString('name'),

@@ -103,3 +103,4 @@ builder.scalarType('JSONObject', {
 
 builder.queryType({});
 builder.mutationType({});
+

@@ -80,9 +80,9 @@ async function migrationsList() {
  * The SQL that takes a database built from `from` to the current schema.prisma.
  * `from: 'migrations'` replays prisma/migrations on a throwaway PGlite; an empty result means no drift.
  */
-export async function diffToSchema(from: 'empty' | 'migrations'): Promise<string> {
+export async function diffToSchema(from: 'empty' | 'migrations', schemaText?: string): Promise<string> {
   await loadWasm();
-  const schema = await readFile(SCHEMA_PATH, 'utf8');
+  const schema = schemaText ?? (await readFile(SCHEMA_PATH, 'utf8'));
   const main = await PGlite.create({ extensions: { vector } });
   const factory = new PGliteEngineFactory(main);
   const logs: string[] = [];

@@ -1,0 +1,119 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite/vector';
+import pg from 'pg';
+import { describe, expect, inject, it } from 'vitest';
+import { migrate, MigrationError, MIGRATIONS_DIR, readMigrations, type Migration } from '../src/core/db/migrate.js';
+import { diffToSchema, SCHEMA_PATH } from '../src/core/db/schema-engine.js';
+import { pgClientRunner, pgliteRunner, type SqlRunner } from '../src/core/db/sql.js';
+
+const postgresUrl = inject('postgresUrl');
+
+/** A throwaway PostgreSQL database for tests that need an empty one. */
+async function withScratchPostgres<T>(fn: (runner: SqlRunner) => Promise<T>): Promise<T> {
+  const name = `quarry_scratch_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  const admin = new pg.Client({ connectionString: postgresUrl! });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(postgresUrl!);
+  url.pathname = `/${name}`;
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    return await fn(pgClientRunner(client));
+  } finally {
+    await client.end();
+    await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+async function withScratchPGlite<T>(fn: (runner: SqlRunner) => Promise<T>): Promise<T> {
+  const db = await PGlite.create({ extensions: { vector } });
+  try {
+    return await fn(pgliteRunner(db));
+  } finally {
+    await db.close();
+  }
+}
+
+const scratch = { pglite: withScratchPGlite, ...(postgresUrl ? { postgres: withScratchPostgres } : {}) };
+
+/** Tables, columns, indexes and constraints as the catalog describes them. */
+async function describeSchema(db: SqlRunner) {
+  const columns = await db.query(
+    `SELECT table_name, column_name, data_type, udt_name, is_nullable, column_default, is_generated, generation_expression
+       FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, column_name`,
+  );
+  const indexes = await db.query(`SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname`);
+  const constraints = await db.query(
+    `SELECT conrelid::regclass::text AS tbl, conname, pg_get_constraintdef(oid) AS def
+       FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY conname`,
+  );
+  return { columns, indexes, constraints };
+}
+
+describe('migrations', () => {
+  it('schema.prisma and prisma/migrations agree (no drift)', async () => {
+    expect(await diffToSchema('migrations')).toBe('');
+  });
+
+  it('the drift check fails when schema.prisma changes without a migration', async () => {
+    const schema = await readFile(SCHEMA_PATH, 'utf8');
+    const changed = schema.replace('  instructions     String?\n', '  instructions     String?\n  color            String?\n');
+    expect(changed).not.toBe(schema);
+    expect(await diffToSchema('migrations', changed)).toMatch(/ALTER TABLE "Source" ADD COLUMN\s+"color" TEXT/);
+  });
+
+  for (const [kind, withDb] of Object.entries(scratch)) {
+    describe(kind, () => {
+      it('applies every migration once and records them as prisma migrate deploy does', async () => {
+        await withDb(async (db) => {
+          const first = await migrate(db);
+          const all = await readMigrations();
+          expect(first.applied).toEqual(all.map((m) => m.name));
+          const rows = await db.query<{ migration_name: string; checksum: string; finished_at: Date | null; applied_steps_count: number; logs: string | null }>(
+            'SELECT migration_name, checksum, finished_at, applied_steps_count, logs FROM "_prisma_migrations" ORDER BY migration_name',
+          );
+          for (const [i, m] of all.entries()) {
+            const sql = await readFile(path.join(MIGRATIONS_DIR, m.name, 'migration.sql'));
+            expect(rows[i]).toMatchObject({ migration_name: m.name, applied_steps_count: 1, logs: null });
+            expect(rows[i].checksum).toBe(createHash('sha256').update(sql).digest('hex'));
+            expect(rows[i].finished_at).toBeInstanceOf(Date);
+          }
+          const second = await migrate(db);
+          expect(second).toEqual({ applied: [], alreadyApplied: all.map((m) => m.name), checksumMismatches: [] });
+          expect(await db.query('SELECT 1 FROM "_prisma_migrations"')).toHaveLength(all.length);
+        });
+      });
+
+      it('records a failing migration as failed, rolls back its statements, and refuses to go on', async () => {
+        await withDb(async (db) => {
+          const make = (name: string, sql: string): Migration => ({ name, sql, checksum: createHash('sha256').update(sql).digest('hex') });
+          const good = make('001_good', 'CREATE TABLE good (id int);');
+          const bad = make('002_bad', 'CREATE TABLE half (id int);\nSELECT * FROM no_such_table;');
+          await expect(migrate(db, [good, bad])).rejects.toThrow(MigrationError);
+          const rows = await db.query<{ migration_name: string; finished_at: Date | null; logs: string | null }>(
+            'SELECT migration_name, finished_at, logs FROM "_prisma_migrations" ORDER BY migration_name',
+          );
+          expect(rows[0]).toMatchObject({ migration_name: '001_good' });
+          expect(rows[0].finished_at).not.toBeNull();
+          expect(rows[1]).toMatchObject({ migration_name: '002_bad', finished_at: null });
+          expect(rows[1].logs).toMatch(/no_such_table/);
+          // The failed migration's first statement was rolled back with it.
+          expect(await db.query(`SELECT to_regclass('public.half') AS t`)).toEqual([{ t: null }]);
+          await expect(migrate(db, [good, make('002_bad', 'CREATE TABLE half (id int);')])).rejects.toThrow(/failed earlier/);
+        });
+      });
+    });
+  }
+
+  it.skipIf(!postgresUrl)('produces the same tables, columns, indexes and constraints on PGlite and PostgreSQL', async () => {
+    const onPGlite = await withScratchPGlite(async (db) => (await migrate(db), describeSchema(db)));
+    const onPostgres = await withScratchPostgres(async (db) => (await migrate(db), describeSchema(db)));
+    expect(onPostgres).toEqual(onPGlite);
+    expect(onPGlite.indexes.map((i: any) => i.indexname)).toContain('Passage_fts_idx');
+  });
+});

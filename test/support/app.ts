@@ -1,0 +1,59 @@
+import { buildApp, type App } from '../../src/app.js';
+import type { Database, OpenOptions } from '../../src/core/db/index.js';
+import { createLogger } from '../../src/core/logger.js';
+import { openTestDatabase, seedOrganization, type DatabaseKind } from './db.js';
+
+export const testConfig = {
+  GRAPHQL_MAX_DEPTH: 12,
+  GRAPHQL_MAX_COMPLEXITY: 5000,
+  GRAPHQL_MAX_BREADTH: 200,
+  GRAPHIQL: true,
+  SHUTDOWN_TIMEOUT_MS: 2000,
+};
+
+export interface GraphQLResult<T = any> {
+  status: number;
+  data?: T;
+  errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[];
+}
+
+export interface TestApp {
+  app: App;
+  db: Database;
+  /** Runs an operation through the real HTTP handler (yoga.fetch), authenticated with `key`. */
+  gql<T = any>(key: string | null, query: string, variables?: Record<string, unknown>): Promise<GraphQLResult<T>>;
+  /** Like gql, but fails the test on any error and returns data. */
+  gqlOk<T = any>(key: string, query: string, variables?: Record<string, unknown>): Promise<T>;
+  seed: typeof seedOrganization extends (db: Database, ...rest: infer R) => infer P ? (...rest: R) => P : never;
+  close(): Promise<void>;
+}
+
+export async function createTestApp(kind: DatabaseKind, options: OpenOptions = {}): Promise<TestApp> {
+  const db = await openTestDatabase(kind, options);
+  const app = buildApp({ config: testConfig, db, log: createLogger('silent') });
+  const gql: TestApp['gql'] = async (key, query, variables) => {
+    const response = await app.yoga.fetch('http://quarry/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: response.status, ...(await response.json()) };
+  };
+  return {
+    app,
+    db,
+    gql,
+    async gqlOk(key, query, variables) {
+      const result = await gql(key, query, variables);
+      if (result.errors?.length) {
+        throw new Error(`GraphQL errors for\n${query}\n${JSON.stringify(result.errors, null, 2)}`);
+      }
+      return result.data;
+    },
+    seed: (name) => seedOrganization(db, name),
+    async close() {
+      await app.stop();
+      await db.close();
+    },
+  };
+}
