@@ -1,19 +1,16 @@
 /**
  * Runs once before all test files:
- * - builds a migrated in-memory PGlite and dumps it, so each test file clones it instead of migrating (~0.5 s vs ~2.5 s);
+ * - makes sure the migrated PGlite template exists (the one `npm start` uses), so each test clones it instead of
+ *   running initdb and migrations;
  * - when DATABASE_URL is set, migrates that PostgreSQL database; when REDIS_URL is set, checks Redis answers.
  * A configured service that does not answer fails the run: it is never silently skipped.
  */
-import { writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite/vector';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../src/core/db/migrate.js';
-import { pgClientRunner, pgliteRunner } from '../src/core/db/sql.js';
+import { buildTemplate } from '../src/core/db/pglite-template.js';
+import { pgClientRunner } from '../src/core/db/sql.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -24,13 +21,7 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
-  const template = await PGlite.create({ extensions: { vector } });
-  await migrate(pgliteRunner(template));
-  const dump = await template.dumpDataDir('none');
-  const file = path.join(os.tmpdir(), `quarry-test-template-${process.pid}.tar`);
-  await writeFile(file, Buffer.from(await dump.arrayBuffer()));
-  await template.close();
-  project.provide('pgliteTemplate', file);
+  project.provide('pgliteTemplate', await buildTemplate());
 
   const postgresUrl = process.env.DATABASE_URL ?? null;
   if (postgresUrl) {

@@ -45,18 +45,14 @@ export type BootstrapResult =
 export async function bootstrap(prisma: PrismaClient, configuredKey?: string): Promise<BootstrapResult> {
   const existing = await prisma.organization.findUnique({ where: { id: DEFAULT_ORG_ID }, select: { id: true } });
   if (!existing) {
-    const anyOrg = await prisma.organization.findFirst({ select: { id: true } });
-    if (!anyOrg) {
-      const created = await createOrganization(prisma, {
-        name: 'default_org',
-        adminName: 'default_user',
-        organizationId: DEFAULT_ORG_ID,
-        userId: DEFAULT_USER_ID,
-        apiKey: configuredKey,
-      });
-      return { kind: 'created', apiKey: created.apiKey, generated: !configuredKey };
-    }
-    return { kind: 'existing' };
+    const created = await createOrganization(prisma, {
+      name: 'default_org',
+      adminName: 'default_user',
+      organizationId: DEFAULT_ORG_ID,
+      userId: DEFAULT_USER_ID,
+      apiKey: configuredKey,
+    });
+    return { kind: 'created', apiKey: created.apiKey, generated: !configuredKey };
   }
   if (configuredKey) {
     const hash = hashApiKey(configuredKey);

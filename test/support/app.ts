@@ -28,9 +28,9 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(kind: DatabaseKind, options: OpenOptions = {}): Promise<TestApp> {
+export async function createTestApp(kind: DatabaseKind, options: OpenOptions = {}, config: Partial<typeof testConfig> = {}): Promise<TestApp> {
   const db = await openTestDatabase(kind, options);
-  const app = buildApp({ config: testConfig, db, log: createLogger('silent') });
+  const app = buildApp({ config: { ...testConfig, ...config }, db, log: createLogger('silent') });
   const gql: TestApp['gql'] = async (key, query, variables) => {
     const response = await app.yoga.fetch('http://quarry/graphql', {
       method: 'POST',

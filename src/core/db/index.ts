@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite/vector';
@@ -9,6 +9,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import lockfile from 'proper-lockfile';
 import type { Config } from '../../config.js';
 import { PrismaClient } from '../../generated/prisma/client.js';
+import { loadTemplate } from './pglite-template.js';
 import { pgClientRunner, pgliteRunner, type SqlRunner } from './sql.js';
 
 export { PrismaClient };
@@ -72,7 +73,10 @@ async function lockDataDir(dir: string): Promise<() => Promise<void>> {
 export async function openPGliteDir(dir: string, options: OpenOptions = {}): Promise<Database> {
   const unlock = await lockDataDir(dir);
   try {
-    const db = await PGlite.create({ dataDir: dir, extensions: { vector } });
+    // A new folder starts from the install-time template instead of running initdb (pglite-template.ts).
+    const isNew = !existsSync(path.join(dir, 'PG_VERSION'));
+    const loadDataDir = isNew ? await loadTemplate() : undefined;
+    const db = await PGlite.create({ dataDir: dir, extensions: { vector }, loadDataDir });
     return wrapPGlite(db, options, unlock);
   } catch (error) {
     await unlock();
