@@ -1,16 +1,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { authenticate, keyFromHeaders, type Actor } from './core/auth.js';
 import type { Database } from './core/db/index.js';
-import { AppError, fromPrismaError, unauthenticated } from './core/errors.js';
+import { PothosValidationError } from '@pothos/core';
+import { AppError, badInput, fromPrismaError, unauthenticated } from './core/errors.js';
 import type { Logger } from './core/logger.js';
 import { scopedPrisma } from './core/tenancy.js';
+import { EmbeddingCatalog } from './domain/embedding-config.js';
 import { schema } from './schema/index.js';
 
 /**
@@ -25,16 +27,20 @@ export interface App {
   stop(): Promise<void>;
 }
 
-type AppConfig = Pick<Config, 'GRAPHQL_MAX_DEPTH' | 'GRAPHQL_MAX_COMPLEXITY' | 'GRAPHQL_MAX_BREADTH' | 'GRAPHIQL' | 'SHUTDOWN_TIMEOUT_MS'>;
+type AppConfig = Pick<
+  Config,
+  'GRAPHQL_MAX_DEPTH' | 'GRAPHQL_MAX_COMPLEXITY' | 'GRAPHQL_MAX_BREADTH' | 'GRAPHIQL' | 'SHUTDOWN_TIMEOUT_MS' | 'DEFAULT_EMBEDDING' | 'OPENAI_API_KEY' | 'OPENAI_BASE_URL'
+>;
 
 export function buildApp(options: { config: AppConfig; db: Database; log: Logger }): App {
   const { config, db, log } = options;
+  const embeddings = new EmbeddingCatalog(config);
   const limits = { depth: config.GRAPHQL_MAX_DEPTH, complexity: config.GRAPHQL_MAX_COMPLEXITY, breadth: config.GRAPHQL_MAX_BREADTH };
 
   const contextFor = async (get: (name: string) => string | null | undefined): Promise<Context> => {
     const actor: Actor | null = await authenticate(db.prisma, keyFromHeaders(get));
     if (!actor) throw toGraphQLError(unauthenticated());
-    return { actor, db: scopedPrisma(db.prisma, actor.organizationId), log, limits };
+    return { actor, db: scopedPrisma(db.prisma, actor.organizationId), log, limits, embeddings };
   };
 
   const yoga = createYoga<{ req?: IncomingMessage }, Context>({
@@ -49,12 +55,22 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
       error: (...args) => log.error({ args }, 'yoga'),
     },
     context: ({ request }) => contextFor((name) => request.headers.get(name)),
+    plugins: [requestErrorsAreBadInput()],
     maskedErrors: {
       maskError(error, message) {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
         if (original instanceof GraphQLError && original.extensions?.code) return original;
-        const known = original instanceof AppError ? original : fromPrismaError(original);
+        const known =
+          original instanceof AppError
+            ? original
+            : original instanceof PothosValidationError
+              ? badInput(original.message)
+              : fromPrismaError(original);
         if (known) return toGraphQLError(known, error instanceof GraphQLError ? error : undefined);
+        if (error instanceof GraphQLError && !error.path) {
+          // Request-level errors raised before any resolver ran: variables that do not coerce.
+          return new GraphQLError(error.message, { nodes: error.nodes, extensions: { ...error.extensions, code: 'BAD_USER_INPUT' } });
+        }
         if (error instanceof GraphQLError && !error.originalError) return error;
         log.error({ err: original }, 'unexpected error');
         return new GraphQLError(message, {
@@ -172,6 +188,20 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
 function json(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
   res.end(JSON.stringify(body));
+}
+
+/**
+ * A query that does not validate (unknown field, unknown enum value…) is the client's mistake: BAD_USER_INPUT,
+ * so every error a client sees carries a code. (Variables that do not coerce are handled in maskError.)
+ */
+function requestErrorsAreBadInput(): Plugin {
+  const withCode = (e: GraphQLError) =>
+    e.extensions?.code ? e : new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, path: e.path, originalError: e.originalError, extensions: { ...e.extensions, code: 'BAD_USER_INPUT' } });
+  return {
+    onValidate: () => ({ result, setResult }) => {
+      if (result.length) setResult(result.map((e) => (e instanceof GraphQLError ? withCode(e) : e)));
+    },
+  };
 }
 
 export function toGraphQLError(error: AppError, from?: GraphQLError): GraphQLError {

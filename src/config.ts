@@ -28,6 +28,9 @@ const schema = z.object({
   GRAPHIQL: bool.default(true),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).default(10),
+  DEFAULT_EMBEDDING: z.string().regex(/^[^/\s]+\/\S+$/, 'must be a provider/model handle').default('local/lexical-384'),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: z.string().url().optional(),
 });
 
 export type Config = z.infer<typeof schema> & { databaseKind: 'pglite' | 'postgres'; migrateOnStart: boolean };

@@ -1,5 +1,6 @@
 import type { Actor } from './core/auth.js';
 import type { Logger } from './core/logger.js';
+import type { EmbeddingCatalog } from './domain/embedding-config.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 
 /** What every resolver gets. `db` is already confined to the actor's organization (core/tenancy.ts). */
@@ -7,6 +8,8 @@ export interface Context {
   actor: Actor;
   db: PrismaClient;
   log: Logger;
+  /** Embedding providers this server can use, for resolving handles and configs. */
+  embeddings: EmbeddingCatalog;
   /** Query depth, breadth and complexity limits (GRAPHQL_MAX_*), checked before execution. */
   limits: { depth: number; complexity: number; breadth: number };
 }

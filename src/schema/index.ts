@@ -1,5 +1,11 @@
 // Imports only: each file registers one domain's types, queries and mutations on the builder.
 import { builder } from './builder.js';
 import './accounts.js';
+import './embeddings.js';
+import './sources.js';
+import './files.js';
+import './passages.js';
+import './agents.js';
+import './tools.js';
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -9,6 +9,9 @@ export const testConfig = {
   GRAPHQL_MAX_BREADTH: 200,
   GRAPHIQL: true,
   SHUTDOWN_TIMEOUT_MS: 2000,
+  DEFAULT_EMBEDDING: 'local/lexical-384',
+  OPENAI_API_KEY: undefined as string | undefined,
+  OPENAI_BASE_URL: undefined as string | undefined,
 };
 
 export interface GraphQLResult<T = any> {

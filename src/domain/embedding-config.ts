@@ -1,0 +1,172 @@
+import { badInput } from '../core/errors.js';
+
+/**
+ * Embedding configurations: what a source's passages are embedded with. A source always uses its own
+ * configuration; nothing ever substitutes another provider or model silently. Handles are Letta's
+ * `provider/model` strings.
+ */
+export interface EmbeddingConfig {
+  endpointType: string;
+  endpoint: string | null;
+  model: string;
+  dim: number;
+  chunkSize: number;
+  handle: string | null;
+  batchSize: number;
+  azureEndpoint: string | null;
+  azureVersion: string | null;
+  azureDeployment: string | null;
+}
+
+export const DEFAULT_CHUNK_SIZE = 300;
+export const CHUNK_SIZE_RANGE = [64, 8192] as const;
+/** pgvector stores up to 16,000 dimensions (its HNSW index up to 2,000). */
+export const DIM_RANGE = [1, 16000] as const;
+export const BATCH_SIZE_RANGE = [1, 2048] as const;
+
+/** A configuration as a caller gives it: the three essentials, anything else optional. */
+export type EmbeddingConfigInput = { endpointType: string; model: string; dim: number } & {
+  [K in Exclude<keyof EmbeddingConfig, 'endpointType' | 'model' | 'dim'>]?: EmbeddingConfig[K] | null;
+};
+
+interface Provider {
+  /** Letta's embedding_endpoint_type for configs built from this provider. */
+  endpointType: string;
+  description: string;
+  models: Record<string, number>;
+  endpoint: string | null;
+  /** Why it cannot be used, or null when it can. */
+  unavailable: string | null;
+}
+
+export interface ProviderSettings {
+  DEFAULT_EMBEDDING: string;
+  OPENAI_API_KEY?: string;
+  OPENAI_BASE_URL?: string;
+}
+
+export class EmbeddingCatalog {
+  private readonly providers: Record<string, Provider>;
+
+  constructor(private readonly settings: ProviderSettings) {
+    this.providers = {
+      local: {
+        endpointType: 'local',
+        description: 'deterministic lexical (hashed bag-of-words) embedder, no network; not semantic',
+        models: { 'lexical-384': 384 },
+        endpoint: null,
+        unavailable: null,
+      },
+      openai: {
+        endpointType: 'openai',
+        description: 'OpenAI or any OpenAI-compatible embeddings API',
+        models: { 'text-embedding-3-small': 1536, 'text-embedding-3-large': 3072, 'text-embedding-ada-002': 1536 },
+        endpoint: settings.OPENAI_BASE_URL ?? 'https://api.openai.com/v1',
+        unavailable: settings.OPENAI_API_KEY ? null : 'set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server)',
+      },
+    };
+  }
+
+  get defaultHandle(): string {
+    return this.settings.DEFAULT_EMBEDDING;
+  }
+
+  /** Builds the configuration for a `provider/model` handle. */
+  fromHandle(handle: string, chunkSize: number = DEFAULT_CHUNK_SIZE, field = 'embedding'): EmbeddingConfig {
+    const slash = handle.indexOf('/');
+    const providerName = slash > 0 ? handle.slice(0, slash) : '';
+    const model = slash > 0 ? handle.slice(slash + 1) : '';
+    if (!providerName || !model) throw badInput(`Embedding handle "${handle}" must look like provider/model, e.g. local/lexical-384`, field);
+    const provider = this.provider(providerName, field);
+    const dim = provider.models[model];
+    if (!dim) {
+      throw badInput(
+        `Embedding model ${handle} not found. ${providerName} models: ${Object.keys(provider.models).join(', ')}` +
+          ` (another model needs a full embeddingConfig with its dimension)`,
+        field,
+      );
+    }
+    checkRange(chunkSize, CHUNK_SIZE_RANGE, field === 'embedding' ? 'embeddingChunkSize' : `${field}.chunkSize`);
+    return {
+      endpointType: provider.endpointType,
+      endpoint: provider.endpoint,
+      model,
+      dim,
+      chunkSize,
+      handle: `${providerName}/${model}`,
+      batchSize: 32,
+      azureEndpoint: null,
+      azureVersion: null,
+      azureDeployment: null,
+    };
+  }
+
+  /** Validates a full configuration given by the caller and fills defaults. */
+  fromConfig(input: EmbeddingConfigInput, field = 'embeddingConfig'): EmbeddingConfig {
+    const providerName = Object.keys(this.providers).find((p) => this.providers[p].endpointType === input.endpointType);
+    if (!providerName) {
+      throw badInput(
+        `Embedding endpoint type "${input.endpointType}" is not one Quarry can run; available: ${Object.values(this.providers).map((p) => p.endpointType).join(', ')}`,
+        `${field}.endpointType`,
+      );
+    }
+    const provider = this.provider(providerName, `${field}.endpointType`);
+    if (!input.model.trim()) throw badInput('model must not be empty', `${field}.model`);
+    checkRange(input.dim, DIM_RANGE, `${field}.dim`);
+    const known = provider.models[input.model];
+    if (known && known !== input.dim) throw badInput(`${input.model} has ${known} dimensions, not ${input.dim}`, `${field}.dim`);
+    const chunkSize = input.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    checkRange(chunkSize, CHUNK_SIZE_RANGE, `${field}.chunkSize`);
+    const batchSize = input.batchSize ?? 32;
+    checkRange(batchSize, BATCH_SIZE_RANGE, `${field}.batchSize`);
+    return {
+      endpointType: input.endpointType,
+      endpoint: input.endpoint ?? provider.endpoint,
+      model: input.model,
+      dim: input.dim,
+      chunkSize,
+      handle: input.handle ?? `${providerName}/${input.model}`,
+      batchSize,
+      azureEndpoint: input.azureEndpoint ?? null,
+      azureVersion: input.azureVersion ?? null,
+      azureDeployment: input.azureDeployment ?? null,
+    };
+  }
+
+  /** What a create call resolves to: a full config wins, then a handle, then the server's default. */
+  resolve(input: { embedding?: string | null; embeddingChunkSize?: number | null; embeddingConfig?: EmbeddingConfigInput | null }): EmbeddingConfig {
+    if (input.embeddingConfig) return this.fromConfig(input.embeddingConfig);
+    if (input.embedding) return this.fromHandle(input.embedding, input.embeddingChunkSize ?? DEFAULT_CHUNK_SIZE);
+    return this.fromHandle(this.defaultHandle, input.embeddingChunkSize ?? DEFAULT_CHUNK_SIZE, 'DEFAULT_EMBEDDING');
+  }
+
+  /** Providers and whether each can be used, for discovery. */
+  list() {
+    return Object.entries(this.providers).map(([name, p]) => ({
+      name,
+      description: p.description,
+      configured: p.unavailable === null,
+      models: Object.entries(p.models).map(([model, dim]) => ({ handle: `${name}/${model}`, dim })),
+    }));
+  }
+
+  private provider(name: string, field: string): Provider {
+    const provider = this.providers[name];
+    if (!provider) throw badInput(`Unknown embedding provider "${name}"; available: ${Object.keys(this.providers).join(', ')}`, field);
+    if (provider.unavailable) throw badInput(`Embedding provider "${name}" is not configured on this server: ${provider.unavailable}`, field);
+    return provider;
+  }
+}
+
+function checkRange(value: number, [min, max]: readonly [number, number], field: string) {
+  if (!Number.isInteger(value) || value < min || value > max) throw badInput(`${field} must be an integer from ${min} to ${max}`, field);
+}
+
+/** Reads a stored configuration (JSON column) back into its type. */
+export function asEmbeddingConfig(json: unknown): EmbeddingConfig {
+  return json as EmbeddingConfig;
+}
+
+export function sameEmbedding(a: EmbeddingConfig, b: EmbeddingConfig): boolean {
+  return a.endpointType === b.endpointType && a.model === b.model && a.dim === b.dim && a.endpoint === b.endpoint;
+}

@@ -1,0 +1,25 @@
+import { notFound } from '../core/errors.js';
+import type { File, PrismaClient } from '../generated/prisma/client.js';
+import { requireId } from './ids.js';
+
+/** Files of a source. Upload and processing live in src/ingest; these are the reads and deletes. */
+
+export async function getFile(db: PrismaClient, id: string, field = 'id'): Promise<File> {
+  requireId('file', id, field);
+  const file = await db.file.findUnique({ where: { id } });
+  if (!file) throw notFound('File', id);
+  return file;
+}
+
+/** Deletes the file; foreign keys cascade to its content, original bytes, passages and per-agent state. */
+export async function deleteFile(db: PrismaClient, id: string): Promise<File> {
+  const file = await getFile(db, id);
+  await db.file.delete({ where: { id } });
+  return file;
+}
+
+/** Letta stores `<source name>/<name>` and shows the part after the first slash. */
+export function displayFileName(stored: string): string {
+  const slash = stored.indexOf('/');
+  return slash >= 0 ? stored.slice(slash + 1) : stored;
+}

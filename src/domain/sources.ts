@@ -1,0 +1,239 @@
+import type { Actor } from '../core/auth.js';
+import { AppError, badInput, conflict, fromPrismaError, notFound } from '../core/errors.js';
+import type { Prisma, PrismaClient, Source } from '../generated/prisma/client.js';
+import { asEmbeddingConfig, sameEmbedding, type EmbeddingCatalog, type EmbeddingConfigInput } from './embedding-config.js';
+import { requireId } from './ids.js';
+
+/** Sources: named folders of documents with one embedding configuration. `db` is tenant-scoped throughout. */
+
+export interface SourceInput {
+  name: string;
+  description?: string | null;
+  instructions?: string | null;
+  metadata?: Record<string, unknown> | null;
+  embedding?: string | null;
+  embeddingChunkSize?: number | null;
+  embeddingConfig?: EmbeddingConfigInput | null;
+}
+
+export interface SourceFilter {
+  name?: string | null;
+  metadata?: Record<string, unknown> | null;
+}
+
+const NAME_MAX = 255;
+
+function checkName(name: string, field = 'name'): string {
+  const trimmed = name.trim();
+  if (!trimmed || trimmed.length > NAME_MAX) throw badInput(`${field} must be 1 to ${NAME_MAX} characters`, field);
+  if (/[\u0000-\u001f/]/.test(trimmed)) throw badInput(`${field} must not contain "/" or control characters`, field);
+  return trimmed;
+}
+
+function checkMetadata(metadata: unknown, field = 'metadata') {
+  if (metadata !== undefined && metadata !== null && (typeof metadata !== 'object' || Array.isArray(metadata))) {
+    throw badInput(`${field} must be a JSON object`, field);
+  }
+}
+
+/** Prisma filter for `sources(name:, metadata:)`: case-insensitive substring on name, exact values per metadata key. */
+export function sourceWhere(filter: SourceFilter): Prisma.SourceWhereInput {
+  checkMetadata(filter.metadata);
+  const where: Prisma.SourceWhereInput = {};
+  if (filter.name) where.name = { contains: filter.name, mode: 'insensitive' };
+  const entries = Object.entries(filter.metadata ?? {});
+  if (entries.length) where.AND = entries.map(([key, value]) => ({ metadata: { path: [key], equals: value as Prisma.InputJsonValue } }));
+  return where;
+}
+
+export async function getSource(db: PrismaClient, id: string, field = 'id'): Promise<Source> {
+  requireId('source', id, field);
+  const source = await db.source.findUnique({ where: { id } });
+  if (!source) throw notFound('Source', id);
+  return source;
+}
+
+export async function getSourceByName(db: PrismaClient, name: string): Promise<Source> {
+  const source = await db.source.findFirst({ where: { name } });
+  if (!source) throw new AppError('NOT_FOUND', `Source with name=${name} not found.`, { name });
+  return source;
+}
+
+export async function createSource(db: PrismaClient, actor: Actor, catalog: EmbeddingCatalog, input: SourceInput): Promise<Source> {
+  const name = checkName(input.name);
+  checkMetadata(input.metadata);
+  const embeddingConfig = catalog.resolve(input);
+  try {
+    return await db.source.create({
+      data: {
+        organizationId: actor.organizationId,
+        name,
+        description: input.description ?? null,
+        instructions: input.instructions ?? null,
+        metadata: (input.metadata ?? undefined) as Prisma.InputJsonValue | undefined,
+        embeddingConfig: embeddingConfig as unknown as Prisma.InputJsonValue,
+        createdById: actor.userId,
+        lastUpdatedById: actor.userId,
+      },
+    });
+  } catch (error) {
+    throw duplicateName(error, name);
+  }
+}
+
+function duplicateName(error: unknown, name: string): unknown {
+  return fromPrismaError(error)?.code === 'CONFLICT' ? conflict(`A source named "${name}" already exists in this organization`, 'name') : error;
+}
+
+export interface SourcePatch {
+  name?: string | null;
+  description?: string | null;
+  instructions?: string | null;
+  metadata?: Record<string, unknown> | null;
+  embeddingConfig?: EmbeddingConfigInput | null;
+}
+
+/**
+ * Applies the fields that are present and non-null (Letta's rule; null cannot clear a field), skipping the write
+ * when nothing changes. Changing the embedding of a source that already has passages is refused until
+ * re-embedding jobs exist, so passages never silently disagree with their source.
+ */
+export async function updateSource(db: PrismaClient, actor: Actor, catalog: EmbeddingCatalog, id: string, patch: SourcePatch): Promise<Source> {
+  const source = await getSource(db, id);
+  checkMetadata(patch.metadata);
+  const data: Prisma.SourceUpdateInput = {};
+  if (patch.name != null) {
+    const name = checkName(patch.name);
+    if (name !== source.name) data.name = name;
+  }
+  if (patch.description != null && patch.description !== source.description) data.description = patch.description;
+  if (patch.instructions != null && patch.instructions !== source.instructions) data.instructions = patch.instructions;
+  if (patch.metadata != null && JSON.stringify(patch.metadata) !== JSON.stringify(source.metadata)) {
+    data.metadata = patch.metadata as Prisma.InputJsonValue;
+  }
+  if (patch.embeddingConfig != null) {
+    const next = catalog.fromConfig(patch.embeddingConfig);
+    const current = asEmbeddingConfig(source.embeddingConfig);
+    if (JSON.stringify(next) !== JSON.stringify(current)) {
+      if (!sameEmbedding(next, current) && (await db.passage.count({ where: { sourceId: id } })) > 0) {
+        throw conflict(
+          `Source ${id} has passages embedded with ${current.handle ?? current.model}; delete its files before changing the embedding model`,
+          'embeddingConfig',
+        );
+      }
+      data.embeddingConfig = next as unknown as Prisma.InputJsonValue;
+    }
+  }
+  if (Object.keys(data).length === 0) return source;
+  try {
+    return await db.source.update({ where: { id }, data: { ...data, lastUpdatedById: actor.userId } });
+  } catch (error) {
+    throw duplicateName(error, String(data.name ?? source.name));
+  }
+}
+
+/** Deletes the source; foreign keys cascade to its files, their contents, passages, agent links and per-agent file state. Agents stay. */
+export async function deleteSource(db: PrismaClient, id: string): Promise<Source> {
+  const source = await getSource(db, id);
+  await db.source.delete({ where: { id } });
+  return source;
+}
+
+export interface BulkResult {
+  source: Source;
+  created: boolean;
+}
+
+/**
+ * Creates or updates many sources at once, matched by name within the organization, in one statement
+ * (`INSERT … ON CONFLICT (organizationId, name) DO UPDATE`) inside one transaction. Existing sources keep
+ * their ids and any field the input leaves out; new ones get the default embedding unless one is given.
+ */
+export async function bulkUpsertSources(db: PrismaClient, actor: Actor, catalog: EmbeddingCatalog, inputs: SourceInput[]): Promise<BulkResult[]> {
+  if (inputs.length === 0) return [];
+  if (inputs.length > 1000) throw badInput('At most 1000 sources per call', 'sources');
+  const rows = inputs.map((input, i) => {
+    const field = `sources.${i}`;
+    const name = checkName(input.name, `${field}.name`);
+    checkMetadata(input.metadata, `${field}.metadata`);
+    const given = input.embeddingConfig || input.embedding;
+    return {
+      name,
+      description: input.description ?? null,
+      instructions: input.instructions ?? null,
+      metadata: input.metadata ?? null,
+      embedding_config: given ? catalog.resolve(input) : null,
+    };
+  });
+  const seen = new Set<string>();
+  for (const [i, row] of rows.entries()) {
+    if (seen.has(row.name)) throw badInput(`Source name "${row.name}" appears twice`, `sources.${i}.name`);
+    seen.add(row.name);
+  }
+  const defaultConfig = catalog.resolve({});
+
+  const upserted = await db.$transaction(async (tx) => {
+    const existing = await tx.source.findMany({
+      where: { name: { in: rows.map((r) => r.name) } },
+      select: { id: true, name: true, embeddingConfig: true, _count: { select: { passages: true } } },
+    });
+    for (const source of existing) {
+      const row = rows.find((r) => r.name === source.name)!;
+      if (row.embedding_config && source._count.passages > 0 && !sameEmbedding(row.embedding_config, asEmbeddingConfig(source.embeddingConfig))) {
+        throw conflict(`Source "${source.name}" has passages: its embedding model cannot change`, 'embeddingConfig');
+      }
+    }
+    return tx.$queryRaw<{ id: string; inserted: boolean }[]>`
+      WITH input AS (
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+          AS x(name text, description text, instructions text, metadata jsonb, embedding_config jsonb)
+      )
+      INSERT INTO "Source" ("organizationId", name, description, instructions, metadata, "embeddingConfig", "createdById", "lastUpdatedById", "updatedAt")
+      SELECT ${actor.organizationId}, name, description, instructions, metadata,
+             COALESCE(embedding_config, ${JSON.stringify(defaultConfig)}::jsonb), ${actor.userId}, ${actor.userId}, now()
+        FROM input
+      ON CONFLICT ("organizationId", name) DO UPDATE SET
+        description  = COALESCE((SELECT i.description FROM input i WHERE i.name = EXCLUDED.name), "Source".description),
+        instructions = COALESCE((SELECT i.instructions FROM input i WHERE i.name = EXCLUDED.name), "Source".instructions),
+        metadata     = COALESCE((SELECT i.metadata FROM input i WHERE i.name = EXCLUDED.name), "Source".metadata),
+        "embeddingConfig" = COALESCE((SELECT i.embedding_config FROM input i WHERE i.name = EXCLUDED.name), "Source"."embeddingConfig"),
+        "lastUpdatedById" = EXCLUDED."lastUpdatedById",
+        "updatedAt" = now()
+      RETURNING id, (xmax = 0) AS inserted`;
+  });
+  const sources = await db.source.findMany({ where: { id: { in: upserted.map((u) => u.id) } } });
+  const byId = new Map(sources.map((s) => [s.id, s]));
+  const order = new Map(rows.map((r, i) => [r.name, i]));
+  return upserted
+    .map((u) => ({ source: byId.get(u.id)!, created: u.inserted }))
+    .sort((a, b) => order.get(a.source.name)! - order.get(b.source.name)!);
+}
+
+export interface SourcesMetadata {
+  totalSources: number;
+  totalFiles: number;
+  totalSize: number;
+  sources: { sourceId: string; sourceName: string; fileCount: number; totalSize: number; files: { fileId: string; fileName: string; fileSize: number | null }[] }[];
+}
+
+/** Letta's OrganizationSourcesStats: totals, and per-source detail (ordered by name, files by name) on request. */
+export async function sourcesMetadata(db: PrismaClient, detailed: boolean): Promise<SourcesMetadata> {
+  const [totalSources, files] = await Promise.all([
+    db.source.count(),
+    db.file.aggregate({ _count: { _all: true }, _sum: { sizeBytes: true } }),
+  ]);
+  const result: SourcesMetadata = { totalSources, totalFiles: files._count._all, totalSize: files._sum.sizeBytes ?? 0, sources: [] };
+  if (!detailed) return result;
+  const sources = await db.source.findMany({
+    orderBy: { name: 'asc' },
+    select: { id: true, name: true, files: { orderBy: { fileName: 'asc' }, select: { id: true, fileName: true, sizeBytes: true } } },
+  });
+  result.sources = sources.map((s) => ({
+    sourceId: s.id,
+    sourceName: s.name,
+    fileCount: s.files.length,
+    totalSize: s.files.reduce((sum, f) => sum + (f.sizeBytes ?? 0), 0),
+    files: s.files.map((f) => ({ fileId: f.id, fileName: f.fileName, fileSize: f.sizeBytes })),
+  }));
+  return result;
+}

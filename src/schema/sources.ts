@@ -1,0 +1,224 @@
+import type { Prisma } from '../generated/prisma/client.js';
+import {
+  bulkUpsertSources,
+  createSource,
+  deleteSource,
+  getSource,
+  getSourceByName,
+  sourcesMetadata,
+  sourceWhere,
+  updateSource,
+} from '../domain/sources.js';
+import { builder } from './builder.js';
+import { EmbeddingConfigInput, EmbeddingConfigRef } from './embeddings.js';
+import { FileStatusEnum } from './files.js';
+
+/** Sources: folders of documents, their files, passages and the agents they are attached to. */
+
+const SourceOrderField = builder.enumType('SourceOrderField', { values: ['CREATED_AT', 'UPDATED_AT', 'NAME'] as const });
+export const OrderDirection = builder.enumType('OrderDirection', { values: ['ASC', 'DESC'] as const });
+
+const SourceOrder = builder.inputType('SourceOrder', {
+  fields: (t) => ({
+    field: t.field({ type: SourceOrderField, required: true }),
+    direction: t.field({ type: OrderDirection, defaultValue: 'ASC' }),
+  }),
+});
+
+const ORDER_COLUMN = { CREATED_AT: 'createdAt', UPDATED_AT: 'updatedAt', NAME: 'name' } as const;
+
+export const Source = builder.prismaNode('Source', {
+  id: { field: 'id' },
+  nullable: true,
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    description: t.exposeString('description', { nullable: true }),
+    instructions: t.exposeString('instructions', { nullable: true, description: 'How an agent should use this source.' }),
+    metadata: t.field({ type: 'JSONObject', nullable: true, resolve: (s) => s.metadata as Record<string, unknown> | null }),
+    embeddingConfig: t.field({ type: EmbeddingConfigRef, resolve: (s) => s.embeddingConfig as never }),
+    vectorDbProvider: t.exposeString('vectorDbProvider'),
+    createdById: t.exposeString('createdById', { nullable: true }),
+    lastUpdatedById: t.exposeString('lastUpdatedById', { nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    files: t.relatedConnection('files', {
+      cursor: 'id',
+      totalCount: true,
+      description: 'Newest first.',
+      args: { status: t.arg({ type: FileStatusEnum, required: false }) },
+      query: (args) => ({
+        where: args.status ? { processingStatus: args.status } : {},
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      }),
+    }),
+    fileCount: t.relationCount('files'),
+    passages: t.relatedConnection('passages', {
+      cursor: 'id',
+      description: 'In file order: oldest file first, then chunk order.',
+      query: { orderBy: [{ createdAt: 'asc' }, { chunkIndex: 'asc' }, { id: 'asc' }] },
+    }),
+    passageCount: t.relationCount('passages'),
+    totalSize: t.loadable({
+      type: 'Float',
+      description: 'Bytes in all of its files.',
+      load: async (ids: string[], ctx) => {
+        const sums = await ctx.db.file.groupBy({ by: ['sourceId'], where: { sourceId: { in: ids } }, _sum: { sizeBytes: true } });
+        const byId = new Map(sums.map((s) => [s.sourceId, s._sum.sizeBytes ?? 0]));
+        return ids.map((id) => byId.get(id) ?? 0);
+      },
+      resolve: (s) => s.id,
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  sources: t.prismaConnection({
+    type: 'Source',
+    cursor: 'id',
+    description: 'Sources of your organization, oldest first unless ordered otherwise.',
+    args: {
+      name: t.arg.string({ description: 'Case-insensitive substring of the name.' }),
+      metadata: t.arg({ type: 'JSONObject', description: 'Sources whose metadata has each of these keys with exactly this value.' }),
+      orderBy: t.arg({ type: SourceOrder }),
+    },
+    resolve: (query, _root, args, ctx) => {
+      const column = ORDER_COLUMN[args.orderBy?.field ?? 'CREATED_AT'];
+      const direction = (args.orderBy?.direction ?? 'ASC') === 'ASC' ? 'asc' : 'desc';
+      const orderBy: Prisma.SourceOrderByWithRelationInput[] = [{ [column]: direction }, { id: direction }];
+      return ctx.db.source.findMany({ ...query, where: sourceWhere(args), orderBy });
+    },
+    totalCount: (_root, args, ctx) => ctx.db.source.count({ where: sourceWhere(args) }),
+  }),
+  source: t.prismaField({
+    type: 'Source',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, { id }, ctx) => {
+      await getSource(ctx.db, String(id));
+      return ctx.db.source.findUniqueOrThrow({ ...query, where: { id: String(id) } });
+    },
+  }),
+  sourceByName: t.prismaField({
+    type: 'Source',
+    description: 'The source with exactly this name.',
+    args: { name: t.arg.string({ required: true }) },
+    resolve: async (query, _root, { name }, ctx) => {
+      const { id } = await getSourceByName(ctx.db, name);
+      return ctx.db.source.findUniqueOrThrow({ ...query, where: { id } });
+    },
+  }),
+  sourcesCount: t.int({ resolve: (_root, _args, ctx) => ctx.db.source.count() }),
+  sourcesMetadata: t.field({
+    type: SourcesMetadataRef,
+    args: { detailed: t.arg.boolean({ defaultValue: false, description: 'Include per-source and per-file detail.' }) },
+    resolve: (_root, { detailed }, ctx) => sourcesMetadata(ctx.db, detailed ?? false),
+  }),
+}));
+
+const SourceFileStats = builder
+  .objectRef<{ fileId: string; fileName: string; fileSize: number | null }>('SourceFileStats')
+  .implement({ fields: (t) => ({ fileId: t.exposeID('fileId'), fileName: t.exposeString('fileName'), fileSize: t.exposeFloat('fileSize', { nullable: true }) }) });
+
+const SourceStats = builder
+  .objectRef<{ sourceId: string; sourceName: string; fileCount: number; totalSize: number; files: { fileId: string; fileName: string; fileSize: number | null }[] }>('SourceStats')
+  .implement({
+    fields: (t) => ({
+      sourceId: t.exposeID('sourceId'),
+      sourceName: t.exposeString('sourceName'),
+      fileCount: t.exposeInt('fileCount'),
+      totalSize: t.exposeFloat('totalSize'),
+      files: t.field({ type: [SourceFileStats], resolve: (s) => s.files }),
+    }),
+  });
+
+const SourcesMetadataRef = builder.objectRef<Awaited<ReturnType<typeof sourcesMetadata>>>('SourcesMetadata').implement({
+  description: 'Totals over the organization’s sources (Letta’s OrganizationSourcesStats).',
+  fields: (t) => ({
+    totalSources: t.exposeInt('totalSources'),
+    totalFiles: t.exposeInt('totalFiles'),
+    totalSize: t.exposeFloat('totalSize', { description: 'Bytes in all files.' }),
+    sources: t.field({ type: [SourceStats], description: 'Empty unless detailed: true.', resolve: (m) => m.sources }),
+  }),
+});
+
+// ───────────── mutations ─────────────
+
+const CreateSourceInput = builder.inputType('CreateSourceInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    description: t.string(),
+    instructions: t.string(),
+    metadata: t.field({ type: 'JSONObject' }),
+    embedding: t.string({ description: 'A provider/model handle, e.g. local/lexical-384 or openai/text-embedding-3-small.' }),
+    embeddingChunkSize: t.int({ description: 'Tokens per passage when `embedding` is given (default 300).' }),
+    embeddingConfig: t.field({ type: EmbeddingConfigInput, description: 'A full configuration; wins over `embedding`.' }),
+  }),
+});
+
+const UpdateSourceInput = builder.inputType('UpdateSourceInput', {
+  description: 'Fields left out (or null) keep their value.',
+  fields: (t) => ({
+    name: t.string(),
+    description: t.string(),
+    instructions: t.string(),
+    metadata: t.field({ type: 'JSONObject' }),
+    embeddingConfig: t.field({ type: EmbeddingConfigInput }),
+  }),
+});
+
+
+const sourcePayload = (name: string) =>
+  builder.objectRef<{ sourceId: string }>(name).implement({
+    fields: (t) => ({
+      source: t.prismaField({
+        type: 'Source',
+        resolve: (query, p, _args, ctx) => ctx.db.source.findUniqueOrThrow({ ...query, where: { id: p.sourceId } }),
+      }),
+    }),
+  });
+
+const CreateSourcePayload = sourcePayload('CreateSourcePayload');
+const UpdateSourcePayload = sourcePayload('UpdateSourcePayload');
+
+const DeleteSourcePayload = builder.objectRef<{ id: string; name: string }>('DeleteSourcePayload').implement({
+  fields: (t) => ({
+    deletedSourceId: t.exposeID('id'),
+    name: t.exposeString('name'),
+  }),
+});
+
+const BulkUpsertResult = builder.objectRef<{ sourceId: string; created: boolean }>('BulkUpsertSourceResult').implement({
+  fields: (t) => ({
+    created: t.exposeBoolean('created', { description: 'True when the source was new, false when an existing one was updated.' }),
+    source: t.prismaField({
+      type: 'Source',
+      resolve: (query, r, _args, ctx) => ctx.db.source.findUniqueOrThrow({ ...query, where: { id: r.sourceId } }),
+    }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  createSource: t.field({
+    type: CreateSourcePayload,
+    args: { input: t.arg({ type: CreateSourceInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => ({ sourceId: (await createSource(ctx.db, ctx.actor, ctx.embeddings, input)).id }),
+  }),
+  updateSource: t.field({
+    type: UpdateSourcePayload,
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateSourceInput, required: true }) },
+    resolve: async (_root, { id, input }, ctx) => ({ sourceId: (await updateSource(ctx.db, ctx.actor, ctx.embeddings, String(id), input)).id }),
+  }),
+  deleteSource: t.field({
+    type: DeleteSourcePayload,
+    description: 'Deletes the source with its files, passages, agent links and per-agent file state. Agents stay.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => deleteSource(ctx.db, String(id)),
+  }),
+  bulkUpsertSources: t.field({
+    type: [BulkUpsertResult],
+    description: 'Creates or updates sources matched by name, in one transaction; existing ids and unspecified fields are kept.',
+    args: { sources: t.arg({ type: [CreateSourceInput], required: true }) },
+    resolve: async (_root, { sources }, ctx) =>
+      (await bulkUpsertSources(ctx.db, ctx.actor, ctx.embeddings, sources)).map((r) => ({ sourceId: r.source.id, created: r.created })),
+  }),
+}));
+
