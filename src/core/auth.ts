@@ -42,14 +42,16 @@ export function keyFromHeaders(get: (name: string) => string | null | undefined)
 /** The actor a key belongs to, or null for an unknown, revoked or expired key. */
 export async function authenticate(prisma: PrismaClient, key: string | null): Promise<Actor | null> {
   if (!key) return null;
-  const row = await prisma.apiKey.findUnique({
-    where: { keyHash: hashApiKey(key) },
-    select: { id: true, organizationId: true, userId: true, revokedAt: true, expiresAt: true, lastUsedAt: true, user: { select: { role: true } } },
-  });
+  // One statement per request (a Prisma nested select would take two): this runs before every operation.
+  const [row] = await prisma.$queryRaw<
+    { id: string; organizationId: string; userId: string; revokedAt: Date | null; expiresAt: Date | null; lastUsedAt: Date | null; role: UserRole }[]
+  >`SELECT k.id, k."organizationId", k."userId", k."revokedAt", k."expiresAt", k."lastUsedAt", u.role::text AS role
+      FROM "ApiKey" k JOIN "User" u ON u.id = k."userId"
+     WHERE k."keyHash" = ${hashApiKey(key)}`;
   if (!row || row.revokedAt || (row.expiresAt && row.expiresAt <= new Date())) return null;
   // Record use at most once a minute, off the request's path.
   if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {
     prisma.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch(() => {});
   }
-  return { userId: row.userId, organizationId: row.organizationId, role: row.user.role, apiKeyId: row.id };
+  return { userId: row.userId, organizationId: row.organizationId, role: row.role, apiKeyId: row.id };
 }

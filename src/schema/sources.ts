@@ -46,8 +46,9 @@ export const Source = builder.prismaNode('Source', {
       totalCount: true,
       description: 'Newest first.',
       args: { status: t.arg({ type: FileStatusEnum, required: false }) },
+      // No `where` unless filtering, so totalCount and fileCount share one folded count.
       query: (args) => ({
-        where: args.status ? { processingStatus: args.status } : {},
+        ...(args.status ? { where: { processingStatus: args.status } } : {}),
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       }),
     }),
