@@ -11,7 +11,7 @@ import type { Database } from './core/db/index.js';
 import { PothosValidationError } from '@pothos/core';
 import { AppError, badInput, fromPrismaError, unauthenticated } from './core/errors.js';
 import type { Logger } from './core/logger.js';
-import { scopedPrisma } from './core/tenancy.js';
+import { ScopedClients } from './core/tenancy.js';
 import { EmbeddingCatalog } from './domain/embedding-config.js';
 import { schema } from './schema/index.js';
 
@@ -35,12 +35,13 @@ type AppConfig = Pick<
 export function buildApp(options: { config: AppConfig; db: Database; log: Logger }): App {
   const { config, db, log } = options;
   const embeddings = new EmbeddingCatalog(config);
+  const scopedClients = new ScopedClients(db.prisma);
   const limits = { depth: config.GRAPHQL_MAX_DEPTH, complexity: config.GRAPHQL_MAX_COMPLEXITY, breadth: config.GRAPHQL_MAX_BREADTH };
 
   const contextFor = async (get: (name: string) => string | null | undefined): Promise<Context> => {
     const actor: Actor | null = await authenticate(db.prisma, keyFromHeaders(get));
     if (!actor) throw toGraphQLError(unauthenticated());
-    return { actor, db: scopedPrisma(db.prisma, actor.organizationId), log, limits, embeddings };
+    return { actor, db: scopedClients.for(actor.organizationId), log, limits, embeddings };
   };
 
   const yoga = createYoga<{ req?: IncomingMessage }, Context>({

@@ -53,3 +53,27 @@ function confine(where: Record<string, unknown> = {}, key: string, organizationI
   const and = where.AND === undefined ? [] : Array.isArray(where.AND) ? where.AND : [where.AND];
   return { ...where, AND: [...and, { [key]: organizationId }] };
 }
+
+/**
+ * One scoped client per organization, reused across requests: Prisma caches compiled query plans per client,
+ * so a fresh extension per request would recompile every query. Bounded, least recently used dropped first.
+ */
+export class ScopedClients {
+  private readonly clients = new Map<string, PrismaClient>();
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly max = 1000,
+  ) {}
+
+  for(organizationId: string): PrismaClient {
+    let client = this.clients.get(organizationId);
+    if (client) {
+      this.clients.delete(organizationId);
+    } else {
+      client = scopedPrisma(this.prisma, organizationId);
+      if (this.clients.size >= this.max) this.clients.delete(this.clients.keys().next().value!);
+    }
+    this.clients.set(organizationId, client);
+    return client;
+  }
+}

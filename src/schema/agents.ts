@@ -1,5 +1,9 @@
+import type { Context } from '../context.js';
+import { closeFile, openFile } from '../domain/agent-files.js';
+import { attachSource, attachTool, createAgent, deleteAgent, detachSource, detachTool, getAgent, updateAgent, type AgentPatch } from '../domain/agents.js';
+import type { EmbeddingConfigInput as EmbeddingConfigInputShape } from '../domain/embedding-config.js';
 import { builder } from './builder.js';
-import { EmbeddingConfigRef } from './embeddings.js';
+import { EmbeddingConfigInput, EmbeddingConfigRef } from './embeddings.js';
 import { Source } from './sources.js';
 import { Tool } from './tools.js';
 
@@ -116,3 +120,138 @@ function agentWhere(args: { name?: string | null; tags?: string[] | null }) {
     ...(args.tags?.length ? { tags: { hasEvery: args.tags } } : {}),
   };
 }
+
+// ───────────── single-agent query and mutations ─────────────
+
+builder.queryField('agent', (t) =>
+  t.prismaField({
+    type: 'Agent',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, { id }, ctx) => {
+      await getAgent(ctx.db, ctx.actor, String(id));
+      return ctx.db.agent.findUniqueOrThrow({ ...query, where: { id: String(id) } });
+    },
+  }),
+);
+
+const agentFields = (t: PothosSchemaTypes.InputFieldBuilder<typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never, 'InputObject'>) => ({
+  description: t.string(),
+  system: t.string({ description: 'The system prompt.' }),
+  model: t.string({ description: 'Model handle, e.g. openai/gpt-4o-mini.' }),
+  llmConfig: t.field({ type: 'JSONObject', description: 'Letta’s LLMConfig; its context window sets the file limits’ defaults.' }),
+  embedding: t.string({ description: 'An embedding handle, e.g. local/lexical-384.' }),
+  embeddingConfig: t.field({ type: EmbeddingConfigInput }),
+  memoryBlocks: t.field({ type: [MemoryBlockInput] }),
+  tags: t.stringList(),
+  metadata: t.field({ type: 'JSONObject' }),
+  maxFilesOpen: t.int(),
+  perFileViewWindowCharLimit: t.int(),
+});
+
+const CreateAgentInput = builder.inputType('CreateAgentInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    ...agentFields(t),
+    sourceIds: t.idList({ description: 'Sources to attach (as attachSource does).' }),
+    toolIds: t.idList(),
+    includeBaseTools: t.boolean({ defaultValue: false, description: 'Attach Letta’s base tools (send_message, memory tools…).' }),
+  }),
+});
+
+const UpdateAgentInput = builder.inputType('UpdateAgentInput', {
+  description: 'Fields left out (or null) keep their value.',
+  fields: (t) => ({ name: t.string(), ...agentFields(t) }),
+});
+
+/** Resolves `embedding`/`embeddingConfig` through the catalog, so agents get the same validation as sources. */
+function withEmbedding<T extends { embedding?: string | null; embeddingConfig?: unknown }>(input: T, ctx: Context) {
+  const { embedding, embeddingConfig, ...rest } = input;
+  const resolved = embeddingConfig
+    ? ctx.embeddings.fromConfig(embeddingConfig as EmbeddingConfigInputShape)
+    : embedding
+      ? ctx.embeddings.fromHandle(embedding)
+      : undefined;
+  return { ...rest, ...(resolved ? { embeddingConfig: resolved as unknown as Record<string, unknown> } : {}) };
+}
+
+const AgentPayload = builder.objectRef<{ agentId: string }>('AgentPayload').implement({
+  fields: (t) => ({
+    agent: t.prismaField({
+      type: 'Agent',
+      resolve: (query, p, _args, ctx) => ctx.db.agent.findUniqueOrThrow({ ...query, where: { id: p.agentId } }),
+    }),
+  }),
+});
+
+const DeleteAgentPayload = builder.objectRef<{ id: string; name: string }>('DeleteAgentPayload').implement({
+  fields: (t) => ({ deletedAgentId: t.exposeID('id'), name: t.exposeString('name') }),
+});
+
+const AgentFilePayload = builder.objectRef<{ fileAgentId: string; closedFileNames: string[] }>('AgentFilePayload').implement({
+  fields: (t) => ({
+    agentFile: t.prismaField({
+      type: 'FileAgent',
+      resolve: (query, p, _args, ctx) => ctx.db.fileAgent.findUniqueOrThrow({ ...query, where: { id: p.fileAgentId } }),
+    }),
+    closedFileNames: t.exposeStringList('closedFileNames', { description: 'Files closed to stay within maxFilesOpen (least recently used first).' }),
+  }),
+});
+
+const ids = (agentId: unknown, otherId: unknown) => [String(agentId), String(otherId)] as const;
+
+builder.mutationFields((t) => ({
+  createAgent: t.field({
+    type: AgentPayload,
+    args: { input: t.arg({ type: CreateAgentInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => ({
+      agentId: (await createAgent(ctx.db, ctx.actor, { ...withEmbedding(input, ctx), sourceIds: input.sourceIds?.map(String), toolIds: input.toolIds?.map(String) })).id,
+    }),
+  }),
+  updateAgent: t.field({
+    type: AgentPayload,
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateAgentInput, required: true }) },
+    resolve: async (_root, { id, input }, ctx) => ({ agentId: (await updateAgent(ctx.db, ctx.actor, String(id), withEmbedding(input, ctx) as AgentPatch)).id }),
+  }),
+  deleteAgent: t.field({
+    type: DeleteAgentPayload,
+    description: 'Deletes the agent with its links and per-agent file state; sources, files and tools stay.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) => deleteAgent(ctx.db, ctx.actor, String(id)),
+  }),
+  attachSource: t.field({
+    type: AgentPayload,
+    description: 'Idempotent. Gives the agent a view of each of the source’s files and Letta’s file tools.',
+    args: { agentId: t.arg.id({ required: true }), sourceId: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => ({ agentId: (await attachSource(ctx.db, ctx.actor, ...ids(args.agentId, args.sourceId))).id }),
+  }),
+  detachSource: t.field({
+    type: AgentPayload,
+    description: 'Idempotent. Removes the agent’s views of the source’s files; detaching the last source removes the file tools.',
+    args: { agentId: t.arg.id({ required: true }), sourceId: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => ({ agentId: (await detachSource(ctx.db, ctx.actor, ...ids(args.agentId, args.sourceId))).id }),
+  }),
+  attachTool: t.field({
+    type: AgentPayload,
+    args: { agentId: t.arg.id({ required: true }), toolId: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => ({ agentId: (await attachTool(ctx.db, ctx.actor, ...ids(args.agentId, args.toolId))).id }),
+  }),
+  detachTool: t.field({
+    type: AgentPayload,
+    args: { agentId: t.arg.id({ required: true }), toolId: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => ({ agentId: (await detachTool(ctx.db, ctx.actor, ...ids(args.agentId, args.toolId))).id }),
+  }),
+  openFile: t.field({
+    type: AgentFilePayload,
+    description: 'Opens a file in the agent’s working memory (optionally a 1-based, inclusive line window), closing the least recently used files past maxFilesOpen.',
+    args: { agentId: t.arg.id({ required: true }), fileId: t.arg.id({ required: true }), startLine: t.arg.int(), endLine: t.arg.int() },
+    resolve: async (_root, args, ctx) => {
+      const result = await openFile(ctx.db, ctx.actor, ...ids(args.agentId, args.fileId), { startLine: args.startLine, endLine: args.endLine });
+      return { fileAgentId: result.fileAgent.id, closedFileNames: result.closedFileNames };
+    },
+  }),
+  closeFile: t.field({
+    type: AgentFilePayload,
+    args: { agentId: t.arg.id({ required: true }), fileId: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => ({ fileAgentId: (await closeFile(ctx.db, ctx.actor, ...ids(args.agentId, args.fileId))).id, closedFileNames: [] }),
+  }),
+}));
