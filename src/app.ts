@@ -6,7 +6,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
-import { authenticate, keyFromHeaders, type Actor } from './core/auth.js';
+import { Authenticator, keyFromHeaders, type Actor } from './core/auth.js';
 import type { Database } from './core/db/index.js';
 import { PothosValidationError } from '@pothos/core';
 import { AppError, badInput, fromPrismaError, unauthenticated } from './core/errors.js';
@@ -29,19 +29,28 @@ export interface App {
 
 type AppConfig = Pick<
   Config,
-  'GRAPHQL_MAX_DEPTH' | 'GRAPHQL_MAX_COMPLEXITY' | 'GRAPHQL_MAX_BREADTH' | 'GRAPHIQL' | 'SHUTDOWN_TIMEOUT_MS' | 'DEFAULT_EMBEDDING' | 'OPENAI_API_KEY' | 'OPENAI_BASE_URL'
+  | 'GRAPHQL_MAX_DEPTH'
+  | 'GRAPHQL_MAX_COMPLEXITY'
+  | 'GRAPHQL_MAX_BREADTH'
+  | 'GRAPHIQL'
+  | 'SHUTDOWN_TIMEOUT_MS'
+  | 'DEFAULT_EMBEDDING'
+  | 'OPENAI_API_KEY'
+  | 'OPENAI_BASE_URL'
+  | 'AUTH_CACHE_TTL_MS'
 >;
 
 export function buildApp(options: { config: AppConfig; db: Database; log: Logger }): App {
   const { config, db, log } = options;
   const embeddings = new EmbeddingCatalog(config);
   const scopedClients = new ScopedClients(db.prisma);
+  const authenticator = new Authenticator(db.prisma, config.AUTH_CACHE_TTL_MS);
   const limits = { depth: config.GRAPHQL_MAX_DEPTH, complexity: config.GRAPHQL_MAX_COMPLEXITY, breadth: config.GRAPHQL_MAX_BREADTH };
 
   const contextFor = async (get: (name: string) => string | null | undefined): Promise<Context> => {
-    const actor: Actor | null = await authenticate(db.prisma, keyFromHeaders(get));
+    const actor: Actor | null = await authenticator.authenticate(keyFromHeaders(get));
     if (!actor) throw toGraphQLError(unauthenticated());
-    return { actor, db: scopedClients.for(actor.organizationId), log, limits, embeddings };
+    return { actor, db: scopedClients.for(actor.organizationId), log, limits, embeddings, authenticator };
   };
 
   const yoga = createYoga<{ req?: IncomingMessage }, Context>({

@@ -1,4 +1,4 @@
-import type { Actor } from './core/auth.js';
+import type { Actor, Authenticator } from './core/auth.js';
 import type { Logger } from './core/logger.js';
 import type { EmbeddingCatalog } from './domain/embedding-config.js';
 import type { PrismaClient } from './generated/prisma/client.js';
@@ -10,6 +10,8 @@ export interface Context {
   log: Logger;
   /** Embedding providers this server can use, for resolving handles and configs. */
   embeddings: EmbeddingCatalog;
+  /** For dropping a revoked key from the authentication cache. */
+  authenticator: Authenticator;
   /** Query depth, breadth and complexity limits (GRAPHQL_MAX_*), checked before execution. */
   limits: { depth: number; complexity: number; breadth: number };
 }

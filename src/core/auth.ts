@@ -11,6 +11,8 @@ export interface Actor {
   organizationId: string;
   role: UserRole;
   apiKeyId: string;
+  /** When the key used expires, if it does. */
+  keyExpiresAt?: Date | null;
 }
 
 export const KEY_PREFIX = 'qk_';
@@ -53,5 +55,42 @@ export async function authenticate(prisma: PrismaClient, key: string | null): Pr
   if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {
     prisma.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch(() => {});
   }
-  return { userId: row.userId, organizationId: row.organizationId, role: row.role, apiKeyId: row.id };
+  return { userId: row.userId, organizationId: row.organizationId, role: row.role, apiKeyId: row.id, keyExpiresAt: row.expiresAt };
+}
+
+/**
+ * Authenticates keys with a short-lived in-process cache: the key lookup is a database round trip on every
+ * request otherwise. A revoked key stops at once on the process that revoked it (forget) and within `ttlMs`
+ * on other replicas; `ttlMs = 0` disables the cache. Unknown keys are never cached.
+ */
+export class Authenticator {
+  private readonly cache = new Map<string, { actor: Actor; expiresAt: number }>();
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly ttlMs: number,
+    private readonly max = 10_000,
+  ) {}
+
+  async authenticate(key: string | null): Promise<Actor | null> {
+    if (!key) return null;
+    if (this.ttlMs <= 0) return authenticate(this.prisma, key);
+    const hash = hashApiKey(key);
+    const hit = this.cache.get(hash);
+    if (hit && hit.expiresAt > Date.now()) return hit.actor;
+    const actor = await authenticate(this.prisma, key);
+    if (actor) {
+      if (this.cache.size >= this.max) this.cache.clear();
+      const keyExpiry = actor.keyExpiresAt?.getTime() ?? Infinity;
+      this.cache.set(hash, { actor, expiresAt: Math.min(Date.now() + this.ttlMs, keyExpiry) });
+    } else {
+      this.cache.delete(hash);
+    }
+    return actor;
+  }
+
+  /** Drops every cached entry of this key (after a revoke). */
+  forget(apiKeyId: string): void {
+    for (const [hash, entry] of this.cache) if (entry.actor.apiKeyId === apiKeyId) this.cache.delete(hash);
+  }
 }

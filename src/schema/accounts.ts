@@ -118,6 +118,7 @@ builder.mutationField('revokeApiKey', (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
       const key = await revokeApiKey(ctx.db, ctx.actor, String(id));
+      ctx.authenticator.forget(key.id);
       return ctx.db.apiKey.findUniqueOrThrow({ ...query, where: { id: key.id } });
     },
   }),

@@ -37,16 +37,18 @@ export const MemoryBlockInput = builder.inputType('MemoryBlockInput', {
 export const Agent = builder.prismaNode('Agent', {
   id: { field: 'id' },
   nullable: true,
+  // Select mode: each query reads only the columns the operation asks for.
+  select: { id: true },
   fields: (t) => ({
     name: t.exposeString('name'),
     description: t.exposeString('description', { nullable: true }),
     agentType: t.exposeString('agentType'),
     system: t.exposeString('system', { nullable: true, description: 'The system prompt.' }),
     model: t.exposeString('model', { nullable: true, description: 'Model handle, e.g. openai/gpt-4o-mini.' }),
-    embeddingConfig: t.field({ type: EmbeddingConfigRef, nullable: true, resolve: (a) => a.embeddingConfig as never }),
-    memoryBlocks: t.field({ type: [MemoryBlock], resolve: (a) => (a.memoryBlocks ?? []) as unknown as MemoryBlockShape[] }),
+    embeddingConfig: t.field({ type: EmbeddingConfigRef, nullable: true, select: { embeddingConfig: true }, resolve: (a) => a.embeddingConfig as never }),
+    memoryBlocks: t.field({ type: [MemoryBlock], select: { memoryBlocks: true }, resolve: (a) => (a.memoryBlocks ?? []) as unknown as MemoryBlockShape[] }),
     tags: t.exposeStringList('tags'),
-    metadata: t.field({ type: 'JSONObject', nullable: true, resolve: (a) => a.metadata as Record<string, unknown> | null }),
+    metadata: t.field({ type: 'JSONObject', nullable: true, select: { metadata: true }, resolve: (a) => a.metadata as Record<string, unknown> | null }),
     maxFilesOpen: t.exposeInt('maxFilesOpen'),
     perFileViewWindowCharLimit: t.exposeInt('perFileViewWindowCharLimit'),
     sources: t.field({

@@ -10,9 +10,11 @@ export const FileStatusEnum = builder.enumType('FileStatus', {
 builder.prismaNode('File', {
   id: { field: 'id' },
   nullable: true,
+  // Select mode: each query reads only the columns the operation asks for.
+  select: { id: true },
   fields: (t) => ({
     source: t.relation('source'),
-    fileName: t.string({ description: 'The name as listed (without the stored source-name prefix).', resolve: (f) => displayFileName(f.fileName) }),
+    fileName: t.string({ description: 'The name as listed (without the stored source-name prefix).', select: { fileName: true }, resolve: (f) => displayFileName(f.fileName) }),
     storedFileName: t.exposeString('fileName', { description: 'Letta’s stored form, `<source name>/<name>`.' }),
     originalFileName: t.exposeString('originalFileName'),
     filePath: t.exposeString('filePath', { nullable: true }),

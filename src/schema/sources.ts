@@ -30,12 +30,14 @@ const ORDER_COLUMN = { CREATED_AT: 'createdAt', UPDATED_AT: 'updatedAt', NAME: '
 export const Source = builder.prismaNode('Source', {
   id: { field: 'id' },
   nullable: true,
+  // Select mode: each query reads only the columns the operation asks for.
+  select: { id: true },
   fields: (t) => ({
     name: t.exposeString('name'),
     description: t.exposeString('description', { nullable: true }),
     instructions: t.exposeString('instructions', { nullable: true, description: 'How an agent should use this source.' }),
-    metadata: t.field({ type: 'JSONObject', nullable: true, resolve: (s) => s.metadata as Record<string, unknown> | null }),
-    embeddingConfig: t.field({ type: EmbeddingConfigRef, resolve: (s) => s.embeddingConfig as never }),
+    metadata: t.field({ type: 'JSONObject', nullable: true, select: { metadata: true }, resolve: (s) => s.metadata as Record<string, unknown> | null }),
+    embeddingConfig: t.field({ type: EmbeddingConfigRef, select: { embeddingConfig: true }, resolve: (s) => s.embeddingConfig as never }),
     vectorDbProvider: t.exposeString('vectorDbProvider'),
     createdById: t.exposeString('createdById', { nullable: true }),
     lastUpdatedById: t.exposeString('lastUpdatedById', { nullable: true }),

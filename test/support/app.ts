@@ -10,6 +10,7 @@ export const testConfig = {
   GRAPHIQL: true,
   SHUTDOWN_TIMEOUT_MS: 2000,
   DEFAULT_EMBEDDING: 'local/lexical-384',
+  AUTH_CACHE_TTL_MS: 5000,
   OPENAI_API_KEY: undefined as string | undefined,
   OPENAI_BASE_URL: undefined as string | undefined,
 };
