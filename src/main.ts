@@ -3,7 +3,6 @@
  * DATABASE_URL), applies migrations where this process owns the database, creates the default organization
  * on first start, and serves until SIGTERM/SIGINT.
  */
-import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DataDirInUseError, openDatabase, pgliteDataPath } from './core/db/index.js';
 import { migrate, readMigrations } from './core/db/migrate.js';
@@ -23,6 +22,8 @@ async function main() {
     throw error;
   }
   const log = createLogger(config.LOG_LEVEL);
+  // Load the GraphQL stack while the database opens: the two overlap (file copy and WASM compile run off-thread).
+  const appModule = import('./app.js');
 
   let db;
   try {
@@ -59,6 +60,7 @@ async function main() {
     log.info('QUARRY_API_KEY registered for the default admin user');
   }
 
+  const { buildApp } = await appModule;
   const app = buildApp({ config, db, log });
   const { url } = await app.listen(config.PORT, config.HOST);
   log.info({ url: `${url}/graphql`, startupMs: Math.round(performance.now() - startedAt) }, 'Quarry is listening');

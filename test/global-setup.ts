@@ -5,7 +5,12 @@
  * - when DATABASE_URL is set, migrates that PostgreSQL database; when REDIS_URL is set, checks Redis answers.
  * A configured service that does not answer fails the run: it is never silently skipped.
  */
+import { cp, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite/vector';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../src/core/db/migrate.js';
@@ -21,7 +26,15 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
-  project.provide('pgliteTemplate', await buildTemplate());
+  // Each test file loads this dump into an in-memory PGlite instead of running initdb and migrations.
+  const dump = path.join(os.tmpdir(), `quarry-test-template-${process.pid}.tar`);
+  const scratch = `${dump}.d`;
+  await cp(await buildTemplate(), scratch, { recursive: true });
+  const template = await PGlite.create({ dataDir: scratch, extensions: { vector } });
+  await writeFile(dump, Buffer.from(await (await template.dumpDataDir('none')).arrayBuffer()));
+  await template.close();
+  await rm(scratch, { recursive: true, force: true });
+  project.provide('pgliteTemplate', dump);
 
   const postgresUrl = process.env.DATABASE_URL ?? null;
   if (postgresUrl) {

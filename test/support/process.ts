@@ -12,9 +12,9 @@ export interface QuarryProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `src/main.ts` as `npm start` does, and resolves once it logs that it listens. */
+/** Starts Quarry as `npm start` does (scripts/start.mjs), and resolves once it logs that it listens. */
 export function startQuarry(env: Record<string, string>, timeoutMs = 30_000): Promise<QuarryProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['scripts/start.mjs'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,7 +9,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import lockfile from 'proper-lockfile';
 import type { Config } from '../../config.js';
 import { PrismaClient } from '../../generated/prisma/client.js';
-import { loadTemplate } from './pglite-template.js';
+import { copyTemplateTo } from './pglite-template.js';
 import { pgClientRunner, pgliteRunner, type SqlRunner } from './sql.js';
 
 export { PrismaClient };
@@ -73,10 +73,9 @@ async function lockDataDir(dir: string): Promise<() => Promise<void>> {
 export async function openPGliteDir(dir: string, options: OpenOptions = {}): Promise<Database> {
   const unlock = await lockDataDir(dir);
   try {
-    // A new folder starts from the install-time template instead of running initdb (pglite-template.ts).
-    const isNew = !existsSync(path.join(dir, 'PG_VERSION'));
-    const loadDataDir = isNew ? await loadTemplate() : undefined;
-    const db = await PGlite.create({ dataDir: dir, extensions: { vector }, loadDataDir });
+    // A new folder starts as a copy of the install-time template instead of running initdb (pglite-template.ts).
+    if (!existsSync(path.join(dir, 'PG_VERSION'))) await copyTemplateTo(dir);
+    const db = await PGlite.create({ dataDir: dir, extensions: { vector } });
     return wrapPGlite(db, options, unlock);
   } catch (error) {
     await unlock();

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { PROJECT_ROOT } from '../paths.js';
 import type { SqlRunner } from './sql.js';
 
 /**
@@ -13,7 +14,7 @@ import type { SqlRunner } from './sql.js';
  * refuse to continue until it is resolved, as Prisma does (P3009).
  */
 
-export const MIGRATIONS_DIR = path.resolve(import.meta.dirname, '../../../prisma/migrations');
+export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'prisma', 'migrations');
 
 /** The key Prisma's own migrate uses, so the two never run at once against one database. */
 const ADVISORY_LOCK_KEY = 72707369;

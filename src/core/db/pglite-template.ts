@@ -1,21 +1,20 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite/vector';
+import { CACHE_DIR } from '../paths.js';
 import { migrate, readMigrations } from './migrate.js';
 import { pgliteRunner } from './sql.js';
 
 /**
- * A migrated, empty PGlite data folder packed as a tarball at install time (postinstall). Creating a new
- * PGlite folder runs initdb inside WASM (~4 s on these machines); unpacking this template takes a fraction
- * of that, which is what keeps a first `npm start` fast. The file name carries the PGlite version and the
- * migrations' checksums, so a stale template is never used (startup then falls back to initdb + migrate).
+ * A migrated, empty PGlite data folder made at install time (postinstall). Creating a PGlite folder runs
+ * initdb inside WASM (~4 s on these machines); copying this one takes milliseconds, which is what keeps a
+ * first `npm start` fast. Its name carries the PGlite version and the migrations' checksums, so a stale
+ * template is never used (startup then falls back to initdb + migrate).
  */
-const CACHE_DIR = path.resolve(import.meta.dirname, '../../../node_modules/.cache/quarry');
-
 async function templateKey(): Promise<string> {
   // The package's exports map hides package.json; its entry point sits in dist/ next to it.
   const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
@@ -26,30 +25,44 @@ async function templateKey(): Promise<string> {
   return hash.digest('hex').slice(0, 16);
 }
 
-export async function templatePath(): Promise<string> {
-  return path.join(CACHE_DIR, `pglite-template-${await templateKey()}.tar.gz`);
+export async function templateDir(): Promise<string> {
+  return path.join(CACHE_DIR, `pglite-template-${await templateKey()}`);
 }
 
-/** Builds the template if it is not there yet; returns its path. */
+/** Builds the template folder if it is not there yet; returns its path. */
 export async function buildTemplate(): Promise<string> {
-  const file = await templatePath();
-  if (existsSync(file)) return file;
-  const db = await PGlite.create({ extensions: { vector } });
+  const dir = await templateDir();
+  if (existsSync(path.join(dir, 'PG_VERSION'))) return dir;
+  const tmp = `${dir}.${process.pid}.tmp`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(CACHE_DIR, { recursive: true });
+  const db = await PGlite.create({ dataDir: tmp, extensions: { vector } });
   try {
     await migrate(pgliteRunner(db));
-    const dump = await db.dumpDataDir('gzip');
-    await mkdir(CACHE_DIR, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, Buffer.from(await dump.arrayBuffer()));
-    await rename(tmp, file);
-    return file;
   } finally {
     await db.close();
   }
+  await rename(tmp, dir).catch(async (error) => {
+    // Another process built it first.
+    await rm(tmp, { recursive: true, force: true });
+    if (!existsSync(path.join(dir, 'PG_VERSION'))) throw error;
+  });
+  return dir;
 }
 
-/** The template's bytes if a current one exists. */
-export async function loadTemplate(): Promise<Blob | undefined> {
-  const file = await templatePath();
-  return existsSync(file) ? new Blob([await readFile(file)]) : undefined;
+/** Seeds a new data folder from the template; false when no current template exists. */
+export async function copyTemplateTo(dataDir: string): Promise<boolean> {
+  const dir = await templateDir();
+  if (!existsSync(path.join(dir, 'PG_VERSION'))) return false;
+  await copyTree(dir, dataDir);
+  return true;
+}
+
+/** A recursive copy with every file copied concurrently (fs.cp copies one at a time: about twice as slow here). */
+async function copyTree(from: string, to: string): Promise<void> {
+  await mkdir(to, { recursive: true });
+  const entries = await readdir(from, { withFileTypes: true });
+  await Promise.all(
+    entries.map((e) => (e.isDirectory() ? copyTree(path.join(from, e.name), path.join(to, e.name)) : copyFile(path.join(from, e.name), path.join(to, e.name)))),
+  );
 }

@@ -11,9 +11,10 @@ import { vector } from '@electric-sql/pglite/vector';
 import { bindMigrationAwareSqlAdapterFactory, type SqlDriverAdapter, type SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import * as bg from '@prisma/schema-engine-wasm/schema_engine_bg';
+import { PROJECT_ROOT } from '../paths.js';
 import { MIGRATIONS_DIR, readMigrations } from './migrate.js';
 
-export const SCHEMA_PATH = path.resolve(import.meta.dirname, '../../../prisma/schema.prisma');
+export const SCHEMA_PATH = path.join(PROJECT_ROOT, 'prisma', 'schema.prisma');
 
 let wasmReady: Promise<void> | undefined;
 function loadWasm(): Promise<void> {
