@@ -36,6 +36,10 @@ export async function buildTemplate(): Promise<string> {
   const tmp = `${dir}.${process.pid}.tmp`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(CACHE_DIR, { recursive: true });
+  // Templates of older migrations are of no further use.
+  for (const old of await readdir(CACHE_DIR)) {
+    if (old.startsWith('pglite-template-') && path.join(CACHE_DIR, old) !== dir) await rm(path.join(CACHE_DIR, old), { recursive: true, force: true });
+  }
   const db = await PGlite.create({ dataDir: tmp, extensions: { vector } });
   try {
     await migrate(pgliteRunner(db));

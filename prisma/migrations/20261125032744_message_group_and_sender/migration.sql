@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "Message" ADD COLUMN     "groupId" TEXT,
+ADD COLUMN     "senderId" TEXT;
