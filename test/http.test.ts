@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { serverAudits } from 'graphql-http';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,5 +115,36 @@ describe('HTTP and WebSocket transport', () => {
         expect(await closed).toEqual({ code: 4403, reason: 'Forbidden' });
       }
     });
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('finishes a request already in flight, then refuses new connections', async () => {
+    const t = await createTestApp('pglite');
+    try {
+      const { apiKey } = await t.seed();
+      const { port } = await t.app.listen(0);
+      const body = JSON.stringify({ query: '{ me { user { role } } }' });
+      // A request whose body is still arriving when shutdown starts.
+      const inFlight = new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = request({ port, method: 'POST', path: '/graphql', headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}`, 'content-length': Buffer.byteLength(body) } }, (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode!, text }));
+        });
+        req.on('error', reject);
+        req.write(body.slice(0, 10));
+        setTimeout(() => req.end(body.slice(10)), 300);
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      const stopped = t.app.stop();
+      const result = await inFlight;
+      expect(result.status).toBe(200);
+      expect(JSON.parse(result.text)).toEqual({ data: { me: { user: { role: 'ADMIN' } } } });
+      await stopped;
+      await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    } finally {
+      await t.close();
+    }
   });
 });
