@@ -34,7 +34,7 @@ builder.prismaNode('File', {
     }),
     passages: t.relatedConnection('passages', {
       cursor: 'id',
-      totalCount: true,
+      description: 'In chunk order (`chunksEmbedded` counts them).',
       query: { orderBy: [{ chunkIndex: 'asc' }, { id: 'asc' }] },
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),

@@ -1,3 +1,6 @@
+import { createContextCache } from '@pothos/core';
+import DataLoader from 'dataloader';
+import type { Context } from '../context.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import {
   bulkUpsertSources,
@@ -45,34 +48,44 @@ export const Source = builder.prismaNode('Source', {
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     files: t.relatedConnection('files', {
       cursor: 'id',
-      totalCount: true,
-      description: 'Newest first.',
+      description: 'Newest first. Count them with `fileCount`.',
       args: { status: t.arg({ type: FileStatusEnum, required: false }) },
-      // No `where` unless filtering, so totalCount and fileCount share one folded count.
       query: (args) => ({
         ...(args.status ? { where: { processingStatus: args.status } } : {}),
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       }),
     }),
-    fileCount: t.relationCount('files'),
     passages: t.relatedConnection('passages', {
       cursor: 'id',
       description: 'In file order: oldest file first, then chunk order.',
       query: { orderBy: [{ createdAt: 'asc' }, { chunkIndex: 'asc' }, { id: 'asc' }] },
     }),
-    passageCount: t.relationCount('passages'),
-    totalSize: t.loadable({
-      type: 'Float',
-      description: 'Bytes in all of its files.',
-      load: async (ids: string[], ctx) => {
-        const sums = await ctx.db.file.groupBy({ by: ['sourceId'], where: { sourceId: { in: ids } }, _sum: { sizeBytes: true } });
-        const byId = new Map(sums.map((s) => [s.sourceId, s._sum.sizeBytes ?? 0]));
-        return ids.map((id) => byId.get(id) ?? 0);
-      },
-      resolve: (s) => s.id,
-    }),
+    // Counts and sizes come from loaders that aggregate only the sources on the page. (Prisma's relation
+    // counts aggregate the whole child table and join the result, which grows with every organization's data.)
+    fileCount: t.int({ resolve: async (s, _args, ctx) => (await fileStats(ctx).load(s.id)).count }),
+    totalSize: t.float({ description: 'Bytes in all of its files.', resolve: async (s, _args, ctx) => (await fileStats(ctx).load(s.id)).size }),
+    passageCount: t.int({ resolve: (s, _args, ctx) => passageCounts(ctx).load(s.id) }),
   }),
 });
+
+/** Per request: file count and total bytes of each source asked for, in one grouped query. */
+const fileStats = createContextCache(
+  (ctx: Context) =>
+    new DataLoader<string, { count: number; size: number }>(async (ids) => {
+      const rows = await ctx.db.file.groupBy({ by: ['sourceId'], where: { sourceId: { in: [...ids] } }, _count: { _all: true }, _sum: { sizeBytes: true } });
+      const byId = new Map(rows.map((r) => [r.sourceId, { count: r._count._all, size: r._sum.sizeBytes ?? 0 }]));
+      return ids.map((id) => byId.get(id) ?? { count: 0, size: 0 });
+    }),
+);
+
+const passageCounts = createContextCache(
+  (ctx: Context) =>
+    new DataLoader<string, number>(async (ids) => {
+      const rows = await ctx.db.passage.groupBy({ by: ['sourceId'], where: { sourceId: { in: [...ids] } }, _count: { _all: true } });
+      const byId = new Map(rows.map((r) => [r.sourceId, r._count._all]));
+      return ids.map((id) => byId.get(id) ?? 0);
+    }),
+);
 
 builder.queryFields((t) => ({
   sources: t.prismaConnection({
