@@ -29,6 +29,8 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).default(10),
   AUTH_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5000),
+  CALLBACK_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  CALLBACK_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
   DEFAULT_EMBEDDING: z.string().regex(/^[^/\s]+\/\S+$/, 'must be a provider/model handle').default('local/lexical-384'),
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: z.string().url().optional(),

@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { DataDirInUseError, openDatabase, pgliteDataPath } from './core/db/index.js';
 import { migrate, readMigrations } from './core/db/migrate.js';
 import { createLogger } from './core/logger.js';
+import { configureCallbacks, stopCallbacks } from './domain/callbacks.js';
 import { bootstrap } from './domain/organizations.js';
 
 async function main() {
@@ -22,6 +23,7 @@ async function main() {
     throw error;
   }
   const log = createLogger(config.LOG_LEVEL);
+  configureCallbacks({ attempts: config.CALLBACK_ATTEMPTS, timeoutMs: config.CALLBACK_TIMEOUT_MS, log });
   // Load the GraphQL stack while the database opens: the two overlap (file copy and WASM compile run off-thread).
   const appModule = import('./app.js');
 
@@ -72,6 +74,7 @@ async function main() {
     log.info({ signal }, 'shutting down: finishing in-flight requests');
     try {
       await app.stop();
+      await stopCallbacks(); // outcomes of interrupted deliveries are recorded before the database closes
       await db.close();
       log.info('shutdown complete');
       process.exit(0);

@@ -105,6 +105,8 @@ describe.each(databaseKinds())('sources on %s', (kind) => {
     expect(filtered.sources.edges.map((e: any) => e.node.name)).toEqual(['Alpha', 'alphabet']);
     const byMeta = await t.gqlOk(apiKey, '{ sources(metadata: { kind: "odd" }) { totalCount edges { node { name } } } }');
     expect(byMeta.sources).toEqual({ totalCount: 2, edges: [{ node: { name: 'beta' } }, { node: { name: 'gamma' } }] });
+    // `_` and `%` are literal characters, not LIKE wildcards.
+    expect((await t.gqlOk(apiKey, '{ sources(name: "_") { totalCount } }')).sources.totalCount).toBe(0);
     const ordered = await t.gqlOk(apiKey, '{ sources(orderBy: { field: NAME, direction: DESC }, first: 3) { edges { node { name } } } }');
     expect(ordered.sources.edges.map((e: any) => e.node.name)).toEqual(['gamma', 'delta', 'beta']);
   });

@@ -2,6 +2,7 @@ import type { Actor } from '../core/auth.js';
 import { AppError, badInput, conflict, fromPrismaError, notFound } from '../core/errors.js';
 import type { Prisma, PrismaClient, Source } from '../generated/prisma/client.js';
 import { asEmbeddingConfig, sameEmbedding, type EmbeddingCatalog, type EmbeddingConfigInput } from './embedding-config.js';
+import { containsInsensitive } from './filters.js';
 import { requireId } from './ids.js';
 
 /** Sources: named folders of documents with one embedding configuration. `db` is tenant-scoped throughout. */
@@ -40,7 +41,7 @@ function checkMetadata(metadata: unknown, field = 'metadata') {
 export function sourceWhere(filter: SourceFilter): Prisma.SourceWhereInput {
   checkMetadata(filter.metadata);
   const where: Prisma.SourceWhereInput = {};
-  if (filter.name) where.name = { contains: filter.name, mode: 'insensitive' };
+  if (filter.name) where.name = containsInsensitive(filter.name);
   const entries = Object.entries(filter.metadata ?? {});
   if (entries.length) where.AND = entries.map(([key, value]) => ({ metadata: { path: [key], equals: value as Prisma.InputJsonValue } }));
   return where;

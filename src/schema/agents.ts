@@ -1,5 +1,6 @@
 import type { Context } from '../context.js';
 import { closeFile, openFile } from '../domain/agent-files.js';
+import { containsInsensitive } from '../domain/filters.js';
 import { attachSource, attachTool, createAgent, deleteAgent, detachSource, detachTool, getAgent, updateAgent, type AgentPatch } from '../domain/agents.js';
 import type { EmbeddingConfigInput as EmbeddingConfigInputShape } from '../domain/embedding-config.js';
 import { builder } from './builder.js';
@@ -118,7 +119,7 @@ builder.queryFields((t) => ({
 
 function agentWhere(args: { name?: string | null; tags?: string[] | null }) {
   return {
-    ...(args.name ? { name: { contains: args.name, mode: 'insensitive' as const } } : {}),
+    ...(args.name ? { name: containsInsensitive(args.name) } : {}),
     ...(args.tags?.length ? { tags: { hasEvery: args.tags } } : {}),
   };
 }

@@ -7,5 +7,9 @@ import './files.js';
 import './passages.js';
 import './agents.js';
 import './tools.js';
+import './runs.js';
+import './templates.js';
+import './jobs.js';
+import './batches.js';
 
 export const schema = builder.toSchema({ sortSchema: true });

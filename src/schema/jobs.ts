@@ -1,0 +1,140 @@
+import { queryFromInfo } from '@pothos/plugin-prisma';
+import { ACTIVE_JOB_STATUSES, cancelJob, deleteJob, getJob, jobOrder, jobWhere, type JobFilter } from '../domain/jobs.js';
+import { builder } from './builder.js';
+import { OrderDirection } from './sources.js';
+
+/** Jobs: background work with a life cycle, cancellation and completion callbacks. */
+
+export const JobStatusEnum = builder.enumType('JobStatus', {
+  description: `Active: ${ACTIVE_JOB_STATUSES.join(', ')}. Terminal, and final: COMPLETED, FAILED, CANCELLED, EXPIRED.`,
+  values: ['CREATED', 'PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED'] as const,
+});
+
+const JobTypeEnum = builder.enumType('JobType', { values: ['JOB', 'RUN', 'BATCH'] as const });
+
+export const Job = builder.prismaNode('Job', {
+  id: { field: 'id' },
+  nullable: true,
+  // Select mode: each query reads only the columns the operation asks for.
+  select: { id: true },
+  fields: (t) => ({
+    status: t.expose('status', { type: JobStatusEnum }),
+    jobType: t.expose('jobType', { type: JobTypeEnum }),
+    task: t.exposeString('task', { nullable: true, description: 'What the job does, e.g. file_processing.' }),
+    metadata: t.field({ type: 'JSONObject', nullable: true, select: { metadata: true }, resolve: (j) => j.metadata as Record<string, unknown> | null }),
+    progress: t.field({
+      type: 'JSONObject',
+      nullable: true,
+      description: '{ step, done, total } as the worker last reported it.',
+      select: { progress: true },
+      resolve: (j) => j.progress as Record<string, unknown> | null,
+    }),
+    stopReason: t.exposeString('stopReason', { nullable: true }),
+    background: t.exposeBoolean('background', { nullable: true }),
+    source: t.relation('source', { nullable: true, description: 'The source the job works on, if any.' }),
+    file: t.relation('file', { nullable: true, description: 'The file the job processes, if any.' }),
+    agent: t.relation('agent', { nullable: true }),
+    cancelRequestedAt: t.expose('cancelRequestedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When a cancel was asked for a job a worker held; the worker ends it CANCELLED at its next step.',
+    }),
+    callbackUrl: t.exposeString('callbackUrl', { nullable: true, description: 'POSTed the job as JSON when it ends.' }),
+    callbackSentAt: t.expose('callbackSentAt', { type: 'DateTime', nullable: true, description: 'When the last delivery attempt started.' }),
+    callbackStatusCode: t.exposeInt('callbackStatusCode', { nullable: true, description: 'The receiver’s last HTTP status; null if it never answered.' }),
+    callbackError: t.exposeString('callbackError', { nullable: true, description: 'Null once delivered; otherwise why the last attempt failed.' }),
+    ttftNs: t.float({ nullable: true, description: 'Time to first token, in nanoseconds.', select: { ttftNs: true }, resolve: (j) => (j.ttftNs === null ? null : Number(j.ttftNs)) }),
+    totalDurationNs: t.float({ nullable: true, select: { totalDurationNs: true }, resolve: (j) => (j.totalDurationNs === null ? null : Number(j.totalDurationNs)) }),
+    createdById: t.exposeString('createdById', { nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true, description: 'Set when the job reaches a terminal status.' }),
+  }),
+});
+
+const filterOf = (args: { status?: JobFilter['status']; jobType?: JobFilter['jobType']; sourceId?: string | number | null }, active = false): JobFilter => ({
+  status: args.status,
+  jobType: args.jobType,
+  sourceId: args.sourceId == null ? null : String(args.sourceId),
+  active,
+});
+
+const direction = (order: 'ASC' | 'DESC' | null | undefined) => (order === 'ASC' ? 'asc' : 'desc');
+
+builder.queryFields((t) => ({
+  jobs: t.prismaConnection({
+    type: 'Job',
+    cursor: 'id',
+    description: 'Jobs of your organization, of every type unless filtered, newest first unless ordered otherwise.',
+    args: {
+      status: t.arg({ type: [JobStatusEnum], description: 'Jobs in any of these statuses.' }),
+      jobType: t.arg({ type: JobTypeEnum }),
+      sourceId: t.arg.id({ description: 'Jobs working on this source.' }),
+      order: t.arg({ type: OrderDirection, defaultValue: 'DESC', description: 'By creation time.' }),
+    },
+    resolve: (query, _root, args, ctx) => ctx.db.job.findMany({ ...query, where: jobWhere(filterOf(args)), orderBy: jobOrder(direction(args.order)) }),
+    totalCount: (_root, args, ctx) => ctx.db.job.count({ where: jobWhere(filterOf(args)) }),
+  }),
+  activeJobs: t.prismaConnection({
+    type: 'Job',
+    cursor: 'id',
+    description: 'Jobs not yet ended (CREATED, PENDING, RUNNING), oldest first unless ordered otherwise (as Letta’s /v1/jobs/active).',
+    args: {
+      jobType: t.arg({ type: JobTypeEnum }),
+      sourceId: t.arg.id({ description: 'Jobs working on this source.' }),
+      order: t.arg({ type: OrderDirection, defaultValue: 'ASC', description: 'By creation time.' }),
+    },
+    resolve: (query, _root, args, ctx) =>
+      ctx.db.job.findMany({ ...query, where: jobWhere(filterOf(args, true)), orderBy: jobOrder(direction(args.order)) }),
+    totalCount: (_root, args, ctx) => ctx.db.job.count({ where: jobWhere(filterOf(args, true)) }),
+  }),
+  job: t.prismaField({
+    type: 'Job',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _root, { id }, ctx) => {
+      await getJob(ctx.db, String(id));
+      return ctx.db.job.findUniqueOrThrow({ ...query, where: { id: String(id) } });
+    },
+  }),
+}));
+
+// ───────────── mutations ─────────────
+
+const CancelJobPayload = builder.objectRef<{ jobId: string }>('CancelJobPayload').implement({
+  fields: (t) => ({
+    job: t.prismaField({
+      type: 'Job',
+      resolve: (query, p, _args, ctx) => ctx.db.job.findUniqueOrThrow({ ...query, where: { id: p.jobId } }),
+    }),
+  }),
+});
+
+type DeletedJob = Awaited<ReturnType<typeof deleteJob>>;
+
+const DeleteJobPayload = builder.objectRef<{ id: string; job: DeletedJob }>('DeleteJobPayload').implement({
+  fields: (t) => ({
+    deletedJobId: t.exposeID('id'),
+    job: t.field({ type: Job, description: 'The job’s last state, as it was deleted.', resolve: (p) => p.job }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  cancelJob: t.field({
+    type: CancelJobPayload,
+    description:
+      'Cancels a job: one no worker holds ends CANCELLED at once; one a worker holds gets cancelRequestedAt and ends CANCELLED at the worker’s next step. A finished job is left as is.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, { id }, ctx) => ({ jobId: (await cancelJob(ctx.db, String(id))).id }),
+  }),
+  deleteJob: t.field({
+    type: DeleteJobPayload,
+    description: 'Deletes a job, cancelling it first if it is active, and returns its last state.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, { id }, ctx, info) => {
+      // The row is gone once the payload resolves, so the selection under `job` is read by the delete itself.
+      const { select } = queryFromInfo({ context: ctx, info, path: ['job'], select: { id: true } });
+      const job = await deleteJob(ctx.db, String(id), select);
+      return { id: job.id, job };
+    },
+  }),
+}));
