@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Actor } from '../src/core/auth.js';
-import { scopedPrisma } from '../src/core/tenancy.js';
 import { appendBatchMessages, listBatchMessages } from '../src/domain/batches.js';
 import { stopCallbacks } from '../src/domain/callbacks.js';
 import { createJob } from '../src/domain/jobs.js';
-import type { PrismaClient } from '../src/generated/prisma/client.js';
-import { createTestApp, type TestApp } from './support/app.js';
+import { createTestApp, type Tenant, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
 
 const MISSING_JOB = 'job-00000000-0000-4000-8000-000000000000';
@@ -20,21 +17,15 @@ describe.each(databaseKinds())('batch runs and messages on %s', (kind) => {
     await t.close();
   });
 
-  interface Org {
-    apiKey: string;
-    organizationId: string;
-    db: PrismaClient;
-    actor: Actor;
+  interface Org extends Tenant {
     agent(name: string): Promise<string>;
   }
 
   async function org(): Promise<Org> {
-    const { organizationId, userId, apiKey } = await t.seed();
-    const db = scopedPrisma(t.db.prisma, organizationId);
-    const actor: Actor = { organizationId, userId, role: 'ADMIN', apiKeyId: 'apikey-00000000-0000-4000-8000-000000000000' };
+    const tenant = await t.tenant();
     const agent = async (name: string) =>
-      (await t.gqlOk(apiKey, 'mutation($n: String!) { createAgent(input: { name: $n }) { agent { id } } }', { n: name })).createAgent.agent.id as string;
-    return { apiKey, organizationId, db, actor, agent };
+      (await t.gqlOk(tenant.apiKey, 'mutation($n: String!) { createAgent(input: { name: $n }) { agent { id } } }', { n: name })).createAgent.agent.id as string;
+    return { ...tenant, agent };
   }
 
   const CREATE = `mutation($input: CreateBatchRunInput!) {

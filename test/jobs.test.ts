@@ -1,12 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Actor } from '../src/core/auth.js';
-import { scopedPrisma } from '../src/core/tenancy.js';
 import { CallbackDispatcher, callbacks, configureCallbacks, stopCallbacks, type CallbackOutcome } from '../src/domain/callbacks.js';
 import { createJob, finishJob, transitionJob, type JobInput } from '../src/domain/jobs.js';
-import type { PrismaClient } from '../src/generated/prisma/client.js';
-import { createTestApp, type TestApp } from './support/app.js';
+import { createTestApp, type Tenant, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
 
 const MISSING_JOB = 'job-00000000-0000-4000-8000-000000000000';
@@ -47,19 +44,13 @@ describe.each(databaseKinds())('jobs on %s', (kind) => {
     await t.close();
   });
 
-  interface Org {
-    apiKey: string;
-    organizationId: string;
-    db: PrismaClient;
-    actor: Actor;
+  interface Org extends Tenant {
     job(input?: JobInput): Promise<string>;
   }
 
   async function org(): Promise<Org> {
-    const { organizationId, userId, apiKey } = await t.seed();
-    const db = scopedPrisma(t.db.prisma, organizationId);
-    const actor: Actor = { organizationId, userId, role: 'ADMIN', apiKeyId: 'apikey-00000000-0000-4000-8000-000000000000' };
-    return { apiKey, organizationId, db, actor, job: async (input = {}) => (await createJob(db, actor, input)).id };
+    const tenant = await t.tenant();
+    return { ...tenant, job: async (input = {}) => (await createJob(tenant.db, tenant.actor, input)).id };
   }
 
   const getJob = async (o: Org, id: string) => (await t.gqlOk(o.apiKey, `query($id: ID!) { job(id: $id) { ${JOB} } }`, { id })).job;

@@ -1,4 +1,8 @@
 import { buildApp, type App } from '../../src/app.js';
+import type { Actor } from '../../src/core/auth.js';
+import { scopedPrisma } from '../../src/core/tenancy.js';
+import type { NewOrganization } from '../../src/domain/organizations.js';
+import type { PrismaClient } from '../../src/generated/prisma/client.js';
 import type { Database, OpenOptions } from '../../src/core/db/index.js';
 import { createLogger } from '../../src/core/logger.js';
 import { openTestDatabase, seedOrganization, type DatabaseKind } from './db.js';
@@ -21,6 +25,11 @@ export interface GraphQLResult<T = any> {
   errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[];
 }
 
+export interface Tenant extends NewOrganization {
+  db: PrismaClient;
+  actor: Actor;
+}
+
 export interface TestApp {
   app: App;
   db: Database;
@@ -29,6 +38,8 @@ export interface TestApp {
   /** Like gql, but fails the test on any error and returns data. */
   gqlOk<T = any>(key: string, query: string, variables?: Record<string, unknown>): Promise<T>;
   seed: typeof seedOrganization extends (db: Database, ...rest: infer R) => infer P ? (...rest: R) => P : never;
+  /** A fresh organization plus what domain functions take: its tenant-scoped client and its admin as actor. */
+  tenant(): Promise<Tenant>;
   close(): Promise<void>;
 }
 
@@ -55,6 +66,12 @@ export async function createTestApp(kind: DatabaseKind, options: OpenOptions = {
       return result.data;
     },
     seed: (name) => seedOrganization(db, name),
+    async tenant() {
+      const org = await seedOrganization(db);
+      const key = await db.prisma.apiKey.findFirstOrThrow({ where: { organizationId: org.organizationId }, select: { id: true } });
+      const actor: Actor = { organizationId: org.organizationId, userId: org.userId, role: 'ADMIN', apiKeyId: key.id };
+      return { ...org, db: scopedPrisma(db.prisma, org.organizationId), actor };
+    },
     async close() {
       await app.stop();
       await db.close();
