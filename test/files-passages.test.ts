@@ -59,6 +59,23 @@ describe.each(databaseKinds())('files and passages on %s', (kind) => {
     expect(file.file).toEqual({ fileName: 'a.txt', content: 'hello a.txt', source: { name: 'docs' }, totalChunks: 2, chunksEmbedded: 2, processingStatus: 'COMPLETED' });
   });
 
+  it('pages a source’s files forwards and backwards, a page per parent in one statement', async () => {
+    const org = await t.seed();
+    const { source } = await seedSource(org, 'many', ['1.txt', '2.txt', '3.txt', '4.txt', '5.txt']);
+    const page = (args: string) => t.gqlOk(org.apiKey, `query($id: ID!) { source(id: $id) { files(${args}) { edges { cursor node { originalFileName } } pageInfo { hasNextPage hasPreviousPage } } } }`, { id: source.id });
+    const names = (r: any) => r.source.files.edges.map((e: any) => e.node.originalFileName);
+    const first = await page('first: 2');
+    expect(names(first)).toEqual(['5.txt', '4.txt']);
+    expect(first.source.files.pageInfo.hasNextPage).toBe(true);
+    const next = await page(`first: 2, after: "${first.source.files.edges[1].cursor}"`);
+    expect(names(next)).toEqual(['3.txt', '2.txt']);
+    const last = await page('last: 2');
+    expect(names(last)).toEqual(['2.txt', '1.txt']);
+    const before = await page(`last: 1, before: "${next.source.files.edges[0].cursor}"`);
+    expect(names(before)).toEqual(['4.txt']);
+    expect((await t.gql(org.apiKey, `{ sources { edges { node { files(first: -1) { edges { cursor } } } } } }`)).errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
   it('pages passages by source and file, with vectors at their native dimension', async () => {
     const org = await t.seed();
     const { source, files } = await seedSource(org, 'p', ['one.txt', 'two.txt']);

@@ -1,5 +1,8 @@
 import { deleteFile, displayFileName, getFile } from '../domain/files.js';
+import type { Passage as PassageRow } from '../generated/prisma/client.js';
 import { builder } from './builder.js';
+import { PASSAGES_OF_FILE, childConnection } from './child-pages.js';
+import { Passage } from './passages.js';
 
 /** Files of sources: metadata, processing status, extracted content and passages. */
 
@@ -7,14 +10,14 @@ export const FileStatusEnum = builder.enumType('FileStatus', {
   values: ['PENDING', 'PARSING', 'CHUNKING', 'EMBEDDING', 'COMPLETED', 'ERROR'] as const,
 });
 
-builder.prismaNode('File', {
+export const File = builder.prismaNode('File', {
   id: { field: 'id' },
   nullable: true,
-  // Select mode: each query reads only the columns the operation asks for.
-  select: { id: true },
+  // Include mode (whole rows): pages of a source's files come from raw SQL with every column (child-pages.ts),
+  // and whole rows need no second query to resolve scalar fields.
   fields: (t) => ({
     source: t.relation('source'),
-    fileName: t.string({ description: 'The name as listed (without the stored source-name prefix).', select: { fileName: true }, resolve: (f) => displayFileName(f.fileName) }),
+    fileName: t.string({ description: 'The name as listed (without the stored source-name prefix).', resolve: (f) => displayFileName(f.fileName) }),
     storedFileName: t.exposeString('fileName', { description: 'Letta’s stored form, `<source name>/<name>`.' }),
     originalFileName: t.exposeString('originalFileName'),
     filePath: t.exposeString('filePath', { nullable: true }),
@@ -32,10 +35,10 @@ builder.prismaNode('File', {
       select: { content: { select: { text: true } } },
       resolve: (f) => f.content?.text ?? null,
     }),
-    passages: t.relatedConnection('passages', {
-      cursor: 'id',
+    passages: t.connection({
+      type: Passage,
       description: 'In chunk order (`chunksEmbedded` counts them).',
-      query: { orderBy: [{ chunkIndex: 'asc' }, { id: 'asc' }] },
+      resolve: (f, args, ctx) => childConnection<PassageRow>(ctx, PASSAGES_OF_FILE, f.id, args),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),

@@ -5,7 +5,7 @@ import { EmbeddingConfigRef } from './embeddings.js';
 
 /** Passages: the embedded chunks cut from files. */
 
-builder.prismaNode('Passage', {
+export const Passage = builder.prismaNode('Passage', {
   id: { field: 'id' },
   nullable: true,
   fields: (t) => ({

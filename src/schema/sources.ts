@@ -1,7 +1,7 @@
 import { createContextCache } from '@pothos/core';
 import DataLoader from 'dataloader';
 import type { Context } from '../context.js';
-import type { Prisma } from '../generated/prisma/client.js';
+import { Prisma, type File as FileRow, type Passage as PassageRow } from '../generated/prisma/client.js';
 import {
   bulkUpsertSources,
   createSource,
@@ -14,7 +14,9 @@ import {
 } from '../domain/sources.js';
 import { builder } from './builder.js';
 import { EmbeddingConfigInput, EmbeddingConfigRef } from './embeddings.js';
-import { FileStatusEnum } from './files.js';
+import { FILES_OF_SOURCE, PASSAGES_OF_SOURCE, childConnection } from './child-pages.js';
+import { File, FileStatusEnum } from './files.js';
+import { Passage } from './passages.js';
 
 /** Sources: folders of documents, their files, passages and the agents they are attached to. */
 
@@ -46,19 +48,17 @@ export const Source = builder.prismaNode('Source', {
     lastUpdatedById: t.exposeString('lastUpdatedById', { nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
-    files: t.relatedConnection('files', {
-      cursor: 'id',
+    files: t.connection({
+      type: File,
       description: 'Newest first. Count them with `fileCount`.',
       args: { status: t.arg({ type: FileStatusEnum, required: false }) },
-      query: (args) => ({
-        ...(args.status ? { where: { processingStatus: args.status } } : {}),
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      }),
+      resolve: (s, { status, ...args }, ctx) =>
+        childConnection<FileRow>(ctx, FILES_OF_SOURCE, s.id, args, status ? Prisma.sql`c."processingStatus" = ${status}::"FileStatus"` : undefined),
     }),
-    passages: t.relatedConnection('passages', {
-      cursor: 'id',
+    passages: t.connection({
+      type: Passage,
       description: 'In file order: oldest file first, then chunk order.',
-      query: { orderBy: [{ createdAt: 'asc' }, { chunkIndex: 'asc' }, { id: 'asc' }] },
+      resolve: (s, args, ctx) => childConnection<PassageRow>(ctx, PASSAGES_OF_SOURCE, s.id, args),
     }),
     // Counts and sizes come from loaders that aggregate only the sources on the page. (Prisma's relation
     // counts aggregate the whole child table and join the result, which grows with every organization's data.)

@@ -1,0 +1,113 @@
+import { createContextCache } from '@pothos/core';
+import { resolveCursorConnection, type DefaultConnectionArguments, type PageInfoShape, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import DataLoader from 'dataloader';
+import type { Context } from '../context.js';
+import { Prisma } from '../generated/prisma/client.js';
+
+/**
+ * One page of children for each of many parents (a source's files, a file's passages) in a single statement:
+ * a LATERAL subquery with its own ORDER BY and LIMIT per parent. Prisma's nested `take` cannot limit per
+ * parent, so it reads every child of every parent and slices in memory, which grows with the data; this grows
+ * with the page. All parents asked for with the same arguments share one query (a DataLoader per request).
+ */
+export interface ChildPageSpec {
+  /** A stable name for the per-request loader cache. */
+  name: string;
+  table: 'File' | 'Passage';
+  parentColumn: 'sourceId' | 'fileId';
+  /** Columns to read, as SQL (the table is aliased `c`). */
+  columns: Prisma.Sql;
+  /** Sort keys, as SQL expressions over `c`; the last must be unique (the id). */
+  order: Prisma.Sql[];
+  direction: 'ASC' | 'DESC';
+}
+
+type PageArgs = ResolveCursorConnectionArgs & { where?: Prisma.Sql };
+
+const loaders = createContextCache(() => new Map<string, DataLoader<string, Record<string, unknown>[]>>());
+
+function pageLoader(ctx: Context, spec: ChildPageSpec, page: PageArgs) {
+  const key = JSON.stringify([spec.name, page.after, page.before, page.limit, page.inverted, page.where?.sql, page.where?.values]);
+  const cache = loaders(ctx);
+  let loader = cache.get(key);
+  if (!loader) {
+    loader = new DataLoader((parentIds: readonly string[]) => loadPages(ctx, spec, page, parentIds));
+    cache.set(key, loader);
+  }
+  return loader;
+}
+
+async function loadPages(ctx: Context, spec: ChildPageSpec, page: PageArgs, parentIds: readonly string[]) {
+  const table = Prisma.raw(`"${spec.table}"`);
+  const keys = Prisma.join(spec.order);
+  // For "after", rows come later in the sort; for "before", earlier. Inverting reads backwards from the end.
+  const descending = (spec.direction === 'DESC') !== page.inverted;
+  const cursorKeys = (id: string) => Prisma.sql`(SELECT ${Prisma.join(spec.order.map((k) => Prisma.sql`${k}`))} FROM ${table} c WHERE c.id = ${id})`;
+  const conditions = [Prisma.sql`c.${Prisma.raw(`"${spec.parentColumn}"`)} = p.id`, Prisma.sql`c."organizationId" = ${ctx.actor.organizationId}`];
+  if (page.where) conditions.push(page.where);
+  const later = spec.direction === 'DESC' ? Prisma.raw('<') : Prisma.raw('>');
+  const earlier = spec.direction === 'DESC' ? Prisma.raw('>') : Prisma.raw('<');
+  if (page.after) conditions.push(Prisma.sql`(${keys}) ${later} ${cursorKeys(page.after)}`);
+  if (page.before) conditions.push(Prisma.sql`(${keys}) ${earlier} ${cursorKeys(page.before)}`);
+  const dir = Prisma.raw(descending ? 'DESC' : 'ASC');
+  const rows = await ctx.db.$queryRaw<(Record<string, unknown> & { __parent: string })[]>`
+    SELECT p.id AS "__parent", page.* FROM unnest(${[...parentIds]}::text[]) AS p(id)
+    CROSS JOIN LATERAL (
+      SELECT ${spec.columns} FROM ${table} c
+       WHERE ${Prisma.join(conditions, ' AND ')}
+       ORDER BY ${Prisma.join(spec.order.map((k) => Prisma.sql`${k} ${dir}`))}
+       LIMIT ${page.limit}
+    ) page`;
+  const byParent = new Map<string, Record<string, unknown>[]>(parentIds.map((id) => [id, []]));
+  for (const { __parent, ...row } of rows) byParent.get(__parent)!.push(row);
+  return parentIds.map((id) => byParent.get(id)!);
+}
+
+/** Resolves a Relay connection of a parent's children through the batched page loader. */
+export function childConnection<T>(
+  ctx: Context,
+  spec: ChildPageSpec,
+  parentId: string,
+  args: DefaultConnectionArguments,
+  where?: Prisma.Sql,
+): Promise<{ pageInfo: PageInfoShape; edges: { cursor: string; node: T }[] }> {
+  return resolveCursorConnection(
+    { args, toCursor: (row) => String((row as { id: string }).id), defaultSize: 20, maxSize: 100 },
+    (page) => pageLoader(ctx, spec, { ...page, where }).load(parentId) as Promise<T[]>,
+  ) as Promise<{ pageInfo: PageInfoShape; edges: { cursor: string; node: T }[] }>;
+}
+
+const FILE_COLUMNS = Prisma.sql`c.id, c."organizationId", c."sourceId", c."fileName", c."originalFileName", c."filePath", c."mediaType",
+  c."sizeBytes", c."contentHash", c."processingStatus"::text AS "processingStatus", c."errorMessage", c."processingNote",
+  c."totalChunks", c."chunksEmbedded", c."createdById", c."createdAt", c."updatedAt"`;
+
+/** Every column but the vector and the full-text vector, which the API never reads this way. */
+const PASSAGE_COLUMNS = Prisma.sql`c.id, c."organizationId", c."sourceId", c."fileId", c."fileName", c."chunkIndex", c.text, c.metadata,
+  c.tags, c."embeddingConfig", c."embeddingDim", c."createdById", c."createdAt", c."updatedAt"`;
+
+export const FILES_OF_SOURCE: ChildPageSpec = {
+  name: 'filesOfSource',
+  table: 'File',
+  parentColumn: 'sourceId',
+  columns: FILE_COLUMNS,
+  order: [Prisma.sql`c."createdAt"`, Prisma.sql`c.id`],
+  direction: 'DESC',
+};
+
+export const PASSAGES_OF_SOURCE: ChildPageSpec = {
+  name: 'passagesOfSource',
+  table: 'Passage',
+  parentColumn: 'sourceId',
+  columns: PASSAGE_COLUMNS,
+  order: [Prisma.sql`c."createdAt"`, Prisma.sql`COALESCE(c."chunkIndex", -1)`, Prisma.sql`c.id`],
+  direction: 'ASC',
+};
+
+export const PASSAGES_OF_FILE: ChildPageSpec = {
+  name: 'passagesOfFile',
+  table: 'Passage',
+  parentColumn: 'fileId',
+  columns: PASSAGE_COLUMNS,
+  order: [Prisma.sql`COALESCE(c."chunkIndex", -1)`, Prisma.sql`c.id`],
+  direction: 'ASC',
+};
