@@ -1,0 +1,297 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { openPostgres } from '../src/core/db/index.js';
+import { scopedPrisma } from '../src/core/tenancy.js';
+import { searchPassages, type PassageSearchInput } from '../src/domain/passage-search.js';
+import { ensureVectorIndex, vectorIndexName } from '../src/domain/vector-indexes.js';
+import type { PrismaClient } from '../src/generated/prisma/client.js';
+import { createTestApp, type Tenant, type TestApp } from './support/app.js';
+import { databaseKinds } from './support/db.js';
+
+/** Deterministic pseudo-random numbers (mulberry32), so a failure reproduces. */
+function random(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const randomVector = (next: () => number, dim: number) => Array.from({ length: dim }, () => next() * 2 - 1);
+const unit = (dim: number, i: number, scale = 1) => Array.from({ length: dim }, (_, j) => (j === i ? scale : 0));
+const cosine = (a: number[], b: number[]) => {
+  const dot = a.reduce((s, x, i) => s + x * b[i], 0);
+  return dot / Math.hypot(...a) / Math.hypot(...b);
+};
+
+interface Row {
+  text: string;
+  vector: number[];
+}
+
+describe.each(databaseKinds())('passage search on %s', (kind) => {
+  let t: TestApp;
+  const statements: string[] = [];
+  const organizations: string[] = [];
+  beforeAll(async () => {
+    t = await createTestApp(kind, { onQuery: (sql) => statements.push(sql) });
+    await ensureVectorIndex(t.db.prisma, 8);
+    await ensureVectorIndex(t.db.prisma, 16);
+  });
+  // The PostgreSQL test database is shared and kept between runs: leave no rows behind in the indexed dimensions.
+  afterAll(async () => {
+    await t.db.prisma.organization.deleteMany({ where: { id: { in: organizations } } });
+    await t.close();
+  });
+
+  async function tenant(): Promise<Tenant> {
+    const tn = await t.tenant();
+    organizations.push(tn.organizationId);
+    return tn;
+  }
+
+  async function source(tn: Tenant, name: string, dim: number) {
+    return t.db.prisma.source.create({
+      data: { organizationId: tn.organizationId, name, embeddingConfig: { endpointType: 'test', model: `test-${dim}`, dim, chunkSize: 300 } },
+    });
+  }
+
+  async function file(tn: Tenant, sourceId: string, name: string) {
+    return t.db.prisma.file.create({
+      data: { organizationId: tn.organizationId, sourceId, fileName: name, originalFileName: name, mediaType: 'text/plain', sizeBytes: 1 },
+    });
+  }
+
+  /** Inserts passages in one statement, as ingestion does; returns their ids in the order given. */
+  async function passages(tn: Tenant, sourceId: string, fileId: string | null, rows: Row[]): Promise<string[]> {
+    const dim = rows[0].vector.length;
+    const inserted = await t.db.prisma.$queryRaw<{ id: string; text: string }[]>`
+      INSERT INTO "Passage" ("organizationId", "sourceId", "fileId", text, "embeddingDim", embedding, "updatedAt")
+      SELECT ${tn.organizationId}, ${sourceId}, ${fileId}, u.text, ${dim}, u.vector::vector, now()
+        FROM unnest(${rows.map((r) => r.text)}::text[], ${rows.map((r) => JSON.stringify(r.vector))}::text[]) AS u(text, vector)
+      RETURNING id, text`;
+    const byText = new Map(inserted.map((r) => [r.text, r.id]));
+    return rows.map((r) => byText.get(r.text)!);
+  }
+
+  /** A client whose every session has sorting (and scans that would need it) priced out, logging into `statements`. */
+  async function sortAvoidingClient(): Promise<{ prisma: PrismaClient; close(): Promise<void> }> {
+    const settings = ['enable_sort', 'enable_seqscan', 'enable_bitmapscan'];
+    if (kind === 'pglite') {
+      // One connection: session settings reach every later statement until reset.
+      for (const name of settings) await t.db.prisma.$executeRawUnsafe(`SET ${name} = off`);
+      return { prisma: t.db.prisma, close: async () => void (await t.db.prisma.$executeRawUnsafe('RESET ALL')) };
+    }
+    const url = new URL(inject('postgresUrl')!);
+    url.searchParams.set('options', settings.map((name) => `-c ${name}=off`).join(' '));
+    return openPostgres(url.toString(), 1, { onQuery: (sql) => statements.push(sql) });
+  }
+
+  const search = (tn: Tenant, input: PassageSearchInput) => searchPassages(tn.db, tn.actor, input);
+  const ids = (hits: { passageId: string }[]) => hits.map((h) => h.passageId);
+  /** Statements that searched exactly (the uncast column), i.e. a short index result redone. */
+  const exactScans = () => statements.filter((sql) => /\bembedding <=>/.test(sql)).length;
+
+  it('orders nearest neighbours by cosine similarity, honours topK, and keeps dimensions apart', async () => {
+    const tn = await tenant();
+    const small = await source(tn, 'dim-8', 8);
+    const large = await source(tn, 'dim-16', 16);
+    const q = unit(8, 0);
+    // Cosine similarity to q: 1, 0.894, 0.707, 0, -1 (lengths differ: cosine ignores them).
+    const vectors = [unit(8, 0, 5), [1, 0.5, 0, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0, 0, 0], unit(8, 1), unit(8, 0, -1)];
+    const expected = await passages(tn, small.id, null, vectors.map((vector, i) => ({ text: `small ${i}`, vector })));
+    const other = await passages(tn, large.id, null, [{ text: 'large 0', vector: unit(16, 0) }, { text: 'large 1', vector: unit(16, 3) }]);
+
+    const all = await search(tn, { mode: 'VECTOR', queryVector: q, dim: 8 });
+    expect(ids(all)).toEqual(expected);
+    expect(all.map((h) => h.vectorRank)).toEqual([1, 2, 3, 4, 5]);
+    expect(all.map((h) => h.score)).toEqual([1, 2 / Math.sqrt(5), Math.SQRT1_2, 0, -1].map((s) => expect.closeTo(s, 6)));
+    expect(ids(await search(tn, { mode: 'VECTOR', queryVector: q, dim: 8, topK: 2 }))).toEqual(expected.slice(0, 2));
+    expect(ids(await search(tn, { mode: 'VECTOR', queryVector: unit(16, 3), dim: 16 }))).toEqual([other[1], other[0]]);
+  });
+
+  describe('a filtered search over 2,000 passages', () => {
+    let tn: Tenant;
+    let query: number[];
+    const rowsOf = new Map<string, Row[]>();
+    const idOf = new Map<Row, string>();
+    let target: { id: string };
+    let targetFiles: { id: string }[];
+
+    beforeAll(async () => {
+      tn = await tenant();
+      const next = random(42);
+      query = randomVector(next, 8);
+      const bulk = await source(tn, 'bulk', 8);
+      target = await source(tn, 'target', 8);
+      targetFiles = [await file(tn, target.id, 'a.txt'), await file(tn, target.id, 'b.txt')];
+      const make = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ text: `${prefix} ${i}`, vector: randomVector(next, 8) }));
+      // The target source holds 1% of the organization's rows of this dimension.
+      const groups: [string, string | null, Row[]][] = [
+        [bulk.id, null, make('bulk', 1980)],
+        [target.id, targetFiles[0].id, make('a', 12)],
+        [target.id, targetFiles[1].id, make('b', 8)],
+      ];
+      for (const [sourceId, fileId, rows] of groups) {
+        const made = await passages(tn, sourceId, fileId, rows);
+        rows.forEach((r, i) => idOf.set(r, made[i]));
+        rowsOf.set(fileId ?? sourceId, rows);
+      }
+      await t.db.prisma.$executeRawUnsafe('ANALYZE "Passage"');
+    });
+
+    /** The true k nearest among `rows`, computed here rather than by the database. */
+    const exactTop = (rows: Row[], k: number) =>
+      [...rows].sort((a, b) => cosine(query, b.vector) - cosine(query, a.vector)).slice(0, k).map((r) => idOf.get(r)!);
+
+    it('returns the full topK from the filtered source, with recall ≥ 0.9, without an exact rerun', async () => {
+      const before = exactScans();
+      const hits = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, sourceIds: [target.id] });
+      expect(hits).toHaveLength(10);
+      const truth = exactTop([...rowsOf.get(targetFiles[0].id)!, ...rowsOf.get(targetFiles[1].id)!], 10);
+      const recall = ids(hits).filter((id) => truth.includes(id)).length / 10;
+      expect(recall).toBeGreaterThanOrEqual(0.9);
+      // Iterative scan (pgvector ≥ 0.8) found enough rows: no exact rerun was needed.
+      expect(exactScans()).toBe(before);
+    });
+
+    it('returns the full topK from one file, and every match when fewer rows match than topK', async () => {
+      const inA = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, fileIds: [targetFiles[0].id] });
+      expect(ids(inA)).toHaveLength(10);
+      expect(new Set(ids(inA))).toEqual(new Set(exactTop(rowsOf.get(targetFiles[0].id)!, 10)));
+      const before = exactScans();
+      const inB = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, fileIds: [targetFiles[1].id], topK: 20 });
+      expect(ids(inB)).toEqual(exactTop(rowsOf.get(targetFiles[1].id)!, 8));
+      // Short of topK: redone exactly, since the index scan could also have given up early.
+      expect(exactScans()).toBe(before + 1);
+      const both = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, sourceIds: [target.id], fileIds: [targetFiles[1].id], topK: 5 });
+      expect(ids(both)).toEqual(exactTop(rowsOf.get(targetFiles[1].id)!, 5));
+    });
+
+    /** The plan of the vector statement a search sent, its parameters recognised by where they sit. */
+    async function planOf(prisma: PrismaClient, from: number, input: { topK: number; ids?: string[] }) {
+      const sql = statements.slice(from).find((s) => s.includes('::vector(8) <=>'))!;
+      const values = [...sql.matchAll(/(LIMIT |ANY\()?\$(\d+)(::vector)?/g)]
+        .sort((a, b) => Number(a[2]) - Number(b[2]))
+        .map((m) => (m[3] ? JSON.stringify(query) : m[1] === 'LIMIT ' ? input.topK : m[1] ? input.ids : tn.organizationId));
+      const plan = await prisma.$queryRawUnsafe<{ 'QUERY PLAN': string }[]>(`EXPLAIN ${sql}`, ...values);
+      return plan.map((r) => r['QUERY PLAN']).join('\n');
+    }
+
+    it('uses the partial HNSW index for an organization-wide search', async () => {
+      const from = statements.length;
+      const hits = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, topK: 10 });
+      expect(ids(hits)).toHaveLength(10);
+      const all = [...rowsOf.values()].flat();
+      expect(ids(hits).filter((id) => exactTop(all, 10).includes(id)).length).toBeGreaterThanOrEqual(9);
+      expect(await planOf(t.db.prisma, from, { topK: 10 })).toContain(`Index Scan using "${vectorIndexName(8)}"`);
+    });
+
+    /**
+     * At this size the planner answers a 1% filter from the sourceId btree (exact); at scale it walks the HNSW
+     * index and filters afterwards. A client that may not sort forces that plan here: the iterative scan must
+     * still fill topK without the exact rerun (pgvector's plain index scan returns 0–1 rows of 10 here).
+     */
+    it('fills topK through the HNSW index past a selective filter (iterative scan)', async () => {
+      const client = await sortAvoidingClient();
+      try {
+        const from = statements.length;
+        const before = exactScans();
+        const hits = await searchPassages(scopedPrisma(client.prisma, tn.organizationId), tn.actor, { mode: 'VECTOR', queryVector: query, dim: 8, sourceIds: [target.id] });
+        expect(exactScans()).toBe(before);
+        expect(hits).toHaveLength(10);
+        const truth = exactTop([...rowsOf.get(targetFiles[0].id)!, ...rowsOf.get(targetFiles[1].id)!], 10);
+        expect(ids(hits).filter((id) => truth.includes(id)).length).toBeGreaterThanOrEqual(9);
+        expect(await planOf(client.prisma, from, { topK: 10, ids: [target.id] })).toContain(`Index Scan using "${vectorIndexName(8)}"`);
+      } finally {
+        await client.close();
+      }
+    });
+
+  });
+
+  it('finds keyword matches by full text, best ranked first, with web search syntax', async () => {
+    const tn = await tenant();
+    const s = await source(tn, 'text', 8);
+    const [quick, foxes, dog, den] = await passages(tn, s.id, null, [
+      { text: 'The quick brown fox jumps over the lazy dog', vector: unit(8, 0) },
+      { text: 'Foxes: a fox hunts, a fox sleeps, a fox dens', vector: unit(8, 1) },
+      { text: 'A lazy dog sleeps all day', vector: unit(8, 2) },
+      { text: 'Rabbits dig their den underground', vector: unit(8, 3) },
+    ]);
+    const fox = await search(tn, { mode: 'TEXT', queryText: 'fox' });
+    expect(ids(fox)).toEqual([foxes, quick]);
+    expect(fox[0].score).toBeGreaterThan(fox[1].score);
+    expect(fox.map((h) => h.textRank)).toEqual([1, 2]);
+    expect(ids(await search(tn, { mode: 'TEXT', queryText: '"brown fox"' }))).toEqual([quick]);
+    expect(ids(await search(tn, { mode: 'TEXT', queryText: 'sleeping -fox' }))).toEqual([dog]);
+    expect(new Set(ids(await search(tn, { mode: 'TEXT', queryText: 'dens or dig' })))).toEqual(new Set([den, foxes]));
+    expect(await search(tn, { mode: 'TEXT', queryText: 'the and of' })).toEqual([]);
+  });
+
+  it('fuses the vector and text rankings by reciprocal rank, each cut to 4 × topK candidates', async () => {
+    const tn = await tenant();
+    const s = await source(tn, 'hybrid', 8);
+    const [nearOnly, wordOnly, both] = await passages(tn, s.id, null, [
+      { text: 'unrelated words entirely', vector: unit(8, 0) },
+      { text: 'pgvector pgvector pgvector indexes', vector: unit(8, 0, -1) },
+      { text: 'pgvector in passing', vector: [1, 1, 0, 0, 0, 0, 0, 0] },
+    ]);
+    // Twelve passages nearer than wordOnly push it out of the 12 vector candidates of topK 3.
+    await passages(tn, s.id, null, Array.from({ length: 12 }, (_, i) => ({ text: `filler ${i}`, vector: [0.1 + i / 100, 0, 1, 0, 0, 0, 0, 0] })));
+    const hits = await search(tn, { mode: 'HYBRID', queryVector: unit(8, 0), dim: 8, queryText: 'pgvector', topK: 3 });
+    expect(hits).toHaveLength(3);
+    expect(hits[0]).toEqual({ passageId: both, vectorRank: 2, textRank: 2, score: expect.closeTo(2 / 62, 9) });
+    expect(hits.slice(1)).toEqual(
+      expect.arrayContaining([
+        { passageId: nearOnly, vectorRank: 1, score: expect.closeTo(1 / 61, 9) },
+        { passageId: wordOnly, textRank: 1, score: expect.closeTo(1 / 61, 9) },
+      ]),
+    );
+  });
+
+  it('never returns another organization’s passages, even the nearest and best matching', async () => {
+    const mine = await tenant();
+    const theirs = await tenant();
+    const myPassages = await passages(mine, (await source(mine, 'mine', 8)).id, null, [{ text: 'shared secret words', vector: unit(8, 1) }]);
+    const theirSource = await source(theirs, 'theirs', 8);
+    await passages(theirs, theirSource.id, null, [{ text: 'secret secret secret', vector: unit(8, 0) }]);
+    const q = { queryVector: unit(8, 0), dim: 8, queryText: 'secret' };
+    for (const mode of ['VECTOR', 'TEXT', 'HYBRID'] as const) {
+      expect(ids(await search(mine, { ...q, mode }))).toEqual(myPassages);
+      expect(await search(mine, { ...q, mode, sourceIds: [theirSource.id] })).toEqual([]);
+    }
+  });
+
+  it('rejects bad input as BAD_USER_INPUT', async () => {
+    const tn = await tenant();
+    const bad = (input: PassageSearchInput) => expect(search(tn, input)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    await bad({ mode: 'VECTOR', queryVector: unit(16, 0), dim: 8 });
+    await bad({ mode: 'VECTOR', queryVector: unit(8, 0) });
+    await bad({ mode: 'VECTOR', queryVector: [Number.NaN, 0, 0, 0, 0, 0, 0, 0], dim: 8 });
+    await bad({ mode: 'VECTOR', queryVector: unit(8, 0, 0), dim: 8 });
+    await bad({ mode: 'VECTOR', queryVector: [1.5], dim: 1.5 });
+    await bad({ mode: 'HYBRID', queryVector: unit(8, 0), dim: 8 });
+    await bad({ mode: 'TEXT', queryText: '   ' });
+    await bad({ mode: 'TEXT', queryText: 'x', topK: 0 });
+    await bad({ mode: 'TEXT', queryText: 'x', topK: 101 });
+    await bad({ mode: 'TEXT', queryText: 'x', sourceIds: ['not-an-id'] });
+    expect(await search(tn, { mode: 'TEXT', queryText: 'x', sourceIds: [] })).toEqual([]);
+  });
+
+  it('creates one index per dimension idempotently, even concurrently, and searches unindexable dimensions exactly', async () => {
+    await Promise.all([ensureVectorIndex(t.db.prisma, 8), ensureVectorIndex(t.db.prisma, 8), ensureVectorIndex(t.db.prisma, 24)]);
+    expect(await ensureVectorIndex(t.db.prisma, 24)).toBe(true);
+    const indexes = await t.db.prisma.$queryRaw<{ indexname: string; indexdef: string }[]>`
+      SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'Passage' AND indexdef LIKE '%hnsw%' ORDER BY indexname`;
+    expect(indexes.filter((i) => i.indexname === vectorIndexName(8))).toHaveLength(1);
+    expect(indexes.find((i) => i.indexname === vectorIndexName(24))?.indexdef).toMatch(/USING hnsw \(\(\(?embedding\)?::vector\(24\)\) vector_cosine_ops\) WHERE \("embeddingDim" = 24\)/);
+    await t.db.prisma.$executeRawUnsafe(`DROP INDEX "${vectorIndexName(24)}"`);
+
+    expect(await ensureVectorIndex(t.db.prisma, 2001)).toBe(false);
+    await expect(ensureVectorIndex(t.db.prisma, 8.5)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    const tn = await tenant();
+    const s = await source(tn, 'wide', 2001);
+    const [far, near] = await passages(tn, s.id, null, [{ text: 'far', vector: unit(2001, 2000, -1) }, { text: 'near', vector: unit(2001, 2000) }]);
+    expect(ids(await search(tn, { mode: 'VECTOR', queryVector: unit(2001, 2000), dim: 2001 }))).toEqual([near, far]);
+  });
+});
