@@ -67,6 +67,11 @@ export class EmbeddingCatalog {
     };
   }
 
+  /** What embedders need from the environment (provider keys and URLs). */
+  get env(): { OPENAI_API_KEY?: string; OPENAI_BASE_URL?: string } {
+    return { OPENAI_API_KEY: this.settings.OPENAI_API_KEY, OPENAI_BASE_URL: this.settings.OPENAI_BASE_URL };
+  }
+
   get defaultHandle(): string {
     return this.settings.DEFAULT_EMBEDDING;
   }

@@ -4,6 +4,7 @@ import type { Prisma, PrismaClient, Source } from '../generated/prisma/client.js
 import { asEmbeddingConfig, sameEmbedding, type EmbeddingCatalog, type EmbeddingConfigInput } from './embedding-config.js';
 import { containsInsensitive } from './filters.js';
 import { requireId } from './ids.js';
+import { ensureVectorIndex } from './vector-indexes.js';
 
 /** Sources: named folders of documents with one embedding configuration. `db` is tenant-scoped throughout. */
 
@@ -64,6 +65,8 @@ export async function createSource(db: PrismaClient, actor: Actor, catalog: Embe
   const name = checkName(input.name);
   checkMetadata(input.metadata);
   const embeddingConfig = catalog.resolve(input);
+  // Passages of this dimension get their HNSW index before the first one is written.
+  await ensureVectorIndex(db, embeddingConfig.dim);
   try {
     return await db.source.create({
       data: {
@@ -122,6 +125,7 @@ export async function updateSource(db: PrismaClient, actor: Actor, catalog: Embe
           'embeddingConfig',
         );
       }
+      await ensureVectorIndex(db, next.dim);
       data.embeddingConfig = next as unknown as Prisma.InputJsonValue;
     }
   }
@@ -172,6 +176,9 @@ export async function bulkUpsertSources(db: PrismaClient, actor: Actor, catalog:
     seen.add(row.name);
   }
   const defaultConfig = catalog.resolve({});
+  for (const dim of new Set([defaultConfig.dim, ...rows.flatMap((r) => (r.embedding_config ? [r.embedding_config.dim] : []))])) {
+    await ensureVectorIndex(db, dim);
+  }
 
   const upserted = await db.$transaction(async (tx) => {
     const existing = await tx.source.findMany({

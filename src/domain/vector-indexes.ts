@@ -34,6 +34,9 @@ export const vectorIndexName = (dim: number) => `Passage_embedding_hnsw_${dim}`;
 export async function ensureVectorIndex(prisma: PrismaClient, dim: number): Promise<boolean> {
   requireVectorDim(dim);
   if (dim > HNSW_MAX_DIM) return false;
+  // A catalog read first: CREATE INDEX takes its table lock even when the index already exists.
+  const [existing] = await prisma.$queryRaw<unknown[]>`SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ${vectorIndexName(dim)}`;
+  if (existing) return true;
   try {
     await prisma.$executeRawUnsafe(
       `CREATE INDEX IF NOT EXISTS "${vectorIndexName(dim)}" ON "Passage" ` +

@@ -1,5 +1,7 @@
 import type { Prisma } from '../generated/prisma/client.js';
 import { requireId } from '../domain/ids.js';
+import type { PassageHit } from '../domain/passage-search.js';
+import { searchByText } from '../domain/search.js';
 import { builder } from './builder.js';
 import { EmbeddingConfigRef } from './embeddings.js';
 
@@ -54,3 +56,45 @@ function passageWhere(args: { sourceId?: string | number | null; fileId?: string
   if (args.fileId != null) where.fileId = requireId('file', String(args.fileId), 'fileId');
   return where;
 }
+
+const SearchMode = builder.enumType('PassageSearchMode', {
+  values: {
+    VECTOR: { description: 'Nearest neighbours of the embedded query (cosine).' },
+    TEXT: { description: 'Full-text match (PostgreSQL websearch syntax), ranked by ts_rank_cd.' },
+    HYBRID: { description: 'Both lists fused by reciprocal rank.' },
+  } as const,
+});
+
+const PassageSearchResult = builder.objectRef<PassageHit>('PassageSearchResult').implement({
+  fields: (t) => ({
+    passage: t.prismaField({
+      type: 'Passage',
+      resolve: (query, hit, _args, ctx) => ctx.db.passage.findUniqueOrThrow({ ...query, where: { id: hit.passageId } }),
+    }),
+    score: t.exposeFloat('score', { description: 'VECTOR: 1 − cosine distance; TEXT: ts_rank_cd; HYBRID: reciprocal-rank-fusion score.' }),
+    vectorRank: t.int({ nullable: true, resolve: (hit) => hit.vectorRank ?? null }),
+    textRank: t.int({ nullable: true, resolve: (hit) => hit.textRank ?? null }),
+  }),
+});
+
+builder.queryField('searchPassages', (t) =>
+  t.field({
+    type: [PassageSearchResult],
+    description: 'Passages most relevant to a query, best first. The query is embedded with the searched sources’ own embedding.',
+    args: {
+      query: t.arg.string({ required: true }),
+      sourceIds: t.arg.idList(),
+      fileIds: t.arg.idList(),
+      agentId: t.arg.id({ description: 'Search the sources attached to this agent.' }),
+      topK: t.arg.int({ defaultValue: 10 }),
+      mode: t.arg({ type: SearchMode, defaultValue: 'HYBRID' }),
+    },
+    resolve: (_root, args, ctx) =>
+      searchByText(ctx.db, ctx.actor, ctx.embeddings.env, {
+        ...args,
+        sourceIds: args.sourceIds?.map(String),
+        fileIds: args.fileIds?.map(String),
+        agentId: args.agentId == null ? null : String(args.agentId),
+      }),
+  }),
+);
