@@ -55,8 +55,8 @@ function confine(where: Record<string, unknown> = {}, key: string, organizationI
 }
 
 /**
- * One scoped client per organization, reused across requests: Prisma caches compiled query plans per client,
- * so a fresh extension per request would recompile every query. Bounded, least recently used dropped first.
+ * One scoped client per organization, reused across requests instead of a new extension per request (less
+ * allocation on the hot path). Bounded, least recently used dropped first.
  */
 export class ScopedClients {
   private readonly clients = new Map<string, PrismaClient>();

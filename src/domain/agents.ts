@@ -4,7 +4,7 @@ import { newId, type IdPrefix } from '../core/ids.js';
 import type { Agent, Prisma, PrismaClient, Source } from '../generated/prisma/client.js';
 import { incomingFileSelect, placedFileSelect, placementWrites, planPlacement } from './agent-files.js';
 import { BASE_TOOL_NAMES, ensureBaseTools, FILE_TOOL_NAMES, FILE_TOOL_TYPE } from './base-tools.js';
-import { requireId } from './ids.js';
+import { orNotFound, requireId } from './ids.js';
 
 /** Agents and what is attached to them: sources (with their files in working memory) and tools. `db` is tenant-scoped throughout. */
 
@@ -152,9 +152,7 @@ async function requireAll(db: PrismaClient, model: 'source' | 'tool', ids: strin
 
 export async function getAgent(db: PrismaClient, actor: Actor, id: string, field = 'id'): Promise<Agent> {
   requireId('agent', id, field);
-  const agent = await db.agent.findUnique({ where: { id } });
-  if (!agent) throw notFound('Agent', id);
-  return agent;
+  return orNotFound(db.agent.findUnique({ where: { id } }), 'Agent', id);
 }
 
 /**

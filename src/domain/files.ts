@@ -1,14 +1,12 @@
 import { notFound } from '../core/errors.js';
 import type { File, PrismaClient } from '../generated/prisma/client.js';
-import { requireId } from './ids.js';
+import { orNotFound, requireId } from './ids.js';
 
 /** Files of a source. Upload and processing live in src/ingest; these are the reads and deletes. */
 
 export async function getFile(db: PrismaClient, id: string, field = 'id'): Promise<File> {
   requireId('file', id, field);
-  const file = await db.file.findUnique({ where: { id } });
-  if (!file) throw notFound('File', id);
-  return file;
+  return orNotFound(db.file.findUnique({ where: { id } }), 'File', id);
 }
 
 /** Deletes the file; foreign keys cascade to its content, original bytes, passages and per-agent state. */

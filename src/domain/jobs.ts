@@ -4,7 +4,7 @@ import type { Job, JobStatus, JobType, Prisma, PrismaClient } from '../generated
 import { getAgent } from './agents.js';
 import { checkCallbackUrl, dispatchJobCallback } from './callbacks.js';
 import { getFile } from './files.js';
-import { requireId } from './ids.js';
+import { orNotFound, requireId } from './ids.js';
 import { getSource } from './sources.js';
 
 /**
@@ -39,9 +39,7 @@ export const isTerminal = (status: JobStatus): status is TerminalJobStatus => (T
 
 export async function getJob(db: PrismaClient, id: string, field = 'id'): Promise<Job> {
   requireId('job', id, field);
-  const job = await db.job.findUnique({ where: { id } });
-  if (!job) throw notFound('Job', id);
-  return job;
+  return orNotFound(db.job.findUnique({ where: { id } }), 'Job', id);
 }
 
 export interface JobFilter {

@@ -2,7 +2,7 @@ import type { Actor } from '../core/auth.js';
 import { badInput, conflict, notFound } from '../core/errors.js';
 import type { Prisma, PrismaClient, Run, RunStatus, RunStep } from '../generated/prisma/client.js';
 import { getAgent } from './agents.js';
-import { requireId } from './ids.js';
+import { orNotFound, requireId } from './ids.js';
 
 /**
  * Runs: the units of work agent runtimes report to Quarry, step by step, with the tokens each step used. A run's
@@ -82,9 +82,7 @@ function checkTokens(value: number | null | undefined, field: string): number | 
 
 export async function getRun(db: PrismaClient, id: string, field = 'id'): Promise<Run> {
   requireId('run', id, field);
-  const run = await db.run.findUnique({ where: { id } });
-  if (!run) throw notFound('Run', id);
-  return run;
+  return orNotFound(db.run.findUnique({ where: { id } }), 'Run', id);
 }
 
 /** Prisma filter for `runs(…)`. An agent id of another organization simply matches nothing. */

@@ -3,7 +3,7 @@ import { AppError, badInput, conflict, fromPrismaError, notFound } from '../core
 import type { Prisma, PrismaClient, Source } from '../generated/prisma/client.js';
 import { asEmbeddingConfig, sameEmbedding, type EmbeddingCatalog, type EmbeddingConfigInput } from './embedding-config.js';
 import { containsInsensitive } from './filters.js';
-import { requireId } from './ids.js';
+import { orNotFound, requireId } from './ids.js';
 import { ensureVectorIndex } from './vector-indexes.js';
 
 /** Sources: named folders of documents with one embedding configuration. `db` is tenant-scoped throughout. */
@@ -50,9 +50,7 @@ export function sourceWhere(filter: SourceFilter): Prisma.SourceWhereInput {
 
 export async function getSource(db: PrismaClient, id: string, field = 'id'): Promise<Source> {
   requireId('source', id, field);
-  const source = await db.source.findUnique({ where: { id } });
-  if (!source) throw notFound('Source', id);
-  return source;
+  return orNotFound(db.source.findUnique({ where: { id } }), 'Source', id);
 }
 
 export async function getSourceByName(db: PrismaClient, name: string): Promise<Source> {

@@ -3,7 +3,7 @@ import { AppError, badInput, conflict, fromPrismaError, notFound } from '../core
 import { newId } from '../core/ids.js';
 import type { Agent, AgentTemplate, AgentTemplateVersion, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { createAgent, type MemoryBlock } from './agents.js';
-import { requireId } from './ids.js';
+import { orNotFound, requireId } from './ids.js';
 
 /**
  * Agent templates: versioned snapshots of an agent's configuration whose memory blocks and system prompt may hold
@@ -148,9 +148,7 @@ function duplicateName(error: unknown, name: string): unknown {
 
 export async function getTemplate(db: PrismaClient, id: string, field = 'id'): Promise<AgentTemplate> {
   requireId('template', id, field);
-  const template = await db.agentTemplate.findUnique({ where: { id } });
-  if (!template) throw notFound('Template', id);
-  return template;
+  return orNotFound(db.agentTemplate.findUnique({ where: { id } }), 'Template', id);
 }
 
 /** Prisma filter for `templates(…)`: case-insensitive substring of the name, and the agent captured. */

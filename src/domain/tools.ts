@@ -4,7 +4,7 @@ import { AppError, badInput, conflict, forbidden, fromPrismaError, notFound } fr
 import { Prisma, type PrismaClient, type Tool } from '../generated/prisma/client.js';
 import { BASE_TOOL_NAMES, ensureBaseTools, FILE_TOOL_NAMES, isBaseTool } from './base-tools.js';
 import { containsInsensitive } from './filters.js';
-import { requireId } from './ids.js';
+import { orNotFound, requireId } from './ids.js';
 import { deriveToolSchema, pythonFunctionNames, ToolSchemaError } from './tools/python-schema.js';
 
 /**
@@ -218,9 +218,7 @@ async function defineNew(input: ToolInput): Promise<{ definition: Definition; so
 
 export async function getTool(db: PrismaClient, id: string, field = 'id'): Promise<Tool> {
   requireId('tool', id, field);
-  const tool = await db.tool.findUnique({ where: { id } });
-  if (!tool) throw notFound('Tool', id);
-  return tool;
+  return orNotFound(db.tool.findUnique({ where: { id } }), 'Tool', id);
 }
 
 /**

@@ -1,9 +1,10 @@
 import type { Context } from '../context.js';
 import { closeFile, openFile } from '../domain/agent-files.js';
 import { containsInsensitive } from '../domain/filters.js';
-import { attachSource, attachTool, createAgent, deleteAgent, detachSource, detachTool, getAgent, updateAgent, type AgentPatch } from '../domain/agents.js';
+import { attachSource, attachTool, createAgent, deleteAgent, detachSource, detachTool, updateAgent, type AgentPatch } from '../domain/agents.js';
 import type { EmbeddingConfigInput as EmbeddingConfigInputShape } from '../domain/embedding-config.js';
-import { builder } from './builder.js';
+import { orNotFound, requireId } from '../domain/ids.js';
+import { builder, nodeOptions } from './builder.js';
 import { EmbeddingConfigInput, EmbeddingConfigRef } from './embeddings.js';
 import { Source } from './sources.js';
 import { Tool } from './tools.js';
@@ -36,10 +37,7 @@ export const MemoryBlockInput = builder.inputType('MemoryBlockInput', {
 });
 
 export const Agent = builder.prismaNode('Agent', {
-  id: { field: 'id' },
-  nullable: true,
-  // Select mode: each query reads only the columns the operation asks for.
-  select: { id: true },
+  ...nodeOptions,
   fields: (t) => ({
     name: t.exposeString('name'),
     description: t.exposeString('description', { nullable: true }),
@@ -131,8 +129,9 @@ builder.queryField('agent', (t) =>
     type: 'Agent',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
-      await getAgent(ctx.db, ctx.actor, String(id));
-      return ctx.db.agent.findUniqueOrThrow({ ...query, where: { id: String(id) } });
+      // One query: the lookup carries the GraphQL selection.
+      const key = requireId('agent', String(id), 'id');
+      return orNotFound(ctx.db.agent.findUnique({ ...query, where: { id: key } }), 'Agent', key);
     },
   }),
 );

@@ -2,7 +2,7 @@ import type { JobStatus, Prisma } from '../generated/prisma/client.js';
 import { appendBatchMessages, createBatchRun, getBatchRun, MESSAGE_ROLES, type MessageRole } from '../domain/batches.js';
 import { requireId } from '../domain/ids.js';
 import { jobOrder, jobWhere } from '../domain/jobs.js';
-import { builder } from './builder.js';
+import { builder, nodeOptions } from './builder.js';
 import { JobStatusEnum } from './jobs.js';
 import { OrderDirection } from './sources.js';
 
@@ -17,9 +17,7 @@ const jsonObjects = (value: unknown) => value as Record<string, unknown>[] | nul
 
 export const BatchRun = builder.prismaNode('Job', {
   variant: 'BatchRun',
-  id: { field: 'id' },
-  nullable: true,
-  select: { id: true },
+  ...nodeOptions,
   description: 'A batch of agent requests run by an agent runtime: a job of type BATCH (also readable as a Job).',
   fields: (t) => ({
     status: t.expose('status', { type: JobStatusEnum }),
@@ -59,9 +57,7 @@ export const BatchRun = builder.prismaNode('Job', {
 });
 
 builder.prismaNode('BatchItem', {
-  id: { field: 'id' },
-  nullable: true,
-  select: { id: true },
+  ...nodeOptions,
   description: 'One request of a batch run: the agent it targets, the request and its outcome.',
   fields: (t) => ({
     batchRun: t.relation('batchJob', { type: BatchRun }),
@@ -75,9 +71,7 @@ builder.prismaNode('BatchItem', {
 });
 
 export const Message = builder.prismaNode('Message', {
-  id: { field: 'id' },
-  nullable: true,
-  select: { id: true },
+  ...nodeOptions,
   description: 'A message of an agent’s conversation (Letta’s internal Message).',
   fields: (t) => ({
     role: t.field({ type: MessageRoleEnum, select: { role: true }, resolve: (m) => m.role as MessageRole }),

@@ -104,3 +104,9 @@ builder.scalarType('JSONObject', {
 builder.queryType({});
 builder.mutationType({});
 
+
+/**
+ * The options every Quarry node shares: its id is the row's `id` (already global, see `relay` above), `node(id:)`
+ * of a missing or foreign id is null, and select mode — a query reads only the columns the operation asks for.
+ */
+export const nodeOptions = { id: { field: 'id' as const }, nullable: true as const, select: { id: true as const } };

@@ -1,5 +1,6 @@
-import { deleteFile, displayFileName, getFile } from '../domain/files.js';
+import { deleteFile, displayFileName } from '../domain/files.js';
 import type { Passage as PassageRow } from '../generated/prisma/client.js';
+import { orNotFound, requireId } from '../domain/ids.js';
 import { builder } from './builder.js';
 import { PASSAGES_OF_FILE, childConnection } from './child-pages.js';
 import { Passage } from './passages.js';
@@ -50,8 +51,9 @@ builder.queryField('file', (t) =>
     type: 'File',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
-      await getFile(ctx.db, String(id));
-      return ctx.db.file.findUniqueOrThrow({ ...query, where: { id: String(id) } });
+      // One query: the lookup carries the GraphQL selection.
+      const key = requireId('file', String(id), 'id');
+      return orNotFound(ctx.db.file.findUnique({ ...query, where: { id: key } }), 'File', key);
     },
   }),
 );

@@ -1,6 +1,7 @@
 import { queryFromInfo } from '@pothos/plugin-prisma';
-import { ACTIVE_JOB_STATUSES, cancelJob, deleteJob, getJob, jobOrder, jobWhere, type JobFilter } from '../domain/jobs.js';
-import { builder } from './builder.js';
+import { ACTIVE_JOB_STATUSES, cancelJob, deleteJob, jobOrder, jobWhere, type JobFilter } from '../domain/jobs.js';
+import { orNotFound, requireId } from '../domain/ids.js';
+import { builder, nodeOptions } from './builder.js';
 import { OrderDirection } from './sources.js';
 
 /** Jobs: background work with a life cycle, cancellation and completion callbacks. */
@@ -13,10 +14,7 @@ export const JobStatusEnum = builder.enumType('JobStatus', {
 const JobTypeEnum = builder.enumType('JobType', { values: ['JOB', 'RUN', 'BATCH'] as const });
 
 export const Job = builder.prismaNode('Job', {
-  id: { field: 'id' },
-  nullable: true,
-  // Select mode: each query reads only the columns the operation asks for.
-  select: { id: true },
+  ...nodeOptions,
   fields: (t) => ({
     status: t.expose('status', { type: JobStatusEnum }),
     jobType: t.expose('jobType', { type: JobTypeEnum }),
@@ -92,8 +90,9 @@ builder.queryFields((t) => ({
     type: 'Job',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
-      await getJob(ctx.db, String(id));
-      return ctx.db.job.findUniqueOrThrow({ ...query, where: { id: String(id) } });
+      // One query: the lookup carries the GraphQL selection.
+      const key = requireId('job', String(id), 'id');
+      return orNotFound(ctx.db.job.findUnique({ ...query, where: { id: key } }), 'Job', key);
     },
   }),
 }));

@@ -1,5 +1,6 @@
-import { FINAL_RUN_STATUSES, finishRun, getRun, recordRunStep, runUsage, runWhere, startRun, type RunUsage } from '../domain/runs.js';
-import { builder } from './builder.js';
+import { FINAL_RUN_STATUSES, finishRun, recordRunStep, runUsage, runWhere, startRun, type RunUsage } from '../domain/runs.js';
+import { orNotFound, requireId } from '../domain/ids.js';
+import { builder, nodeOptions } from './builder.js';
 import { OrderDirection } from './sources.js';
 
 /** Runs reported by agent runtimes, their steps and token usage. */
@@ -42,10 +43,7 @@ const RunUsageRef = builder.objectRef<RunUsage>('RunUsage').implement({
 });
 
 builder.prismaNode('Run', {
-  id: { field: 'id' },
-  nullable: true,
-  // Select mode: each query reads only the columns the operation asks for.
-  select: { id: true },
+  ...nodeOptions,
   fields: (t) => ({
     agentId: t.exposeID('agentId'),
     agent: t.relation('agent'),
@@ -72,9 +70,7 @@ builder.prismaNode('Run', {
 });
 
 builder.prismaNode('RunStep', {
-  id: { field: 'id' },
-  nullable: true,
-  select: { id: true },
+  ...nodeOptions,
   fields: (t) => ({
     run: t.relation('run'),
     seq: t.exposeInt('seq', { description: '1 for the run’s first step, then 2, 3…' }),
@@ -114,8 +110,9 @@ builder.queryFields((t) => ({
     type: 'Run',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
-      await getRun(ctx.db, id);
-      return ctx.db.run.findUniqueOrThrow({ ...query, where: { id } });
+      // One query: the lookup carries the GraphQL selection.
+      const key = requireId('run', id, 'id');
+      return orNotFound(ctx.db.run.findUnique({ ...query, where: { id: key } }), 'Run', key);
     },
   }),
 }));

@@ -6,13 +6,13 @@ import {
   bulkUpsertSources,
   createSource,
   deleteSource,
-  getSource,
   getSourceByName,
   sourcesMetadata,
   sourceWhere,
   updateSource,
 } from '../domain/sources.js';
-import { builder } from './builder.js';
+import { orNotFound, requireId } from '../domain/ids.js';
+import { builder, nodeOptions } from './builder.js';
 import { EmbeddingConfigInput, EmbeddingConfigRef } from './embeddings.js';
 import { FILES_OF_SOURCE, PASSAGES_OF_SOURCE, childConnection } from './child-pages.js';
 import { File, FileStatusEnum } from './files.js';
@@ -33,10 +33,7 @@ const SourceOrder = builder.inputType('SourceOrder', {
 const ORDER_COLUMN = { CREATED_AT: 'createdAt', UPDATED_AT: 'updatedAt', NAME: 'name' } as const;
 
 export const Source = builder.prismaNode('Source', {
-  id: { field: 'id' },
-  nullable: true,
-  // Select mode: each query reads only the columns the operation asks for.
-  select: { id: true },
+  ...nodeOptions,
   fields: (t) => ({
     name: t.exposeString('name'),
     description: t.exposeString('description', { nullable: true }),
@@ -109,8 +106,9 @@ builder.queryFields((t) => ({
     type: 'Source',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
-      await getSource(ctx.db, String(id));
-      return ctx.db.source.findUniqueOrThrow({ ...query, where: { id: String(id) } });
+      // One query: the lookup carries the GraphQL selection.
+      const key = requireId('source', String(id), 'id');
+      return orNotFound(ctx.db.source.findUnique({ ...query, where: { id: key } }), 'Source', key);
     },
   }),
   sourceByName: t.prismaField({

@@ -1,14 +1,12 @@
-import { agentMemoryVariables, createAgentFromTemplate, createTemplateFromAgent, getTemplate, templateWhere, versionTemplate } from '../domain/templates.js';
+import { agentMemoryVariables, createAgentFromTemplate, createTemplateFromAgent, templateWhere, versionTemplate } from '../domain/templates.js';
 import { Agent } from './agents.js';
-import { builder } from './builder.js';
+import { orNotFound, requireId } from '../domain/ids.js';
+import { builder, nodeOptions } from './builder.js';
 
 /** Agent templates, their versions, agents made from them, and the memory variables those agents were given. */
 
 builder.prismaNode('AgentTemplate', {
-  id: { field: 'id' },
-  nullable: true,
-  // Select mode: each query reads only the columns the operation asks for.
-  select: { id: true },
+  ...nodeOptions,
   fields: (t) => ({
     name: t.exposeString('name'),
     description: t.exposeString('description', { nullable: true }),
@@ -27,9 +25,7 @@ builder.prismaNode('AgentTemplate', {
 });
 
 builder.prismaNode('AgentTemplateVersion', {
-  id: { field: 'id' },
-  nullable: true,
-  select: { id: true },
+  ...nodeOptions,
   fields: (t) => ({
     template: t.relation('template'),
     version: t.exposeInt('version', { description: '1, 2, 3… per template.' }),
@@ -78,8 +74,9 @@ builder.queryFields((t) => ({
     type: 'AgentTemplate',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
-      await getTemplate(ctx.db, id);
-      return ctx.db.agentTemplate.findUniqueOrThrow({ ...query, where: { id } });
+      // One query: the lookup carries the GraphQL selection.
+      const key = requireId('template', id, 'id');
+      return orNotFound(ctx.db.agentTemplate.findUnique({ ...query, where: { id: key } }), 'Template', key);
     },
   }),
 }));

@@ -1,9 +1,10 @@
 import type { ArgBuilder } from '@pothos/core';
 import { ensureBaseTools, isBaseTool } from '../domain/base-tools.js';
-import { countTools, createTool, deleteTool, getTool, TOOL_TYPES, toolWhere, updateTool, upsertTool, type ToolFilter } from '../domain/tools.js';
+import { countTools, createTool, deleteTool, TOOL_TYPES, toolWhere, updateTool, upsertTool, type ToolFilter } from '../domain/tools.js';
 import type { Context } from '../context.js';
 import type { Prisma } from '../generated/prisma/client.js';
-import { builder } from './builder.js';
+import { orNotFound, requireId } from '../domain/ids.js';
+import { builder, nodeOptions } from './builder.js';
 import { OrderDirection } from './sources.js';
 
 /** Tools agents call: the organization's custom tools and Letta's built-in tools. */
@@ -11,10 +12,7 @@ import { OrderDirection } from './sources.js';
 type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
 
 export const Tool = builder.prismaNode('Tool', {
-  id: { field: 'id' },
-  nullable: true,
-  // Select mode: source code and schemas are read only when asked for.
-  select: { id: true },
+  ...nodeOptions,
   fields: (t) => ({
     name: t.exposeString('name', { description: 'The function name, unique in the organization.' }),
     description: t.exposeString('description', { nullable: true }),
@@ -121,8 +119,9 @@ builder.queryFields((t) => ({
     type: 'Tool',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
-      await getTool(ctx.db, String(id));
-      return ctx.db.tool.findUniqueOrThrow({ ...query, where: { id: String(id) } });
+      // One query: the lookup carries the GraphQL selection.
+      const key = requireId('tool', String(id), 'id');
+      return orNotFound(ctx.db.tool.findUnique({ ...query, where: { id: key } }), 'Tool', key);
     },
   }),
   toolsCount: t.int({
