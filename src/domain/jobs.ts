@@ -1,5 +1,6 @@
 import type { Actor } from '../core/auth.js';
 import { badInput, conflict, notFound } from '../core/errors.js';
+import { events, jobChange } from '../core/events.js';
 import type { Job, JobStatus, JobType, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { getAgent } from './agents.js';
 import { checkCallbackUrl, dispatchJobCallback } from './callbacks.js';
@@ -118,7 +119,9 @@ export async function prepareJob(db: PrismaClient, actor: Actor, input: JobInput
 }
 
 export async function createJob(db: PrismaClient, actor: Actor, input: JobInput): Promise<Job> {
-  return db.job.create({ data: await prepareJob(db, actor, input) });
+  const job = await db.job.create({ data: await prepareJob(db, actor, input) });
+  events.publish('job', job.organizationId, jobChange(job));
+  return job;
 }
 
 /** What a worker may report along with a status change. */
@@ -135,10 +138,16 @@ const ending = (status: TerminalJobStatus, stopReason: JobReport['stopReason']) 
   stopReason: stopReason ?? (status === 'CANCELLED' ? 'cancelled' : undefined),
 });
 
-/** One compare-and-set update; when it ends the job, the callback goes out (in the background). */
+/** Tells subscribers (and, once ended, the job's callback URL) about a job's new state. */
+export function announceJob(db: PrismaClient, job: Job): void {
+  events.publish('job', job.organizationId, jobChange(job));
+  if (isTerminal(job.status)) dispatchJobCallback(db, job);
+}
+
+/** One compare-and-set update, announced when it matched. */
 async function apply(db: PrismaClient, where: Prisma.JobWhereInput, data: Prisma.JobUncheckedUpdateManyInput): Promise<Job | null> {
   const [job] = await db.job.updateManyAndReturn({ where, data });
-  if (job && isTerminal(job.status)) dispatchJobCallback(db, job);
+  if (job) announceJob(db, job);
   return job ?? null;
 }
 

@@ -1,0 +1,118 @@
+import { createPubSub } from 'graphql-yoga';
+import type { File, Job, Run } from '../generated/prisma/client.js';
+
+/**
+ * The event bus: every change of a job's, file's or run's state is published here, by whichever process made
+ * it (API replica or worker), and subscriptions read from it. Embedded: in memory. With REDIS_URL:
+ * `useRedisEvents` puts Redis pub/sub underneath, so an event published anywhere reaches every replica.
+ *
+ * Topics are routed by organization (`job:<org id>`), so a subscriber only ever receives its own
+ * organization's events, and on Redis each organization is its own channel. Payloads are plain JSON (they
+ * cross Redis): dates as ISO strings, no BigInt.
+ */
+
+export interface JobChange {
+  id: string;
+  organizationId: string;
+  status: Job['status'];
+  jobType: Job['jobType'];
+  sourceId: string | null;
+  fileId: string | null;
+  agentId: string | null;
+  progress: unknown;
+  stopReason: string | null;
+  updatedAt: string;
+}
+
+export interface FileChange {
+  id: string;
+  organizationId: string;
+  sourceId: string;
+  processingStatus: File['processingStatus'];
+  totalChunks: number | null;
+  chunksEmbedded: number | null;
+  errorMessage: string | null;
+  processingNote: string | null;
+  /** False once the file is deleted (or replaced): nothing more will come. */
+  exists: boolean;
+  updatedAt: string;
+}
+
+export interface RunChange {
+  id: string;
+  organizationId: string;
+  agentId: string | null;
+  status: Run['status'];
+  stepCount: number;
+  updatedAt: string;
+}
+
+type Topics = {
+  job: [organizationId: string, change: JobChange];
+  file: [organizationId: string, change: FileChange];
+  run: [organizationId: string, change: RunChange];
+};
+
+export type EventBus = ReturnType<typeof createPubSub<Topics>>;
+
+let bus: EventBus = createPubSub<Topics>();
+let closeBus: () => Promise<void> = async () => {};
+
+/** The process's bus (the embedded in-memory one until `useRedisEvents`). */
+export const events = {
+  publish: <T extends keyof Topics>(topic: T, ...args: Topics[T]) => bus.publish(topic, ...args),
+  subscribe: <T extends keyof Topics>(topic: T, organizationId: string) =>
+    (bus.subscribe as (topic: T, organizationId: string) => AsyncIterableIterator<Topics[T][1]>)(topic, organizationId),
+};
+
+/** Puts Redis pub/sub under the bus; returns a function that closes both connections. */
+export async function useRedisEvents(redisUrl: string): Promise<() => Promise<void>> {
+  const [{ Redis }, { createRedisEventTarget }] = await Promise.all([import('ioredis'), import('@graphql-yoga/redis-event-target')]);
+  const publishClient = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  const subscribeClient = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  await Promise.all([publishClient.connect(), subscribeClient.connect()]);
+  bus = createPubSub<Topics>({ eventTarget: createRedisEventTarget({ publishClient, subscribeClient }) });
+  closeBus = async () => {
+    bus = createPubSub<Topics>();
+    await Promise.allSettled([publishClient.quit(), subscribeClient.quit()]);
+  };
+  return () => closeBus();
+}
+
+export const jobChange = (job: Job): JobChange => ({
+  id: job.id,
+  organizationId: job.organizationId,
+  status: job.status,
+  jobType: job.jobType,
+  sourceId: job.sourceId,
+  fileId: job.fileId,
+  agentId: job.agentId,
+  progress: job.progress ?? null,
+  stopReason: job.stopReason,
+  updatedAt: job.updatedAt.toISOString(),
+});
+
+export const fileChange = (
+  file: Pick<File, 'id' | 'organizationId' | 'sourceId' | 'processingStatus' | 'totalChunks' | 'chunksEmbedded' | 'errorMessage' | 'processingNote' | 'updatedAt'>,
+  exists = true,
+): FileChange => ({
+  id: file.id,
+  organizationId: file.organizationId,
+  sourceId: file.sourceId,
+  processingStatus: file.processingStatus,
+  totalChunks: file.totalChunks,
+  chunksEmbedded: file.chunksEmbedded,
+  errorMessage: file.errorMessage,
+  processingNote: file.processingNote,
+  exists,
+  updatedAt: file.updatedAt.toISOString(),
+});
+
+export const runChange = (run: Run): RunChange => ({
+  id: run.id,
+  organizationId: run.organizationId,
+  agentId: run.agentId,
+  status: run.status,
+  stepCount: run.stepCount,
+  updatedAt: run.updatedAt.toISOString(),
+});
