@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const root = path.resolve(import.meta.dirname, '..');
-const entries = { main: 'src/main.ts' };
+const entries = { main: 'src/main.ts', worker: 'src/worker.ts' };
 const outdir = path.join(root, 'node_modules', '.cache', 'quarry', 'dist');
 
 function newestSource(dir) {

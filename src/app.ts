@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { GraphQLError, getOperationAST, type ExecutionArgs } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
+import { processRequest, UploadError } from 'graphql-upload-ts';
 import { WebSocketServer } from 'ws';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
@@ -10,10 +11,16 @@ import { Authenticator, keyFromHeaders, type Actor } from './core/auth.js';
 import type { Database } from './core/db/index.js';
 import { PothosValidationError } from '@pothos/core';
 import { AppError, badInput, fromPrismaError, unauthenticated } from './core/errors.js';
+import { useFreshContextPerEvent } from './core/live.js';
+import { useQueryJit } from './core/graphql-jit.js';
 import type { Logger } from './core/logger.js';
+import { SubscriptionRegistry, type SubscriptionConnection } from './core/subscription-limits.js';
 import { ScopedClients } from './core/tenancy.js';
 import { EmbeddingCatalog } from './domain/embedding-config.js';
+import type { Ingest } from './ingest/worker.js';
 import { schema } from './schema/index.js';
+import { createRestHandler, isRestPath } from './rest/handler.js';
+import { lettaRoutes } from './rest/routes/index.js';
 
 /**
  * The HTTP server: GraphQL (yoga) on /graphql with graphql-ws on the same path, health endpoints, and
@@ -38,19 +45,31 @@ type AppConfig = Pick<
   | 'OPENAI_API_KEY'
   | 'OPENAI_BASE_URL'
   | 'AUTH_CACHE_TTL_MS'
+  | 'MAX_UPLOAD_BYTES'
+  | 'MAX_UPLOAD_FILES'
+  | 'SUBSCRIPTIONS_PER_CONNECTION'
+  | 'SUBSCRIPTIONS_PER_ORGANIZATION'
+  | 'WS_KEEPALIVE_MS'
+  | 'WS_CONNECTION_INIT_TIMEOUT_MS'
 >;
 
-export function buildApp(options: { config: AppConfig; db: Database; log: Logger }): App {
-  const { config, db, log } = options;
+export function buildApp(options: { config: AppConfig; db: Database; log: Logger; ingest: Ingest }): App {
+  const { config, db, log, ingest } = options;
+  const uploads = { maxBytes: config.MAX_UPLOAD_BYTES, maxFiles: config.MAX_UPLOAD_FILES };
   const embeddings = new EmbeddingCatalog(config);
   const scopedClients = new ScopedClients(db.prisma);
   const authenticator = new Authenticator(db.prisma, config.AUTH_CACHE_TTL_MS);
   const limits = { depth: config.GRAPHQL_MAX_DEPTH, complexity: config.GRAPHQL_MAX_COMPLEXITY, breadth: config.GRAPHQL_MAX_BREADTH };
+  const registry = new SubscriptionRegistry({ perConnection: config.SUBSCRIPTIONS_PER_CONNECTION, perOrganization: config.SUBSCRIPTIONS_PER_ORGANIZATION });
 
-  const contextFor = async (get: (name: string) => string | null | undefined): Promise<Context> => {
+  /** An HTTP request (SSE included) is a connection of its own; a WebSocket passes its own. */
+  const contextFor = async (get: (name: string) => string | null | undefined, connection: SubscriptionConnection = registry.connection()): Promise<Context> => {
     const actor: Actor | null = await authenticator.authenticate(keyFromHeaders(get));
     if (!actor) throw toGraphQLError(unauthenticated());
-    return { actor, db: scopedClients.for(actor.organizationId), log, limits, embeddings, authenticator };
+    return {
+      actor, db: scopedClients.for(actor.organizationId), log, limits, embeddings, authenticator, ingest, uploads,
+      subscriptions: { registry, connection },
+    };
   };
 
   const yoga = createYoga<{ req?: IncomingMessage }, Context>({
@@ -58,6 +77,8 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     graphqlEndpoint: '/graphql',
     graphiql: config.GRAPHIQL ? { title: 'Quarry', headers: JSON.stringify({ Authorization: 'Bearer <your API key>' }) } : false,
     landingPage: false,
+    // Multipart bodies are parsed by graphql-upload-ts before yoga (see route), streaming files to disk.
+    multipart: false,
     logging: {
       debug: (...args) => log.debug({ args }, 'yoga'),
       info: (...args) => log.info({ args }, 'yoga'),
@@ -65,7 +86,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
       error: (...args) => log.error({ args }, 'yoga'),
     },
     context: ({ request }) => contextFor((name) => request.headers.get(name)),
-    plugins: [requestErrorsAreBadInput()],
+    plugins: [requestErrorsAreBadInput(), useFreshContextPerEvent(), useQueryJit()],
     maskedErrors: {
       maskError(error, message) {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
@@ -92,6 +113,17 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     },
   });
 
+  // The Letta REST shim (/v1, /latest, /openapi.json, /docs): GraphQL's authentication and tenant-scoped clients.
+  const rest = createRestHandler({
+    routes: lettaRoutes(),
+    log,
+    authenticate: (get) =>
+      contextFor(get).catch((error: unknown) => {
+        if (error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED') return null;
+        throw error;
+      }),
+  });
+
   const server = createServer((req, res) => route(req, res));
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
@@ -112,7 +144,18 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         return json(res, 503, { status: 'unavailable', database: db.kind });
       }
     }
-    if (pathname === '/graphql') return yoga(req, res);
+    if (isRestPath(pathname)) return rest(req, res);
+    if (pathname === '/graphql') {
+      if (req.method === 'POST' && req.headers['content-type']?.toLowerCase().startsWith('multipart/form-data')) {
+        try {
+          // +1: a file of exactly MAX_UPLOAD_BYTES passes; one byte more fails in uploadFile with its own message.
+          (req as IncomingMessage & { body?: unknown }).body = await processRequest(req, res, { maxFileSize: uploads.maxBytes + 1, maxFiles: uploads.maxFiles });
+        } catch (error) {
+          return multipartError(res, error);
+        }
+      }
+      return yoga(req, res);
+    }
     return json(res, 404, { detail: 'Not Found' });
   }
 
@@ -120,8 +163,19 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
   // yoga's graphql-ws example. The key comes from connection_init's payload or the upgrade request's headers.
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
   type WsExtra = { request: IncomingMessage; context?: Context };
+  // Operations under way on each socket, so shutdown can wait for their `complete` messages to go out.
+  const wsOperations = new Map<object, Set<string>>();
+  let wsDrained: (() => void) | null = null;
+  const wsOperationDone = (socketCtx: object, id?: string) => {
+    const ids = wsOperations.get(socketCtx);
+    if (id === undefined) ids?.clear();
+    else ids?.delete(id);
+    if (ids?.size === 0) wsOperations.delete(socketCtx);
+    if (wsOperations.size === 0) wsDrained?.();
+  };
   useServer<Record<string, unknown> | undefined, WsExtra>(
     {
+      connectionInitWaitTimeout: config.WS_CONNECTION_INIT_TIMEOUT_MS,
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
       subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
       onConnect: async (ctx) => {
@@ -132,32 +186,50 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         };
         const headers = ctx.extra.request.headers;
         try {
-          ctx.extra.context = await contextFor((name) => fromPayload(name) ?? (headers[name] as string | undefined));
+          ctx.extra.context = await contextFor((name) => fromPayload(name) ?? (headers[name] as string | undefined), registry.connection());
           return true;
         } catch {
           return false; // graphql-ws closes with 4403 Forbidden
         }
       },
-      onSubscribe: async (ctx, _id, params) => {
+      onSubscribe: async (ctx, id, params) => {
         const { schema, execute, subscribe, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.request.socket,
           params,
         });
+        let document;
+        try {
+          document = parse(params.query);
+        } catch (error) {
+          // A syntax error is the client's, answered as an `error` message (thrown, it would close the socket with 4500).
+          return [new GraphQLError(error instanceof Error ? error.message : 'Invalid query', { extensions: { code: 'BAD_USER_INPUT' } })];
+        }
         const args = {
           schema,
           operationName: params.operationName,
-          document: parse(params.query),
+          document,
           variableValues: params.variables,
-          contextValue: ctx.extra.context!,
+          // A copy per operation: resolvers cache per context object, and operations must not share caches.
+          contextValue: { ...ctx.extra.context! },
           rootValue: { execute, subscribe },
         };
         const errors = validate(args.schema, args.document);
-        return errors.length ? errors : args;
+        if (errors.length) return errors;
+        if (!getOperationAST(document, params.operationName)) {
+          return [new GraphQLError('Unable to identify the operation to run (give operationName)', { extensions: { code: 'BAD_USER_INPUT' } })];
+        }
+        let ids = wsOperations.get(ctx);
+        if (!ids) wsOperations.set(ctx, (ids = new Set()));
+        ids.add(id);
+        return args;
       },
+      onComplete: (ctx, id) => wsOperationDone(ctx, id),
+      onClose: (ctx) => wsOperationDone(ctx),
     },
     wss,
+    config.WS_KEEPALIVE_MS,
   );
 
   let stopping: Promise<void> | undefined;
@@ -179,6 +251,11 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     stop() {
       stopping ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Complete open subscriptions first: WebSocket clients get `complete` for each, SSE streams end cleanly.
+        const drained = wsOperations.size ? new Promise<void>((resolve) => (wsDrained = resolve)) : Promise.resolve();
+        const completed = registry.close().then(() => drained).then(() => new Promise((resolve) => setImmediate(resolve)));
+        const limit = new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_TIMEOUT_MS).unref());
+        await Promise.race([completed, limit]);
         for (const client of wss.clients) client.close(1001, 'Server shutting down');
         wss.close();
         server.closeIdleConnections();
@@ -193,6 +270,17 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
       return stopping;
     },
   };
+}
+
+/** A multipart request that graphql-upload-ts refused, as a GraphQL error response. */
+function multipartError(res: ServerResponse, error: unknown) {
+  // graphql-upload-ts raises UploadErrors or http-errors with a status; 413 covers too many files and too large parts.
+  const status = (error as { status?: number }).status;
+  const tooMany = status === 413 || (error instanceof UploadError && ['TOO_MANY_FILES', 'FILE_TOO_LARGE', 'FIELD_TOO_LARGE'].includes(error.code));
+  const code = tooMany ? 'PAYLOAD_TOO_LARGE' : 'BAD_USER_INPUT';
+  const message = error instanceof Error ? error.message : 'Invalid multipart request';
+  res.setHeader('connection', 'close'); // the rest of the body is not read
+  return json(res, tooMany ? 413 : 400, { errors: [{ message, extensions: { code } }] });
 }
 
 function json(res: ServerResponse, status: number, body: unknown) {

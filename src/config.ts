@@ -34,6 +34,18 @@ const schema = z.object({
   DEFAULT_EMBEDDING: z.string().regex(/^[^/\s]+\/\S+$/, 'must be a provider/model handle').default('local/lexical-384'),
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: z.string().url().optional(),
+  MAX_UPLOAD_BYTES: z.coerce.number().int().min(1).default(100 * 1024 * 1024),
+  MAX_UPLOAD_FILES: z.coerce.number().int().min(1).default(20),
+  RUN_WORKERS: bool.default(true),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  JOB_HEARTBEAT_MS: z.coerce.number().int().min(100).default(5000),
+  JOB_STALE_MS: z.coerce.number().int().min(1000).default(30_000),
+  JOB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  JOB_RETRY_DELAY_MS: z.coerce.number().int().min(0).default(2000),
+  SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).default(100),
+  SUBSCRIPTIONS_PER_ORGANIZATION: z.coerce.number().int().min(1).default(5000),
+  WS_KEEPALIVE_MS: z.coerce.number().int().min(0).default(12_000),
+  WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).default(3000),
 });
 
 export type Config = z.infer<typeof schema> & { databaseKind: 'pglite' | 'postgres'; migrateOnStart: boolean };

@@ -1,6 +1,8 @@
 import type { Actor, Authenticator } from './core/auth.js';
 import type { Logger } from './core/logger.js';
+import type { SubscriptionConnection, SubscriptionRegistry } from './core/subscription-limits.js';
 import type { EmbeddingCatalog } from './domain/embedding-config.js';
+import type { Ingest } from './ingest/worker.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 
 /** What every resolver gets. `db` is already confined to the actor's organization (core/tenancy.ts). */
@@ -14,4 +16,10 @@ export interface Context {
   authenticator: Authenticator;
   /** Query depth, breadth and complexity limits (GRAPHQL_MAX_*), checked before execution. */
   limits: { depth: number; complexity: number; breadth: number };
+  /** Queues file processing jobs. */
+  ingest: Ingest;
+  /** MAX_UPLOAD_BYTES and MAX_UPLOAD_FILES. */
+  uploads: { maxBytes: number; maxFiles: number };
+  /** Open subscriptions: this server's registry (limits, shutdown) and the caller's connection. */
+  subscriptions: { registry: SubscriptionRegistry; connection: SubscriptionConnection };
 }

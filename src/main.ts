@@ -6,9 +6,11 @@
 import { ConfigError, loadConfig } from './config.js';
 import { DataDirInUseError, openDatabase, pgliteDataPath } from './core/db/index.js';
 import { migrate, readMigrations } from './core/db/migrate.js';
+import { useRedisEvents } from './core/events.js';
 import { createLogger } from './core/logger.js';
 import { configureCallbacks, stopCallbacks } from './domain/callbacks.js';
 import { bootstrap } from './domain/organizations.js';
+import { startIngest } from './ingest/start.js';
 
 async function main() {
   const startedAt = performance.now();
@@ -62,8 +64,11 @@ async function main() {
     log.info('QUARRY_API_KEY registered for the default admin user');
   }
 
+  // With Redis, job/file/run events from any replica or worker reach subscribers on every replica.
+  const closeEvents = config.REDIS_URL ? await useRedisEvents(config.REDIS_URL) : async () => {};
+  const ingest = await startIngest(config, db, log);
   const { buildApp } = await appModule;
-  const app = buildApp({ config, db, log });
+  const app = buildApp({ config, db, log, ingest });
   const { url } = await app.listen(config.PORT, config.HOST);
   log.info({ url: `${url}/graphql`, startupMs: Math.round(performance.now() - startedAt) }, 'Quarry is listening');
 
@@ -74,6 +79,8 @@ async function main() {
     log.info({ signal }, 'shutting down: finishing in-flight requests');
     try {
       await app.stop();
+      await ingest.stop(); // running file jobs finish their current step; the rest resume on the next start
+      await closeEvents(); // after the workers, whose last steps still publish
       await stopCallbacks(); // outcomes of interrupted deliveries are recorded before the database closes
       await db.close();
       log.info('shutdown complete');

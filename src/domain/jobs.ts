@@ -1,6 +1,6 @@
 import type { Actor } from '../core/auth.js';
 import { badInput, conflict, notFound } from '../core/errors.js';
-import { events, jobChange } from '../core/events.js';
+import { events, fileChange, jobChange } from '../core/events.js';
 import type { Job, JobStatus, JobType, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { getAgent } from './agents.js';
 import { checkCallbackUrl, dispatchJobCallback } from './callbacks.js';
@@ -147,8 +147,22 @@ export function announceJob(db: PrismaClient, job: Job): void {
 /** One compare-and-set update, announced when it matched. */
 async function apply(db: PrismaClient, where: Prisma.JobWhereInput, data: Prisma.JobUncheckedUpdateManyInput): Promise<Job | null> {
   const [job] = await db.job.updateManyAndReturn({ where, data });
+  if (job && isTerminal(job.status) && job.status !== 'COMPLETED' && job.fileId) await settleFile(db, job);
   if (job) announceJob(db, job);
   return job ?? null;
+}
+
+/**
+ * A file's status follows its processing job: when the job ends without completing (cancelled before a worker
+ * took it, failed, expired), a file still in progress ends ERROR with the reason, so no file is left pending.
+ */
+async function settleFile(db: PrismaClient, job: Job): Promise<void> {
+  const reason = job.status === 'CANCELLED' ? 'Processing was cancelled' : `Processing ended ${job.status.toLowerCase()}`;
+  const [file] = await db.file.updateManyAndReturn({
+    where: { id: job.fileId!, organizationId: job.organizationId, processingStatus: { in: ['PENDING', 'PARSING', 'CHUNKING', 'EMBEDDING'] } },
+    data: { processingStatus: 'ERROR', errorMessage: reason },
+  });
+  if (file) events.publish('file', file.organizationId, fileChange(file));
 }
 
 /**

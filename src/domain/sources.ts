@@ -1,9 +1,11 @@
 import type { Actor } from '../core/auth.js';
 import { AppError, badInput, conflict, fromPrismaError, notFound } from '../core/errors.js';
+import { events, fileChange } from '../core/events.js';
 import type { Prisma, PrismaClient, Source } from '../generated/prisma/client.js';
 import { asEmbeddingConfig, sameEmbedding, type EmbeddingCatalog, type EmbeddingConfigInput } from './embedding-config.js';
 import { containsInsensitive } from './filters.js';
 import { orNotFound, requireId } from './ids.js';
+import { announce, prepareReembedding, type Enqueue } from './file-jobs.js';
 import { ensureVectorIndex } from './vector-indexes.js';
 
 /** Sources: named folders of documents with one embedding configuration. `db` is tenant-scoped throughout. */
@@ -97,10 +99,19 @@ export interface SourcePatch {
 
 /**
  * Applies the fields that are present and non-null (Letta's rule; null cannot clear a field), skipping the write
- * when nothing changes. Changing the embedding of a source that already has passages is refused until
- * re-embedding jobs exist, so passages never silently disagree with their source.
+ * when nothing changes. A new embedding model, dimension or chunk size re-embeds the source's files: one
+ * `file_reembedding` job per file, created in the same transaction as the change and queued with `enqueue`.
+ * Without `enqueue` (a caller that cannot queue work) such a change to a source with files is a CONFLICT, so
+ * passages never silently disagree with their source.
  */
-export async function updateSource(db: PrismaClient, actor: Actor, catalog: EmbeddingCatalog, id: string, patch: SourcePatch): Promise<Source> {
+export async function updateSource(
+  db: PrismaClient,
+  actor: Actor,
+  catalog: EmbeddingCatalog,
+  id: string,
+  patch: SourcePatch,
+  enqueue?: Enqueue,
+): Promise<Source> {
   const source = await getSource(db, id);
   checkMetadata(patch.metadata);
   const data: Prisma.SourceUpdateInput = {};
@@ -113,15 +124,14 @@ export async function updateSource(db: PrismaClient, actor: Actor, catalog: Embe
   if (patch.metadata != null && JSON.stringify(patch.metadata) !== JSON.stringify(source.metadata)) {
     data.metadata = patch.metadata as Prisma.InputJsonValue;
   }
+  let reembed = false;
   if (patch.embeddingConfig != null) {
     const next = catalog.fromConfig(patch.embeddingConfig);
     const current = asEmbeddingConfig(source.embeddingConfig);
     if (JSON.stringify(next) !== JSON.stringify(current)) {
-      if (!sameEmbedding(next, current) && (await db.passage.count({ where: { sourceId: id } })) > 0) {
-        throw conflict(
-          `Source ${id} has passages embedded with ${current.handle ?? current.model}; delete its files before changing the embedding model`,
-          'embeddingConfig',
-        );
+      reembed = (!sameEmbedding(next, current) || next.chunkSize !== current.chunkSize) && (await db.file.count({ where: { sourceId: id } })) > 0;
+      if (reembed && !enqueue) {
+        throw conflict(`Source ${id} has files embedded with ${current.handle ?? current.model}; this server cannot re-embed them here`, 'embeddingConfig');
       }
       await ensureVectorIndex(db, next.dim);
       data.embeddingConfig = next as unknown as Prisma.InputJsonValue;
@@ -129,7 +139,12 @@ export async function updateSource(db: PrismaClient, actor: Actor, catalog: Embe
   }
   if (Object.keys(data).length === 0) return source;
   try {
-    return await db.source.update({ where: { id }, data: { ...data, lastUpdatedById: actor.userId } });
+    const { updated, jobs } = await db.$transaction(async (tx) => {
+      const updated = await tx.source.update({ where: { id }, data: { ...data, lastUpdatedById: actor.userId } });
+      return { updated, jobs: reembed ? await prepareReembedding(tx as PrismaClient, actor, id) : [] };
+    });
+    for (const job of jobs) await announce(job, enqueue!);
+    return updated;
   } catch (error) {
     throw duplicateName(error, String(data.name ?? source.name));
   }
@@ -138,7 +153,13 @@ export async function updateSource(db: PrismaClient, actor: Actor, catalog: Embe
 /** Deletes the source; foreign keys cascade to its files, their contents, passages, agent links and per-agent file state. Agents stay. */
 export async function deleteSource(db: PrismaClient, id: string): Promise<Source> {
   const source = await getSource(db, id);
+  // The files go with it (cascade): their subscribers are told, as for a deleted file.
+  const files = await db.file.findMany({
+    where: { sourceId: id },
+    select: { id: true, organizationId: true, sourceId: true, processingStatus: true, totalChunks: true, chunksEmbedded: true, errorMessage: true, processingNote: true, updatedAt: true },
+  });
   await db.source.delete({ where: { id } });
+  for (const file of files) events.publish('file', file.organizationId, fileChange(file, false));
   return source;
 }
 

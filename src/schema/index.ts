@@ -4,6 +4,7 @@ import './accounts.js';
 import './embeddings.js';
 import './sources.js';
 import './files.js';
+import './uploads.js';
 import './passages.js';
 import './agents.js';
 import './tools.js';
@@ -11,5 +12,6 @@ import './runs.js';
 import './templates.js';
 import './jobs.js';
 import './batches.js';
+import './subscriptions.js';
 
 export const schema = builder.toSchema({ sortSchema: true });

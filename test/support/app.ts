@@ -5,6 +5,9 @@ import type { NewOrganization } from '../../src/domain/organizations.js';
 import type { PrismaClient } from '../../src/generated/prisma/client.js';
 import type { Database, OpenOptions } from '../../src/core/db/index.js';
 import { createLogger } from '../../src/core/logger.js';
+import { MemoryQueue } from '../../src/core/queue.js';
+import type { EmbedderOptions } from '../../src/ingest/embedders/index.js';
+import { Ingest, type IngestSettings } from '../../src/ingest/worker.js';
 import { openTestDatabase, seedOrganization, type DatabaseKind } from './db.js';
 
 export const testConfig = {
@@ -17,7 +20,16 @@ export const testConfig = {
   AUTH_CACHE_TTL_MS: 5000,
   OPENAI_API_KEY: undefined as string | undefined,
   OPENAI_BASE_URL: undefined as string | undefined,
+  MAX_UPLOAD_BYTES: 100 * 1024 * 1024,
+  MAX_UPLOAD_FILES: 20,
+  SUBSCRIPTIONS_PER_CONNECTION: 100,
+  SUBSCRIPTIONS_PER_ORGANIZATION: 5000,
+  WS_KEEPALIVE_MS: 12_000,
+  WS_CONNECTION_INIT_TIMEOUT_MS: 3000,
 };
+
+/** Workers as the embedded server runs them, but quicker to notice an abandoned job. */
+export const testIngestSettings: IngestSettings = { concurrency: 2, heartbeatMs: 200, staleMs: 2000, maxAttempts: 3, retryDelayMs: 50 };
 
 export interface GraphQLResult<T = any> {
   status: number;
@@ -40,12 +52,39 @@ export interface TestApp {
   seed: typeof seedOrganization extends (db: Database, ...rest: infer R) => infer P ? (...rest: R) => P : never;
   /** A fresh organization plus what domain functions take: its tenant-scoped client and its admin as actor. */
   tenant(): Promise<Tenant>;
+  ingest: Ingest;
   close(): Promise<void>;
 }
 
-export async function createTestApp(kind: DatabaseKind, options: OpenOptions = {}, config: Partial<typeof testConfig> = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  /** Run the in-process workers (default true); false leaves uploaded files pending, for tests of the queue itself. */
+  workers?: boolean;
+  ingest?: Partial<IngestSettings>;
+  /** HTTP embedder tuning (fast retries in tests). */
+  embedderOptions?: EmbedderOptions;
+}
+
+export async function createTestApp(
+  kind: DatabaseKind,
+  options: OpenOptions = {},
+  config: Partial<typeof testConfig> = {},
+  appOptions: TestAppOptions = {},
+): Promise<TestApp> {
   const db = await openTestDatabase(kind, options);
-  const app = buildApp({ config: { ...testConfig, ...config }, db, log: createLogger('silent') });
+  const log = createLogger((process.env.TEST_LOG_LEVEL as 'silent') ?? 'silent');
+  const merged = { ...testConfig, ...config };
+  const ingest = new Ingest({
+    prisma: db.prisma,
+    queue: new MemoryQueue(log),
+    log,
+    settings: { ...testIngestSettings, ...appOptions.ingest },
+    embedderEnv: merged,
+    embedderOptions: appOptions.embedderOptions,
+    // The shared PostgreSQL test database has other files' jobs: only PGlite is ours alone.
+    exclusive: false,
+  });
+  if (appOptions.workers !== false) await ingest.startWorkers();
+  const app = buildApp({ config: merged, db, log, ingest });
   const gql: TestApp['gql'] = async (key, query, variables) => {
     const response = await app.yoga.fetch('http://quarry/graphql', {
       method: 'POST',
@@ -57,6 +96,7 @@ export async function createTestApp(kind: DatabaseKind, options: OpenOptions = {
   return {
     app,
     db,
+    ingest,
     gql,
     async gqlOk(key, query, variables) {
       const result = await gql(key, query, variables);
@@ -74,6 +114,7 @@ export async function createTestApp(kind: DatabaseKind, options: OpenOptions = {
     },
     async close() {
       await app.stop();
+      await ingest.stop();
       await db.close();
     },
   };

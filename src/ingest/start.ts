@@ -1,0 +1,30 @@
+import type { Config } from '../config.js';
+import type { Database } from '../core/db/index.js';
+import type { Logger } from '../core/logger.js';
+import { openQueue } from '../core/queue.js';
+import { Ingest } from './worker.js';
+
+/**
+ * The ingestion service as configured: an in-memory queue, or BullMQ with REDIS_URL; workers in this process
+ * unless RUN_WORKERS=false (then `npm run worker` processes run them).
+ */
+export async function startIngest(config: Config, db: Database, log: Logger, runWorkers = config.RUN_WORKERS): Promise<Ingest> {
+  const queue = await openQueue(config.REDIS_URL, log);
+  const ingest = new Ingest({
+    prisma: db.prisma,
+    queue,
+    log,
+    settings: {
+      concurrency: config.WORKER_CONCURRENCY,
+      heartbeatMs: config.JOB_HEARTBEAT_MS,
+      staleMs: config.JOB_STALE_MS,
+      maxAttempts: config.JOB_MAX_ATTEMPTS,
+      retryDelayMs: config.JOB_RETRY_DELAY_MS,
+    },
+    embedderEnv: config,
+    // The embedded database belongs to this process alone (its lockfile says so): nobody else holds its jobs.
+    exclusive: db.kind === 'pglite',
+  });
+  if (runWorkers) await ingest.startWorkers();
+  return ingest;
+}

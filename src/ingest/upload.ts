@@ -1,0 +1,257 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Actor } from '../core/auth.js';
+import { AppError, badInput, conflict } from '../core/errors.js';
+import { events, fileChange } from '../core/events.js';
+import type { QueuedJob } from '../core/queue.js';
+import { announce } from '../domain/file-jobs.js';
+import { getSource } from '../domain/sources.js';
+import type { File, Job, Prisma, PrismaClient, Source } from '../generated/prisma/client.js';
+import { detectMediaType, SNIFF_BYTES, SUPPORTED_TYPES_DESCRIPTION, type MediaType } from './media-types.js';
+import type { FileJobMetadata } from './pipeline.js';
+
+/**
+ * Receiving a file: the body is streamed to a temporary file (memory stays flat whatever the size) while it is
+ * counted, hashed and its first bytes kept for type detection; then, in one transaction, the file row, its
+ * original bytes (in the database, 1 MiB per row, so a worker on any machine can read them) and its processing
+ * job are written, and the job is queued. Anything that fails before the commit leaves nothing behind.
+ */
+
+export const DUPLICATE_HANDLING = ['SUFFIX', 'REPLACE', 'SKIP', 'ERROR'] as const;
+export type DuplicateHandling = (typeof DUPLICATE_HANDLING)[number];
+export type UploadOutcome = 'CREATED' | 'REPLACED' | 'SKIPPED';
+
+export interface IncomingUpload {
+  /** The name the client sent with the part (only its last path segment is kept). */
+  filename: string;
+  stream: Readable;
+  /** The part's declared content type, only used in error messages: the type is decided from name and bytes. */
+  declaredType?: string | null;
+}
+
+export interface UploadRequest {
+  sourceId: string;
+  /** A name to store instead of the upload's own (Letta's `name`); may be a relative path like `a/b.txt`. */
+  name?: string | null;
+  duplicateHandling?: DuplicateHandling | null;
+}
+
+export interface UploadLimits {
+  maxBytes: number;
+}
+
+export interface UploadResult {
+  outcome: UploadOutcome;
+  file: File;
+  /** The processing job; null when the upload was skipped. */
+  job: Job | null;
+}
+
+const BLOB_BYTES = 1 << 20;
+const MAX_NAME_LENGTH = 255;
+
+export async function uploadFile(
+  db: PrismaClient,
+  actor: Actor,
+  enqueue: (job: QueuedJob) => Promise<void>,
+  limits: UploadLimits,
+  incoming: IncomingUpload,
+  request: UploadRequest,
+): Promise<UploadResult> {
+  let staged: Staged | null = null;
+  try {
+    const handling = request.duplicateHandling ?? 'SUFFIX';
+    if (!DUPLICATE_HANDLING.includes(handling)) throw badInput(`duplicateHandling must be one of ${DUPLICATE_HANDLING.join(', ')}`, 'duplicateHandling');
+    const source = await getSource(db, request.sourceId, 'sourceId');
+    const name = request.name != null ? checkCustomName(request.name) : sanitizeUploadName(incoming.filename);
+
+    // SKIP and ERROR need no bytes when the name is taken: answer before receiving the body.
+    if (handling === 'SKIP' || handling === 'ERROR') {
+      const existing = await newestNamed(db, source.id, name);
+      if (existing) {
+        incoming.stream.resume();
+        if (handling === 'ERROR') throw alreadyExists(name, source);
+        return { outcome: 'SKIPPED', file: existing, job: null };
+      }
+    }
+
+    staged = await stage(incoming.stream, limits.maxBytes);
+    const type = detectMediaType(incoming.filename, staged.head) ?? (request.name != null ? detectMediaType(name, staged.head) : null);
+    if (!type) throw unsupported(incoming, name);
+
+    const result = await db.$transaction(
+      async (tx) => {
+        // Concurrent uploads to one source pick names one at a time, so two never get the same suffix.
+        await tx.$executeRawUnsafe('SELECT pg_advisory_xact_lock(hashtext($1))', source.id);
+        const existing = await tx.file.findMany({
+          where: { sourceId: source.id, originalFileName: name },
+          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        });
+        if (existing.length && handling === 'ERROR') throw alreadyExists(name, source);
+        if (existing.length && handling === 'SKIP') return { outcome: 'SKIPPED' as const, file: existing[0], job: null };
+        const stored = existing.length && handling === 'SUFFIX' ? withSuffix(name, existing.length) : name;
+        const file = await tx.file.create({
+          data: {
+            organizationId: actor.organizationId,
+            sourceId: source.id,
+            fileName: `${source.name}/${stored}`,
+            originalFileName: name,
+            mediaType: type.mediaType,
+            sizeBytes: staged!.size,
+            contentHash: staged!.sha256,
+            processingStatus: 'PENDING',
+            replacesFileId: existing.length && handling === 'REPLACE' ? existing[0].id : null,
+            createdById: actor.userId,
+          },
+        });
+        let seq = 0;
+        for await (const data of createReadStream(staged!.path, { highWaterMark: BLOB_BYTES })) {
+          await tx.fileBlob.create({ data: { fileId: file.id, seq: seq++, organizationId: actor.organizationId, data: new Uint8Array(data as Buffer) } });
+        }
+        const job = await tx.job.create({
+          data: {
+            organizationId: actor.organizationId,
+            userId: actor.userId,
+            createdById: actor.userId,
+            jobType: 'JOB',
+            status: 'PENDING',
+            task: 'file_processing',
+            sourceId: source.id,
+            fileId: file.id,
+            metadata: jobMetadata(type, name),
+          },
+        });
+        return { outcome: existing.length && handling === 'REPLACE' ? ('REPLACED' as const) : ('CREATED' as const), file, job };
+      },
+      { timeout: 10 * 60_000, maxWait: 60_000 },
+    );
+    if (result.job) {
+      events.publish('file', result.file.organizationId, fileChange(result.file));
+      await announce(result.job, enqueue);
+    }
+    return result;
+  } catch (error) {
+    incoming.stream.resume(); // drain what is left so the request can finish
+    throw error;
+  } finally {
+    if (staged) await rm(staged.path, { force: true });
+  }
+}
+
+const jobMetadata = (type: MediaType, fileName: string): Prisma.InputJsonObject => {
+  const meta: FileJobMetadata & { fileName: string } = { kind: type.kind, mediaType: type.mediaType, fileName };
+  if (type.language) meta.language = type.language;
+  return meta as unknown as Prisma.InputJsonObject;
+};
+
+function newestNamed(db: PrismaClient, sourceId: string, name: string): Promise<File | null> {
+  return db.file.findFirst({ where: { sourceId, originalFileName: name }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] });
+}
+
+const alreadyExists = (name: string, source: Source) => conflict(`File '${name}' already exists in source '${source.name}'`, 'name');
+
+function unsupported(incoming: IncomingUpload, name: string): AppError {
+  const declared = incoming.declaredType && incoming.declaredType !== 'application/octet-stream' ? incoming.declaredType : 'unknown';
+  return new AppError('UNSUPPORTED_MEDIA_TYPE', `Unsupported file type: ${declared} (filename: ${name}). Supported types: ${SUPPORTED_TYPES_DESCRIPTION}`, {
+    field: 'file',
+  });
+}
+
+interface Staged {
+  path: string;
+  size: number;
+  sha256: string;
+  head: Buffer;
+}
+
+/** Streams the body to a temporary file, counting, hashing and keeping the first bytes; refuses past maxBytes. */
+async function stage(stream: Readable, maxBytes: number): Promise<Staged> {
+  const dir = path.join(tmpdir(), 'quarry-uploads');
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, randomUUID());
+  const hash = createHash('sha256');
+  const headParts: Buffer[] = [];
+  let headLength = 0;
+  let size = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      size += chunk.length;
+      if (size > maxBytes) return callback(tooLarge(maxBytes));
+      hash.update(chunk);
+      if (headLength < SNIFF_BYTES) {
+        const part = chunk.subarray(0, SNIFF_BYTES - headLength);
+        headParts.push(Buffer.from(part));
+        headLength += part.length;
+      }
+      callback(null, chunk);
+    },
+  });
+  try {
+    await pipeline(stream, meter, createWriteStream(file));
+  } catch (error) {
+    await rm(file, { force: true });
+    if (error instanceof AppError) throw error;
+    // graphql-upload-ts ends the stream with its own error when its size cap trips first.
+    const { code, message } = error as { code?: string; message?: string };
+    if (code === 'FILE_TOO_LARGE' || /exceeds the \d+ byte size limit/.test(message ?? '')) throw tooLarge(maxBytes);
+    throw badInput(`The upload could not be read: ${(error as Error).message}`, 'file');
+  }
+  return { path: file, size, sha256: hash.digest('hex'), head: Buffer.concat(headParts) };
+}
+
+export const tooLarge = (maxBytes: number) =>
+  new AppError('PAYLOAD_TOO_LARGE', `The file is larger than the ${formatBytes(maxBytes)} upload limit (MAX_UPLOAD_BYTES)`, { field: 'file', maxBytes });
+
+function formatBytes(n: number): string {
+  if (n >= 1 << 20 && n % (1 << 20) === 0) return `${n / (1 << 20)} MiB`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} bytes`;
+}
+
+/** Control characters and bidirectional overrides (which make a name display as something it is not). */
+const CONTROL = /[\p{Cc}\u202A-\u202E\u2066-\u2069]/gu;
+const HAS_CONTROL = /[\p{Cc}\u202A-\u202E\u2066-\u2069]/u;
+
+/** An uploaded file's own name: its last path segment, without control or format characters. */
+export function sanitizeUploadName(filename: string): string {
+  const base = filename.normalize('NFC').split(/[/\\]/).pop()!.replace(CONTROL, '').trim();
+  if (!base || base === '.' || base === '..') throw badInput(`Invalid filename "${filename.replace(CONTROL, '?')}": it has no name left once its path is removed`, 'file');
+  if (base.startsWith('.')) throw badInput(`Invalid filename "${base}": names starting with a dot are not accepted`, 'file');
+  return truncateName(base);
+}
+
+/** A name given by the caller: kept as written (slashes make a relative path), but never a path that escapes. */
+export function checkCustomName(name: string): string {
+  const normalized = name.normalize('NFC').trim();
+  if (!normalized) throw badInput('name must not be empty', 'name');
+  if (HAS_CONTROL.test(normalized)) throw badInput('name must not contain control characters', 'name');
+  if (normalized.includes('\\')) throw badInput('name must not contain backslashes; use / between folders', 'name');
+  const segments = normalized.split('/');
+  if (segments.some((s) => s === '' || s === '.' || s === '..')) {
+    throw badInput('name must be a relative path without empty, "." or ".." segments', 'name');
+  }
+  if (normalized.length > MAX_NAME_LENGTH) throw badInput(`name must be at most ${MAX_NAME_LENGTH} characters`, 'name');
+  return normalized;
+}
+
+/** Letta's duplicate name: `notes.txt` → `notes_(1).txt`, the base shortened so the whole fits 255 characters. */
+export function withSuffix(name: string, n: number): string {
+  const slash = name.lastIndexOf('/');
+  const dot = name.lastIndexOf('.');
+  const ext = dot > slash + 1 ? name.slice(dot) : '';
+  const base = ext ? name.slice(0, dot) : name;
+  const suffix = `_(${n})`;
+  return base.slice(0, Math.max(1, MAX_NAME_LENGTH - suffix.length - ext.length)) + suffix + ext;
+}
+
+function truncateName(name: string): string {
+  if (name.length <= MAX_NAME_LENGTH) return name;
+  const dot = name.lastIndexOf('.');
+  const ext = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : '';
+  return name.slice(0, MAX_NAME_LENGTH - ext.length) + ext;
+}

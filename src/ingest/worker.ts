@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { events, jobChange } from '../core/events.js';
+import type { Logger } from '../core/logger.js';
+import type { JobQueue, QueuedJob } from '../core/queue.js';
+import type { PrismaClient } from '../generated/prisma/client.js';
+import type { EmbedderEnv, EmbedderOptions } from './embedders/index.js';
+import { FILE_TASKS, processFileJob, type PipelineOptions } from './pipeline.js';
+
+export interface IngestSettings {
+  /** Files processed at once by this process's workers. */
+  concurrency: number;
+  heartbeatMs: number;
+  /** A RUNNING job whose heartbeat is older than this is taken over by another worker. */
+  staleMs: number;
+  maxAttempts: number;
+  /** First delay before a job that failed for a passing reason (provider throttling or outage) runs again; doubles per attempt. */
+  retryDelayMs: number;
+}
+
+/**
+ * The ingestion service of one process: puts file jobs on the queue and, when this process runs workers,
+ * processes them and recovers abandoned ones. The API uses `enqueue`; `npm run worker` and the embedded server
+ * call `startWorkers`.
+ *
+ * Recovery: every half `staleMs`, jobs RUNNING with a lapsed heartbeat and jobs PENDING for longer than `staleMs`
+ * go back on the queue; the claim in the pipeline decides who gets them and counts the attempt, so a file whose
+ * worker keeps dying ends in ERROR after `maxAttempts`, never stuck. With `exclusive` (the embedded database:
+ * no other process can be working on it), jobs left RUNNING by a previous run are taken over at once.
+ */
+export class Ingest {
+  readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private sweep: NodeJS.Timeout | null = null;
+  private working = false;
+
+  constructor(
+    private readonly options: {
+      prisma: PrismaClient;
+      queue: JobQueue;
+      log: Logger;
+      settings: IngestSettings;
+      embedderEnv: EmbedderEnv;
+      embedderOptions?: EmbedderOptions;
+      exclusive?: boolean;
+    },
+  ) {}
+
+  get queueKind() {
+    return this.options.queue.kind;
+  }
+
+  enqueue(job: QueuedJob): Promise<void> {
+    return this.options.queue.add(job);
+  }
+
+  async startWorkers(): Promise<void> {
+    if (this.working) return;
+    this.working = true;
+    const { queue, settings, log } = this.options;
+    const pipeline: PipelineOptions = {
+      prisma: this.options.prisma,
+      embedderEnv: this.options.embedderEnv,
+      embedderOptions: this.options.embedderOptions,
+      log,
+      workerId: this.workerId,
+      heartbeatMs: settings.heartbeatMs,
+      staleMs: settings.staleMs,
+      maxAttempts: settings.maxAttempts,
+      retryDelayMs: settings.retryDelayMs,
+      requeue: (job, delayMs) => queue.add(job, delayMs),
+    };
+    await queue.consume((job) => processFileJob(pipeline, job), settings.concurrency);
+    if (this.options.exclusive) await this.takeOver();
+    await this.recover(this.options.exclusive ? 0 : settings.staleMs);
+    this.sweep = setInterval(() => void this.recover(settings.staleMs), Math.max(1000, settings.staleMs / 2));
+    this.sweep.unref();
+    log.info({ workerId: this.workerId, queue: queue.kind, concurrency: settings.concurrency }, 'ingestion workers started');
+  }
+
+  /** Requeues abandoned and forgotten file jobs; returns how many. */
+  async recover(staleMs = this.options.settings.staleMs): Promise<number> {
+    try {
+      const staleBefore = new Date(Date.now() - staleMs);
+      const jobs = await this.options.prisma.job.findMany({
+        where: {
+          task: { in: [...FILE_TASKS] },
+          OR: [
+            { status: 'RUNNING', OR: [{ heartbeatAt: null }, { heartbeatAt: { lt: staleBefore } }] },
+            { status: { in: ['CREATED', 'PENDING'] }, updatedAt: { lte: staleBefore } },
+          ],
+        },
+        select: { id: true, organizationId: true },
+        orderBy: { createdAt: 'asc' },
+        take: 1000,
+      });
+      for (const job of jobs) await this.options.queue.add({ jobId: job.id, organizationId: job.organizationId });
+      if (jobs.length) this.options.log.info({ count: jobs.length }, 'requeued file jobs');
+      return jobs.length;
+    } catch (error) {
+      this.options.log.error({ err: error }, 'job recovery sweep failed');
+      return 0;
+    }
+  }
+
+  /** Embedded only: nobody else can hold a job, so what a previous run left RUNNING goes back to PENDING. */
+  private async takeOver(): Promise<void> {
+    const jobs = await this.options.prisma.job.updateManyAndReturn({
+      where: { task: { in: [...FILE_TASKS] }, status: 'RUNNING' },
+      data: { status: 'PENDING', lockedBy: null, heartbeatAt: null },
+    });
+    for (const job of jobs) events.publish('job', job.organizationId, jobChange(job));
+    if (jobs.length) this.options.log.warn({ count: jobs.length }, 'resuming file jobs interrupted by the previous run');
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweep) clearInterval(this.sweep);
+    this.sweep = null;
+    await this.options.queue.close();
+  }
+}

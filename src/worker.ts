@@ -1,0 +1,55 @@
+/**
+ * `npm run worker`: a processing worker on its own, for production: takes file jobs from the Redis queue and
+ * writes to the shared PostgreSQL; as many as you like, on any machine. Needs DATABASE_URL and REDIS_URL (the
+ * embedded database belongs to the one `npm start` process, which runs its workers itself).
+ */
+import { ConfigError, loadConfig } from './config.js';
+import { useRedisEvents } from './core/events.js';
+import { openDatabase } from './core/db/index.js';
+import { createLogger } from './core/logger.js';
+import { startIngest } from './ingest/start.js';
+
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const log = createLogger(config.LOG_LEVEL);
+  if (!config.DATABASE_URL || !config.REDIS_URL) {
+    log.fatal('npm run worker needs DATABASE_URL and REDIS_URL: the embedded server (npm start) runs its own workers');
+    process.exit(1);
+  }
+  const db = await openDatabase(config);
+  const closeEvents = await useRedisEvents(config.REDIS_URL);
+  const ingest = await startIngest(config, db, log, true);
+  log.info({ workerId: ingest.workerId, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'worker shutting down: finishing running jobs');
+    try {
+      await ingest.stop();
+      await closeEvents();
+      await db.close();
+      process.exit(0);
+    } catch (error) {
+      log.error({ err: error }, 'worker shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
