@@ -11,7 +11,7 @@ import { Authenticator, keyFromHeaders, type Actor } from './core/auth.js';
 import type { Database } from './core/db/index.js';
 import { PothosValidationError } from '@pothos/core';
 import { AppError, badInput, fromPrismaError, unauthenticated } from './core/errors.js';
-import { useFreshContextPerEvent } from './core/live.js';
+import { useSubscriptionExecution } from './core/live.js';
 import { useQueryJit } from './core/graphql-jit.js';
 import type { Logger } from './core/logger.js';
 import { SubscriptionRegistry, type SubscriptionConnection } from './core/subscription-limits.js';
@@ -56,6 +56,7 @@ type AppConfig = Pick<
 export function buildApp(options: { config: AppConfig; db: Database; log: Logger; ingest: Ingest }): App {
   const { config, db, log, ingest } = options;
   const uploads = { maxBytes: config.MAX_UPLOAD_BYTES, maxFiles: config.MAX_UPLOAD_FILES };
+  const transact: Context['transact'] = (fn) => db.withRunner((runner) => runner.transaction(fn));
   const embeddings = new EmbeddingCatalog(config);
   const scopedClients = new ScopedClients(db.prisma);
   const authenticator = new Authenticator(db.prisma, config.AUTH_CACHE_TTL_MS);
@@ -67,7 +68,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     const actor: Actor | null = await authenticator.authenticate(keyFromHeaders(get));
     if (!actor) throw toGraphQLError(unauthenticated());
     return {
-      actor, db: scopedClients.for(actor.organizationId), log, limits, embeddings, authenticator, ingest, uploads,
+      actor, db: scopedClients.for(actor.organizationId), sql: db.sql, log, limits, embeddings, authenticator, ingest, uploads, transact,
       subscriptions: { registry, connection },
     };
   };
@@ -86,7 +87,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
       error: (...args) => log.error({ args }, 'yoga'),
     },
     context: ({ request }) => contextFor((name) => request.headers.get(name)),
-    plugins: [requestErrorsAreBadInput(), useFreshContextPerEvent(), useQueryJit()],
+    plugins: [requestErrorsAreBadInput(), useSubscriptionExecution(), useQueryJit(schema)],
     maskedErrors: {
       maskError(error, message) {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
@@ -150,6 +151,8 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         try {
           // +1: a file of exactly MAX_UPLOAD_BYTES passes; one byte more fails in uploadFile with its own message.
           (req as IncomingMessage & { body?: unknown }).body = await processRequest(req, res, { maxFileSize: uploads.maxBytes + 1, maxFiles: uploads.maxFiles });
+          // What yoga now gets is the parsed operations, not the multipart body its 25 MB request limit counts.
+          delete req.headers['content-length'];
         } catch (error) {
           return multipartError(res, error);
         }

@@ -1,4 +1,6 @@
 import type { Actor, Authenticator } from './core/auth.js';
+import type { SqlReader } from './core/db/reader.js';
+import type { SqlRunner } from './core/db/sql.js';
 import type { Logger } from './core/logger.js';
 import type { SubscriptionConnection, SubscriptionRegistry } from './core/subscription-limits.js';
 import type { EmbeddingCatalog } from './domain/embedding-config.js';
@@ -9,6 +11,8 @@ import type { PrismaClient } from './generated/prisma/client.js';
 export interface Context {
   actor: Actor;
   db: PrismaClient;
+  /** Raw reads for hot paths (core/db/reader.ts). Not tenant-scoped: every statement filters by `actor.organizationId`. */
+  sql: SqlReader;
   log: Logger;
   /** Embedding providers this server can use, for resolving handles and configs. */
   embeddings: EmbeddingCatalog;
@@ -16,6 +20,8 @@ export interface Context {
   authenticator: Authenticator;
   /** Query depth, breadth and complexity limits (GRAPHQL_MAX_*), checked before execution. */
   limits: { depth: number; complexity: number; breadth: number };
+  /** A raw SQL transaction on the same database, for bulk writes where Prisma's engine costs too much. */
+  transact: <T>(fn: (tx: SqlRunner) => Promise<T>) => Promise<T>;
   /** Queues file processing jobs. */
   ingest: Ingest;
   /** MAX_UPLOAD_BYTES and MAX_UPLOAD_FILES. */

@@ -14,12 +14,20 @@ export interface QueuedJob {
   organizationId: string;
 }
 
+export interface AddOptions {
+  delayMs?: number;
+  redelivery?: boolean;
+}
+
 export type JobHandler = (job: QueuedJob) => Promise<void>;
 
 export interface JobQueue {
   readonly kind: 'memory' | 'redis';
-  /** Queues the job, at once or after `delayMs`. */
-  add(job: QueuedJob, delayMs?: number): Promise<void>;
+  /**
+   * Queues the job, at once or after `delayMs`. A `redelivery` is queued even if an earlier delivery of the same
+   * job is still held by the queue (e.g. by a worker that died, or by the delivery asking for a retry).
+   */
+  add(job: QueuedJob, options?: AddOptions): Promise<void>;
   /** Starts consuming with up to `concurrency` jobs at once. */
   consume(handler: JobHandler, concurrency: number): Promise<void>;
   /** Stops taking new jobs and waits for running handlers to return. */
@@ -40,7 +48,7 @@ export class MemoryQueue implements JobQueue {
 
   constructor(private readonly log?: Logger) {}
 
-  async add(job: QueuedJob, delayMs = 0): Promise<void> {
+  async add(job: QueuedJob, { delayMs = 0 }: AddOptions = {}): Promise<void> {
     if (delayMs > 0) {
       setTimeout(() => void this.add(job), delayMs).unref();
       return;
@@ -116,10 +124,10 @@ export class RedisQueue implements JobQueue {
     };
   }
 
-  async add(job: QueuedJob, delayMs = 0): Promise<void> {
-    // A retry is added while the delivery that asked for it is still active under the job's own id; it needs an
-    // id of its own or BullMQ would drop it as a duplicate.
-    const jobId = delayMs > 0 ? `${job.jobId}:retry:${Date.now()}` : job.jobId;
+  async add(job: QueuedJob, { delayMs = 0, redelivery = false }: AddOptions = {}): Promise<void> {
+    // BullMQ drops an add whose id it still holds (a retry asked for by the active delivery, or the delivery a dead
+    // worker held until BullMQ's stall check): a redelivery needs an id of its own.
+    const jobId = redelivery ? `${job.jobId}:${Date.now()}:${Math.random().toString(36).slice(2, 8)}` : job.jobId;
     await this.queue!.add('job', job, { jobId, delay: delayMs, removeOnComplete: true, removeOnFail: true, attempts: 1 });
   }
 

@@ -99,7 +99,7 @@ export class EmbeddingCatalog {
       dim,
       chunkSize,
       handle: `${providerName}/${model}`,
-      batchSize: 32,
+      batchSize: defaultBatchSize(provider.endpointType),
       azureEndpoint: null,
       azureVersion: null,
       azureDeployment: null,
@@ -122,7 +122,7 @@ export class EmbeddingCatalog {
     if (known && known !== input.dim) throw badInput(`${input.model} has ${known} dimensions, not ${input.dim}`, `${field}.dim`);
     const chunkSize = input.chunkSize ?? DEFAULT_CHUNK_SIZE;
     checkRange(chunkSize, CHUNK_SIZE_RANGE, `${field}.chunkSize`);
-    const batchSize = input.batchSize ?? 32;
+    const batchSize = input.batchSize ?? defaultBatchSize(input.endpointType);
     checkRange(batchSize, BATCH_SIZE_RANGE, `${field}.batchSize`);
     return {
       endpointType: input.endpointType,
@@ -165,6 +165,15 @@ export class EmbeddingCatalog {
 
 function checkRange(value: number, [min, max]: readonly [number, number], field: string) {
   if (!Number.isInteger(value) || value < min || value > max) throw badInput(`${field} must be an integer from ${min} to ${max}`, field);
+}
+
+/**
+ * Inputs per embeddings request unless a config says otherwise: OpenAI's own limit (2,048) for HTTP providers, so
+ * a file of 1,000 chunks costs one or two requests (the token limit splits further), not 32 of Letta's 32-input
+ * batches; a config may set a smaller batchSize for servers with lower limits.
+ */
+export function defaultBatchSize(endpointType: string): number {
+  return endpointType === 'openai' ? BATCH_SIZE_RANGE[1] : 32;
 }
 
 /** Reads a stored configuration (JSON column) back into its type. */

@@ -11,14 +11,15 @@ import { events, fileChange } from '../core/events.js';
 import type { QueuedJob } from '../core/queue.js';
 import { announce } from '../domain/file-jobs.js';
 import { getSource } from '../domain/sources.js';
-import type { File, Job, Prisma, PrismaClient, Source } from '../generated/prisma/client.js';
+import type { SqlRunner } from '../core/db/sql.js';
+import type { File, Job, PrismaClient, Source } from '../generated/prisma/client.js';
 import { detectMediaType, SNIFF_BYTES, SUPPORTED_TYPES_DESCRIPTION, type MediaType } from './media-types.js';
 import type { FileJobMetadata } from './pipeline.js';
 
 /**
  * Receiving a file: the body is streamed to a temporary file (memory stays flat whatever the size) while it is
  * counted, hashed and its first bytes kept for type detection; then, in one transaction, the file row, its
- * original bytes (in the database, 1 MiB per row, so a worker on any machine can read them) and its processing
+ * original bytes (in the database, 256 KiB per row, so a worker on any machine can read them) and its processing
  * job are written, and the job is queued. Anything that fails before the commit leaves nothing behind.
  */
 
@@ -41,7 +42,13 @@ export interface UploadRequest {
   duplicateHandling?: DuplicateHandling | null;
 }
 
-export interface UploadLimits {
+/** What an upload needs from its caller: the tenant's client and actor, raw SQL for the bulk write, the queue. */
+export interface UploadDeps {
+  db: PrismaClient;
+  actor: Actor;
+  /** A raw SQL transaction on the same database (core/db): bytes go through the driver, not Prisma's engine. */
+  transact: <T>(fn: (tx: SqlRunner) => Promise<T>) => Promise<T>;
+  enqueue: (job: QueuedJob) => Promise<void>;
   maxBytes: number;
 }
 
@@ -52,17 +59,12 @@ export interface UploadResult {
   job: Job | null;
 }
 
-const BLOB_BYTES = 1 << 20;
+/** Rows of original bytes: small enough that writing one costs little memory, big enough to be few. */
+const BLOB_BYTES = 256 << 10;
 const MAX_NAME_LENGTH = 255;
 
-export async function uploadFile(
-  db: PrismaClient,
-  actor: Actor,
-  enqueue: (job: QueuedJob) => Promise<void>,
-  limits: UploadLimits,
-  incoming: IncomingUpload,
-  request: UploadRequest,
-): Promise<UploadResult> {
+export async function uploadFile(deps: UploadDeps, incoming: IncomingUpload, request: UploadRequest): Promise<UploadResult> {
+  const { db, actor } = deps;
   let staged: Staged | null = null;
   try {
     const handling = request.duplicateHandling ?? 'SUFFIX';
@@ -80,61 +82,46 @@ export async function uploadFile(
       }
     }
 
-    staged = await stage(incoming.stream, limits.maxBytes);
+    staged = await stage(incoming.stream, deps.maxBytes);
     const type = detectMediaType(incoming.filename, staged.head) ?? (request.name != null ? detectMediaType(name, staged.head) : null);
     if (!type) throw unsupported(incoming, name);
 
-    const result = await db.$transaction(
-      async (tx) => {
-        // Concurrent uploads to one source pick names one at a time, so two never get the same suffix.
-        await tx.$executeRawUnsafe('SELECT pg_advisory_xact_lock(hashtext($1))', source.id);
-        const existing = await tx.file.findMany({
-          where: { sourceId: source.id, originalFileName: name },
-          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        });
-        if (existing.length && handling === 'ERROR') throw alreadyExists(name, source);
-        if (existing.length && handling === 'SKIP') return { outcome: 'SKIPPED' as const, file: existing[0], job: null };
-        const stored = existing.length && handling === 'SUFFIX' ? withSuffix(name, existing.length) : name;
-        const file = await tx.file.create({
-          data: {
-            organizationId: actor.organizationId,
-            sourceId: source.id,
-            fileName: `${source.name}/${stored}`,
-            originalFileName: name,
-            mediaType: type.mediaType,
-            sizeBytes: staged!.size,
-            contentHash: staged!.sha256,
-            processingStatus: 'PENDING',
-            replacesFileId: existing.length && handling === 'REPLACE' ? existing[0].id : null,
-            createdById: actor.userId,
-          },
-        });
-        let seq = 0;
-        for await (const data of createReadStream(staged!.path, { highWaterMark: BLOB_BYTES })) {
-          await tx.fileBlob.create({ data: { fileId: file.id, seq: seq++, organizationId: actor.organizationId, data: new Uint8Array(data as Buffer) } });
-        }
-        const job = await tx.job.create({
-          data: {
-            organizationId: actor.organizationId,
-            userId: actor.userId,
-            createdById: actor.userId,
-            jobType: 'JOB',
-            status: 'PENDING',
-            task: 'file_processing',
-            sourceId: source.id,
-            fileId: file.id,
-            metadata: jobMetadata(type, name),
-          },
-        });
-        return { outcome: existing.length && handling === 'REPLACE' ? ('REPLACED' as const) : ('CREATED' as const), file, job };
-      },
-      { timeout: 10 * 60_000, maxWait: 60_000 },
-    );
-    if (result.job) {
-      events.publish('file', result.file.organizationId, fileChange(result.file));
-      await announce(result.job, enqueue);
-    }
-    return result;
+    // Raw SQL: Prisma turns every byte of a Bytes value into base64 and back, which costs more memory than the
+    // bytes themselves; through the driver, memory stays flat. Every statement names the organization.
+    const org = actor.organizationId;
+    const written = await deps.transact(async (tx) => {
+      // Concurrent uploads to one source pick names one at a time, so two never get the same suffix.
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [source.id]);
+      const existing = await tx.query<{ id: string }>(
+        'SELECT id FROM "File" WHERE "organizationId" = $1 AND "sourceId" = $2 AND "originalFileName" = $3 ORDER BY "createdAt" DESC, id DESC',
+        [org, source.id, name],
+      );
+      if (existing.length && handling === 'ERROR') throw alreadyExists(name, source);
+      if (existing.length && handling === 'SKIP') return { outcome: 'SKIPPED' as const, fileId: existing[0].id, jobId: null };
+      const replaces = existing.length && handling === 'REPLACE' ? existing[0].id : null;
+      const stored = existing.length && handling === 'SUFFIX' ? withSuffix(name, existing.length) : name;
+      const [file] = await tx.query<{ id: string }>(
+        `INSERT INTO "File" ("organizationId", "sourceId", "fileName", "originalFileName", "mediaType", "sizeBytes", "contentHash", "processingStatus", "replacesFileId", "createdById", "updatedAt")
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', $8, $9, now()) RETURNING id`,
+        [org, source.id, `${source.name}/${stored}`, name, type.mediaType, staged!.size, staged!.sha256, replaces, actor.userId],
+      );
+      let seq = 0;
+      for await (const data of createReadStream(staged!.path, { highWaterMark: BLOB_BYTES })) {
+        await tx.query('INSERT INTO "FileBlob" ("fileId", seq, "organizationId", data) VALUES ($1, $2, $3, $4)', [file.id, seq++, org, data]);
+      }
+      const [job] = await tx.query<{ id: string }>(
+        `INSERT INTO "Job" ("organizationId", "userId", "createdById", "jobType", status, task, "sourceId", "fileId", metadata, "updatedAt")
+         VALUES ($1, $2, $2, 'JOB', 'PENDING', 'file_processing', $3, $4, $5::jsonb, now()) RETURNING id`,
+        [org, actor.userId, source.id, file.id, JSON.stringify(jobMetadata(type, name))],
+      );
+      return { outcome: replaces ? ('REPLACED' as const) : ('CREATED' as const), fileId: file.id, jobId: job.id };
+    });
+    const file = await db.file.findUniqueOrThrow({ where: { id: written.fileId } });
+    if (!written.jobId) return { outcome: written.outcome, file, job: null };
+    const job = await db.job.findUniqueOrThrow({ where: { id: written.jobId } });
+    events.publish('file', file.organizationId, fileChange(file));
+    await announce(job, deps.enqueue);
+    return { outcome: written.outcome, file, job };
   } catch (error) {
     incoming.stream.resume(); // drain what is left so the request can finish
     throw error;
@@ -143,10 +130,10 @@ export async function uploadFile(
   }
 }
 
-const jobMetadata = (type: MediaType, fileName: string): Prisma.InputJsonObject => {
+const jobMetadata = (type: MediaType, fileName: string): FileJobMetadata & { fileName: string } => {
   const meta: FileJobMetadata & { fileName: string } = { kind: type.kind, mediaType: type.mediaType, fileName };
   if (type.language) meta.language = type.language;
-  return meta as unknown as Prisma.InputJsonObject;
+  return meta;
 };
 
 function newestNamed(db: PrismaClient, sourceId: string, name: string): Promise<File | null> {

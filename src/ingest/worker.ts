@@ -67,7 +67,7 @@ export class Ingest {
       staleMs: settings.staleMs,
       maxAttempts: settings.maxAttempts,
       retryDelayMs: settings.retryDelayMs,
-      requeue: (job, delayMs) => queue.add(job, delayMs),
+      requeue: (job, delayMs) => queue.add(job, { delayMs, redelivery: true }),
     };
     await queue.consume((job) => processFileJob(pipeline, job), settings.concurrency);
     if (this.options.exclusive) await this.takeOver();
@@ -89,11 +89,13 @@ export class Ingest {
             { status: { in: ['CREATED', 'PENDING'] }, updatedAt: { lte: staleBefore } },
           ],
         },
-        select: { id: true, organizationId: true },
+        select: { id: true, organizationId: true, status: true },
         orderBy: { createdAt: 'asc' },
         take: 1000,
       });
-      for (const job of jobs) await this.options.queue.add({ jobId: job.id, organizationId: job.organizationId });
+      for (const job of jobs) {
+        await this.options.queue.add({ jobId: job.id, organizationId: job.organizationId }, { redelivery: job.status === 'RUNNING' });
+      }
       if (jobs.length) this.options.log.info({ count: jobs.length }, 'requeued file jobs');
       return jobs.length;
     } catch (error) {

@@ -85,10 +85,7 @@ async function receive(ctx: Context, upload: Promise<FileUpload>, sourceId: stri
     throw badInput(`The upload could not be read: ${error.message}`, 'file');
   });
   const result = await uploadFile(
-    ctx.db,
-    ctx.actor,
-    (job) => ctx.ingest.enqueue(job),
-    { maxBytes: ctx.uploads.maxBytes },
+    { db: ctx.db, actor: ctx.actor, transact: ctx.transact, enqueue: (job) => ctx.ingest.enqueue(job), maxBytes: ctx.uploads.maxBytes },
     { filename: file.filename, stream: file.createReadStream(), declaredType: file.mimetype },
     { sourceId, name, duplicateHandling: handling },
   );

@@ -14,7 +14,16 @@ export interface QuarryProcess {
 
 /** Starts Quarry as `npm start` does (scripts/start.mjs), and resolves once it logs that it listens. */
 export function startQuarry(env: Record<string, string>, timeoutMs = 30_000): Promise<QuarryProcess> {
-  const child = spawn(process.execPath, ['scripts/start.mjs'], {
+  return startEntry('main', /"url":"(http:\/\/[^"]+)\/graphql".*"msg":"Quarry is listening"/, env, timeoutMs);
+}
+
+/** Starts a processing worker as `npm run worker` does; `url` is empty. */
+export function startWorker(env: Record<string, string>, timeoutMs = 30_000): Promise<QuarryProcess> {
+  return startEntry('worker', /"msg":"worker ready"()/, env, timeoutMs);
+}
+
+function startEntry(entry: 'main' | 'worker', ready: RegExp, env: Record<string, string>, timeoutMs: number): Promise<QuarryProcess> {
+  const child = spawn(process.execPath, ['scripts/start.mjs', entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -27,7 +36,7 @@ export function startQuarry(env: Record<string, string>, timeoutMs = 30_000): Pr
     child.stderr!.on('data', (d) => (err += d));
     child.stdout!.on('data', (d) => {
       out += d;
-      const match = /"url":"(http:\/\/[^"]+)\/graphql".*"msg":"Quarry is listening"/.exec(out);
+      const match = ready.exec(out);
       if (match) {
         clearTimeout(timer);
         resolve({
@@ -44,7 +53,7 @@ export function startQuarry(env: Record<string, string>, timeoutMs = 30_000): Pr
     });
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(Object.assign(new Error(`Quarry exited with ${code}:\n${out}\n${err}`), { code, stdout: out, stderr: err }));
+      reject(Object.assign(new Error(`Quarry (${entry}) exited with ${code}:\n${out}\n${err}`), { code, stdout: out, stderr: err }));
     });
   });
 }

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite/vector';
@@ -10,6 +11,7 @@ import lockfile from 'proper-lockfile';
 import type { Config } from '../../config.js';
 import { PrismaClient } from '../../generated/prisma/client.js';
 import { copyTemplateTo } from './pglite-template.js';
+import { pgReader, pgliteReader, type SqlReader } from './reader.js';
 import { pgClientRunner, pgliteRunner, type SqlRunner } from './sql.js';
 
 export { PrismaClient };
@@ -24,6 +26,8 @@ export { PrismaClient };
 export interface Database {
   readonly kind: 'pglite' | 'postgres';
   readonly prisma: PrismaClient;
+  /** Raw reads on Prisma's connections without its query engine, for hot read paths (reader.ts). */
+  readonly sql: SqlReader;
   /** Raw SQL outside Prisma: migrations, health checks. */
   withRunner<T>(fn: (runner: SqlRunner) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
@@ -54,19 +58,42 @@ function makePrisma(adapter: SqlDriverAdapterFactory, options: OpenOptions): Pri
   return prisma as unknown as PrismaClient;
 }
 
-/** Locks the folder so a second process gets a clear error instead of corrupting it (PGlite has no lock of its own). */
-async function lockDataDir(dir: string): Promise<() => Promise<void>> {
+/**
+ * Locks the folder so a second process gets a clear error instead of corrupting it (PGlite has no lock of its own).
+ * The lock records its holder's host and pid: a lock left by a process that died (a crash, SIGKILL) is taken over
+ * at once instead of after the lock's 15 s staleness period.
+ */
+async function lockDataDir(dir: string, retried = false): Promise<() => Promise<void>> {
   mkdirSync(dir, { recursive: true });
+  const lockPath = `${dir}.lock`;
   try {
-    return await lockfile.lock(dir, { lockfilePath: `${dir}.lock`, stale: 15_000, update: 5_000, realpath: false });
+    const release = await lockfile.lock(dir, { lockfilePath: lockPath, stale: 15_000, update: 5_000, realpath: false });
+    writeFileSync(path.join(lockPath, 'holder.json'), JSON.stringify({ host: hostname(), pid: process.pid }));
+    return release;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
+      if (!retried && holderIsGone(lockPath)) {
+        rmSync(lockPath, { recursive: true, force: true });
+        return lockDataDir(dir, true);
+      }
       throw new DataDirInUseError(
         `The data folder ${dir} is in use by another Quarry process. PGlite allows one process per folder: ` +
           `stop the other process, set DATA_DIR to another folder, or set DATABASE_URL to use PostgreSQL.`,
       );
     }
     throw error;
+  }
+}
+
+/** True when the lock's holder ran on this host and no longer exists. */
+function holderIsGone(lockPath: string): boolean {
+  try {
+    const { host, pid } = JSON.parse(readFileSync(path.join(lockPath, 'holder.json'), 'utf8')) as { host: string; pid: number };
+    if (host !== hostname() || pid === process.pid) return false;
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 
@@ -91,6 +118,7 @@ export function wrapPGlite(db: PGlite, options: OpenOptions = {}, onClose?: () =
   return {
     kind: 'pglite',
     prisma,
+    sql: pgliteReader(db, options.onQuery),
     withRunner: (fn) => fn(runner),
     ping: async () => void (await db.query('SELECT 1')),
     async close() {
@@ -104,10 +132,16 @@ export function wrapPGlite(db: PGlite, options: OpenOptions = {}, onClose?: () =
 }
 
 export async function openPostgres(url: string, poolSize = 10, options: OpenOptions = {}): Promise<Database> {
-  const prisma = makePrisma(new PrismaPg({ connectionString: url, max: poolSize }), options);
+  // One pool for Prisma and the raw reader, so DATABASE_POOL_SIZE bounds every connection of the process.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle connection that drops is replaced on the next checkout; without a listener the event would crash the process.
+  pool.on('error', () => {});
+  let closing: Promise<void> | undefined;
+  const prisma = makePrisma(new PrismaPg(pool), options);
   return {
     kind: 'postgres',
     prisma,
+    sql: pgReader(pool, options.onQuery),
     async withRunner(fn) {
       const client = new pg.Client({ connectionString: url });
       await client.connect();
@@ -118,7 +152,11 @@ export async function openPostgres(url: string, poolSize = 10, options: OpenOpti
       }
     },
     ping: async () => void (await prisma.$queryRaw`SELECT 1`),
-    close: () => prisma.$disconnect(),
+    async close() {
+      if (closing) return closing;
+      closing = prisma.$disconnect().then(() => pool.end());
+      return closing;
+    },
   };
 }
 

@@ -1,0 +1,276 @@
+/**
+ * npm run bench:ingest — ingestion end to end on PostgreSQL with the local embedder, through the real HTTP API of a
+ * server running in its own process (as `npm start` runs it):
+ *   1. plain-text throughput: MB/s from the first uploaded byte to every file `completed` (target ≥ 2 MB/s);
+ *   2. PDF pages per second for a text PDF (target ≥ 50 pages/s);
+ *   3. peak RSS growth of the server while a 200 MB file is uploaded (target ≤ 64 MB);
+ *   4. HTTP requests made to an OpenAI-compatible server for a file of ≥ 1,000 chunks (target ≤ 2).
+ * Each figure is the median of RUNS runs (default 3). Needs DATABASE_URL; the bench uses a database of its own
+ * (quarry_bench_ingest on the same server), created afresh each time.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import path from 'node:path';
+import pg from 'pg';
+import { PDFDocument, StandardFonts } from 'pdf-lib';
+import { FakeOpenAI } from '../test/support/fake-openai.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const RUNS = Number(process.env.RUNS ?? 3);
+const TEXT_MB = Number(process.env.TEXT_MB ?? 8);
+const PDF_PAGES = Number(process.env.PDF_PAGES ?? 200);
+const BIG_MB = Number(process.env.BIG_MB ?? 200);
+/** Comma-separated subset of text,pdf,rss,requests (default: all). */
+const ONLY = new Set((process.env.ONLY ?? 'text,pdf,rss,requests').split(','));
+const KEY = `qk_bench_${randomBytes(12).toString('hex')}`;
+
+const baseUrl = process.env.DATABASE_URL;
+if (!baseUrl) {
+  console.error('Set DATABASE_URL to a PostgreSQL server with pgvector (see README).');
+  process.exit(1);
+}
+const dbName = 'quarry_bench_ingest';
+const databaseUrl = baseUrl.replace(/\/[^/?]+(\?|$)/, `/${dbName}$1`);
+
+// ── corpus ─────────────────────────────────────────────────────────────────────────────────────────────
+const WORDS = (
+  'the of and to in is that for it as with was on be by this are or from at an which have not has but were can ' +
+  'quarry granite marble basalt slate sediment layer rock stone mineral crystal pressure heat erosion river valley ' +
+  'mountain fault fold magma lava ash tuff pumice obsidian quartz feldspar mica clay sand silt gravel limestone ' +
+  'fossil record survey sample drill core analysis report engineer geologist site permit extraction transport'
+).split(' ');
+
+/** Text with a natural-ish shape: Zipf-like word choice, sentences, paragraphs. Deterministic per seed. */
+function corpus(bytes: number, seed = 1): string {
+  let x = seed;
+  const rand = () => ((x = (x * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const parts: string[] = [];
+  let size = 0;
+  while (size < bytes) {
+    const sentences: string[] = [];
+    for (let s = 0, n = 3 + Math.floor(rand() * 5); s < n; s++) {
+      const words: string[] = [];
+      for (let w = 0, m = 8 + Math.floor(rand() * 14); w < m; w++) words.push(WORDS[Math.floor(WORDS.length * rand() ** 2)]);
+      const sentence = words.join(' ');
+      sentences.push(sentence[0].toUpperCase() + sentence.slice(1) + '.');
+    }
+    const paragraph = sentences.join(' ') + '\n\n';
+    parts.push(paragraph);
+    size += paragraph.length;
+  }
+  return parts.join('').slice(0, bytes);
+}
+
+async function pdf(pages: number): Promise<Uint8Array> {
+  const doc = await PDFDocument.create();
+  const font = await doc.embedFont(StandardFonts.Helvetica);
+  const text = corpus(pages * 2400, 7);
+  for (let p = 0; p < pages; p++) {
+    const page = doc.addPage();
+    const lines = text.slice(p * 2400, (p + 1) * 2400).replace(/\n/g, ' ').match(/.{1,90}(\s|$)/g) ?? [];
+    lines.slice(0, 40).forEach((line, i) => page.drawText(line.trim(), { x: 40, y: 780 - i * 18, size: 10, font }));
+  }
+  return doc.save();
+}
+
+// ── server ─────────────────────────────────────────────────────────────────────────────────────────────
+interface Server {
+  child: ChildProcess;
+  url: string;
+}
+
+function startServer(env: Record<string, string>): Promise<Server> {
+  const child = spawn(process.execPath, ['scripts/start.mjs'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', DATABASE_URL: databaseUrl, QUARRY_API_KEY: KEY, MIGRATE_ON_START: 'true', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /"url":"(http:\/\/[^"]+)\/graphql".*"msg":"Quarry is listening"/.exec(out);
+      if (m) resolve({ child, url: m[1] });
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${out}`)));
+  });
+}
+
+async function gql(url: string, query: string, variables?: object) {
+  const r = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await r.json();
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+async function createSource(url: string, extra = '') {
+  const name = `bench-${randomBytes(4).toString('hex')}`;
+  return (await gql(url, `mutation { createSource(input: { name: "${name}" ${extra} }) { source { id } } }`)).createSource.source.id as string;
+}
+
+const UPLOAD = 'mutation($input: UploadFileInput!) { uploadFile(input: $input) { file { id } } }';
+
+/** A GraphQL multipart upload whose file part is produced by `chunks` and streamed with backpressure. */
+function uploadStream(url: string, sourceId: string, name: string, size: number, chunks: () => Iterator<Buffer>): Promise<string> {
+  const boundary = `----quarry${randomBytes(8).toString('hex')}`;
+  const head =
+    `--${boundary}\r\ncontent-disposition: form-data; name="operations"\r\n\r\n` +
+    JSON.stringify({ query: UPLOAD, variables: { input: { sourceId, file: null } } }) +
+    `\r\n--${boundary}\r\ncontent-disposition: form-data; name="map"\r\n\r\n{"0":["variables.input.file"]}` +
+    `\r\n--${boundary}\r\ncontent-disposition: form-data; name="0"; filename="${name}"\r\ncontent-type: application/octet-stream\r\n\r\n`;
+  const tail = `\r\n--${boundary}--\r\n`;
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/graphql`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${KEY}`,
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': Buffer.byteLength(head) + size + Buffer.byteLength(tail),
+      },
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => {
+        const json = JSON.parse(body);
+        if (json.errors) reject(new Error(JSON.stringify(json.errors)));
+        else resolve(json.data.uploadFile.file.id);
+      });
+    });
+    req.on('error', reject);
+    req.write(head);
+    const it = chunks();
+    const pump = () => {
+      for (;;) {
+        const next = it.next();
+        if (next.done) {
+          req.end(tail);
+          return;
+        }
+        if (!req.write(next.value)) {
+          req.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+  });
+}
+
+function uploadBytes(url: string, sourceId: string, name: string, bytes: Uint8Array): Promise<string> {
+  return uploadStream(url, sourceId, name, bytes.length, function* () {
+    yield Buffer.from(bytes);
+  });
+}
+
+async function waitCompleted(url: string, fileIds: string[]) {
+  for (;;) {
+    const states = await Promise.all(fileIds.map((id) => gql(url, 'query($id: ID!) { file(id: $id) { processingStatus errorMessage totalChunks } }', { id })));
+    const failed = states.find((s) => s.file.processingStatus === 'ERROR');
+    if (failed) throw new Error(`file failed: ${failed.file.errorMessage}`);
+    if (states.every((s) => s.file.processingStatus === 'COMPLETED')) return states.map((s) => s.file);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (xs: number[], digits = 2) => `${median(xs).toFixed(digits)} (runs: ${xs.map((x) => x.toFixed(digits)).join(', ')})`;
+
+// ── main ───────────────────────────────────────────────────────────────────────────────────────────────
+async function main() {
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  await admin.end();
+
+  const fake = await FakeOpenAI.start();
+  const server = await startServer({ OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: fake.url, WORKER_CONCURRENCY: '2', MAX_UPLOAD_BYTES: String(512 << 20) });
+  const idle = await startServer({ RUN_WORKERS: 'false', MAX_UPLOAD_BYTES: String(512 << 20) });
+  const textMbps: number[] = [];
+  const pdfPps: number[] = [];
+  const rssGrowth: number[] = [];
+  const requests: number[] = [];
+  let chunksFor1000 = 0;
+  try {
+    const texts = Array.from({ length: 4 }, (_, i) => new TextEncoder().encode(corpus((TEXT_MB << 20) / 4, i + 1)));
+    const totalBytes = texts.reduce((n, t) => n + t.length, 0);
+    const pdfBytes = await pdf(PDF_PAGES);
+    // Warm-up: first requests compile code paths in the server; not measured.
+    const warm = await createSource(server.url);
+    await waitCompleted(server.url, [await uploadBytes(server.url, warm, 'warm.txt', texts[0].slice(0, 200_000))]);
+
+    for (let run = 0; run < RUNS; run++) {
+      // 1. text
+      if (ONLY.has('text')) {
+      const textSource = await createSource(server.url);
+      const t0 = performance.now();
+      const ids = await Promise.all(texts.map((t, i) => uploadBytes(server.url, textSource, `corpus-${i}.txt`, t)));
+      await waitCompleted(server.url, ids);
+      textMbps.push(totalBytes / (1 << 20) / ((performance.now() - t0) / 1000));
+      }
+
+      // 2. PDF
+      if (ONLY.has('pdf')) {
+      const pdfSource = await createSource(server.url);
+      const p0 = performance.now();
+      await waitCompleted(server.url, [await uploadBytes(server.url, pdfSource, 'report.pdf', pdfBytes)]);
+      pdfPps.push(PDF_PAGES / ((performance.now() - p0) / 1000));
+      }
+
+      // 3. RSS while a big file streams in (the idle server only stores it)
+      if (ONLY.has('rss')) {
+      const bigSource = await createSource(idle.url);
+      const pid = idle.child.pid!;
+      const before = rssMb(pid);
+      let peak = before;
+      const sampler = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 20);
+      const line = Buffer.from(corpus(64 * 1024, 3));
+      const size = BIG_MB << 20;
+      const bigId = await uploadStream(idle.url, bigSource, 'big.txt', size, function* () {
+        for (let sent = 0; sent < size; sent += line.length) yield sent + line.length <= size ? line : line.subarray(0, size - sent);
+      });
+      clearInterval(sampler);
+      peak = Math.max(peak, rssMb(pid));
+      rssGrowth.push(peak - before);
+      await gql(idle.url, 'mutation($id: ID!) { deleteFile(id: $id) { deletedFileId } }', { id: bigId }).catch(() => gql(idle.url, 'mutation($id: ID!) { deleteSource(id: $id) { deletedSourceId } }', { id: bigSource }));
+      }
+
+      // 4. requests to an OpenAI-compatible provider for ≥ 1,000 chunks
+      if (ONLY.has('requests')) {
+      const remote = await createSource(server.url, ', embedding: "openai/text-embedding-3-small", embeddingChunkSize: 300');
+      const before4 = fake.requests;
+      const [file] = await waitCompleted(server.url, [await uploadBytes(server.url, remote, 'thousand.txt', new TextEncoder().encode(corpus(1000 * 300 * 4.6, 11)))]);
+      chunksFor1000 = file.totalChunks;
+      requests.push(fake.requests - before4);
+      }
+    }
+  } finally {
+    server.child.kill('SIGTERM');
+    idle.child.kill('SIGTERM');
+    await fake.close();
+  }
+
+  console.log(`\nIngestion on PostgreSQL, local embedder, median of ${RUNS} runs (load: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`);
+  const show = (xs: number[], line: () => string) => xs.length && console.log(line());
+  show(textMbps, () => `  plain text, ${TEXT_MB} MB in 4 files, upload → completed : ${fmt(textMbps)} MB/s   (target ≥ 2 MB/s; ratio ${(median(textMbps) / 2).toFixed(2)})`);
+  show(pdfPps, () => `  text PDF, ${PDF_PAGES} pages, upload → completed        : ${fmt(pdfPps, 1)} pages/s   (target ≥ 50; ratio ${(median(pdfPps) / 50).toFixed(2)})`);
+  show(rssGrowth, () => `  peak RSS growth while uploading ${BIG_MB} MB            : ${fmt(rssGrowth, 1)} MB   (target ≤ 64 MB; ratio ${(median(rssGrowth) / 64).toFixed(2)})`);
+  show(requests, () => `  requests to the OpenAI-compatible server, ${chunksFor1000} chunks: ${fmt(requests, 0)}   (target ≤ 2)`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

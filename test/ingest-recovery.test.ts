@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { FakeOpenAI } from './support/fake-openai.js';
+import { startQuarry, startWorker, type QuarryProcess } from './support/process.js';
+import { uploadOne } from './support/upload.js';
+
+/**
+ * Crash recovery with real processes: a worker is killed (SIGKILL) while it embeds a file; the file must end
+ * completed (resumed by the next worker) with exactly one passage per chunk, never stuck.
+ */
+
+async function gql(url: string, key: string, query: string, variables?: object) {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await response.json();
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (done(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out; last: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const FILE = 'query($id: ID!) { file(id: $id) { processingStatus errorMessage totalChunks chunksEmbedded passages(first: 100) { edges { node { text } } } } }';
+const TEXT = Array.from({ length: 60 }, (_, i) => `Paragraph ${i} describes how andesite forms in volcanic arcs.`).join('\n\n');
+
+/** Uploads a file whose embedding request the fake provider holds, and waits until a worker is in the middle of it. */
+async function uploadAndHold(url: string, key: string, fake: FakeOpenAI) {
+  const source = await gql(url, key, 'mutation { createSource(input: { name: "crash", embedding: "openai/text-embedding-3-small", embeddingChunkSize: 64 }) { source { id } } }');
+  fake.fallback = 'hold';
+  const up = await uploadOne(url, key, source.createSource.source.id, { name: 'andesite.txt', content: TEXT });
+  expect(up.errors).toBeUndefined();
+  const fileId = up.data.uploadFile.file.id as string;
+  await until(async () => fake.holding, (n) => n > 0);
+  expect((await gql(url, key, FILE, { id: fileId })).file.processingStatus).toBe('EMBEDDING');
+  return fileId;
+}
+
+async function expectCompletedOnce(url: string, key: string, fileId: string) {
+  const { file } = await until(() => gql(url, key, FILE, { id: fileId }), (r) => ['COMPLETED', 'ERROR'].includes(r.file.processingStatus));
+  expect(file.processingStatus).toBe('COMPLETED');
+  expect(file.passages.edges.length).toBe(file.totalChunks);
+  expect(file.chunksEmbedded).toBe(file.totalChunks);
+  const texts = file.passages.edges.map((e: any) => e.node.text);
+  expect(new Set(texts).size).toBe(texts.length);
+}
+
+describe('crash recovery', () => {
+  let fake: FakeOpenAI;
+  const procs: QuarryProcess[] = [];
+  beforeAll(async () => {
+    fake = await FakeOpenAI.start();
+  });
+  afterAll(async () => {
+    for (const p of procs) p.child.kill('SIGKILL');
+    await fake.close();
+  });
+
+  it('embedded: a server killed mid-file resumes the file on its next start', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'quarry-crash-'));
+    const key = `qk_test_${randomBytes(12).toString('hex')}`;
+    const env = { DATA_DIR: dataDir, QUARRY_API_KEY: key, OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: fake.url, JOB_HEARTBEAT_MS: '200' };
+    try {
+      const first = await startQuarry(env);
+      procs.push(first);
+      const fileId = await uploadAndHold(first.url, key, fake);
+      await first.stop('SIGKILL');
+      fake.fallback = 'ok';
+      fake.release();
+      const second = await startQuarry(env);
+      procs.push(second);
+      await expectCompletedOnce(second.url, key, fileId);
+      expect(second.stdout()).toContain('resuming file jobs interrupted by the previous run');
+      await second.stop();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it.runIf(inject('postgresUrl') && inject('redisUrl'))(
+    'PostgreSQL + Redis: a worker process killed mid-file is replaced by another that takes the job over once its heartbeat lapses',
+    async () => {
+      const key = `qk_test_${randomBytes(12).toString('hex')}`;
+      // A database of its own, so no other test's jobs are in the way.
+      const admin = new pg.Client({ connectionString: inject('postgresUrl')! });
+      await admin.connect();
+      const dbName = `quarry_crash_${randomBytes(4).toString('hex')}`;
+      await admin.query(`CREATE DATABASE ${dbName}`);
+      const databaseUrl = inject('postgresUrl')!.replace(/\/[^/?]+(\?|$)/, `/${dbName}$1`);
+      const env = {
+        DATABASE_URL: databaseUrl,
+        REDIS_URL: inject('redisUrl')!,
+        MIGRATE_ON_START: 'true',
+        QUARRY_API_KEY: key,
+        OPENAI_API_KEY: 'sk-test',
+        OPENAI_BASE_URL: fake.url,
+        JOB_HEARTBEAT_MS: '200',
+        JOB_STALE_MS: '1500',
+      };
+      try {
+        const server = await startQuarry({ ...env, RUN_WORKERS: 'false' });
+        procs.push(server);
+        const first = await startWorker(env);
+        procs.push(first);
+        const fileId = await uploadAndHold(server.url, key, fake);
+        await first.stop('SIGKILL');
+        fake.fallback = 'ok';
+        fake.release();
+        const second = await startWorker(env);
+        procs.push(second);
+        await expectCompletedOnce(server.url, key, fileId);
+        await second.stop();
+        await server.stop();
+      } finally {
+        await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+        await admin.end();
+      }
+    },
+    90_000,
+  );
+});
