@@ -91,6 +91,8 @@ function startServer(env: Record<string, string>): Promise<Server> {
     let out = '';
     child.stdout!.on('data', (d) => {
       out += d;
+      // VERBOSE=1 shows the server's per-file step timings.
+      if (process.env.VERBOSE) for (const line of String(d).split('\n')) if (line.includes('file processed')) console.log(line);
       const m = /"url":"(http:\/\/[^"]+)\/graphql".*"msg":"Quarry is listening"/.exec(out);
       if (m) resolve({ child, url: m[1] });
     });

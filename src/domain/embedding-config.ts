@@ -1,4 +1,14 @@
 import { badInput } from '../core/errors.js';
+import {
+  AZURE_DEFAULT_API_VERSION,
+  baseUrlOf,
+  envValue,
+  LOCAL_PROVIDER,
+  PROVIDER_VARIABLES,
+  REMOTE_PROVIDERS,
+  unavailableReason,
+  type ProviderEnv,
+} from './embedding-providers.js';
 
 /**
  * Embedding configurations: what a source's passages are embedded with. A source always uses its own
@@ -39,37 +49,31 @@ interface Provider {
   unavailable: string | null;
 }
 
-export interface ProviderSettings {
-  DEFAULT_EMBEDDING: string;
-  OPENAI_API_KEY?: string;
-  OPENAI_BASE_URL?: string;
-}
+/** DEFAULT_EMBEDDING plus the providers' variables (embedding-providers.ts). */
+export type ProviderSettings = { DEFAULT_EMBEDDING: string } & ProviderEnv;
 
 export class EmbeddingCatalog {
   private readonly providers: Record<string, Provider>;
 
   constructor(private readonly settings: ProviderSettings) {
+    const local = LOCAL_PROVIDER;
     this.providers = {
-      local: {
-        endpointType: 'local',
-        description: 'deterministic lexical (hashed bag-of-words) embedder, no network; not semantic',
-        models: { 'lexical-384': 384 },
-        endpoint: null,
-        unavailable: null,
-      },
-      openai: {
-        endpointType: 'openai',
-        description: 'OpenAI or any OpenAI-compatible embeddings API',
-        models: { 'text-embedding-3-small': 1536, 'text-embedding-3-large': 3072, 'text-embedding-ada-002': 1536 },
-        endpoint: settings.OPENAI_BASE_URL ?? 'https://api.openai.com/v1',
-        unavailable: settings.OPENAI_API_KEY ? null : 'set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server)',
-      },
+      local: { endpointType: local.endpointType, description: local.description, models: local.models, endpoint: null, unavailable: null },
     };
+    for (const spec of REMOTE_PROVIDERS) {
+      this.providers[spec.name] = {
+        endpointType: spec.endpointType,
+        description: spec.description,
+        models: spec.models,
+        endpoint: baseUrlOf(spec, settings),
+        unavailable: unavailableReason(spec, settings),
+      };
+    }
   }
 
   /** What embedders need from the environment (provider keys and URLs). */
-  get env(): { OPENAI_API_KEY?: string; OPENAI_BASE_URL?: string } {
-    return { OPENAI_API_KEY: this.settings.OPENAI_API_KEY, OPENAI_BASE_URL: this.settings.OPENAI_BASE_URL };
+  get env(): ProviderEnv {
+    return Object.fromEntries(PROVIDER_VARIABLES.map((v) => [v, envValue(this.settings, v)]));
   }
 
   get defaultHandle(): string {
@@ -100,9 +104,10 @@ export class EmbeddingCatalog {
       chunkSize,
       handle: `${providerName}/${model}`,
       batchSize: defaultBatchSize(provider.endpointType),
-      azureEndpoint: null,
-      azureVersion: null,
-      azureDeployment: null,
+      // Azure: the model named in the handle is the deployment; endpoint and version come from the environment.
+      azureEndpoint: provider.endpointType === 'azure' ? provider.endpoint : null,
+      azureVersion: provider.endpointType === 'azure' ? (envValue(this.settings, 'AZURE_OPENAI_API_VERSION') ?? AZURE_DEFAULT_API_VERSION) : null,
+      azureDeployment: provider.endpointType === 'azure' ? model : null,
     };
   }
 
@@ -168,12 +173,12 @@ function checkRange(value: number, [min, max]: readonly [number, number], field:
 }
 
 /**
- * Inputs per embeddings request unless a config says otherwise: OpenAI's own limit (2,048) for HTTP providers, so
+ * Inputs per embeddings request unless a config says otherwise: OpenAI's limit (2,048) for HTTP providers, so
  * a file of 1,000 chunks costs one or two requests (the token limit splits further), not 32 of Letta's 32-input
  * batches; a config may set a smaller batchSize for servers with lower limits.
  */
 export function defaultBatchSize(endpointType: string): number {
-  return endpointType === 'openai' ? BATCH_SIZE_RANGE[1] : 32;
+  return endpointType === 'local' ? 32 : BATCH_SIZE_RANGE[1];
 }
 
 /** Reads a stored configuration (JSON column) back into its type. */

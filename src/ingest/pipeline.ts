@@ -132,6 +132,14 @@ class Run {
     if (!file) throw new Stop('file-deleted');
     const config = asEmbeddingConfig(file.source.embeddingConfig);
 
+    const timings: Record<string, number> = {};
+    let mark = performance.now();
+    const lap = (name: string) => {
+      const now = performance.now();
+      timings[name] = Math.round(now - mark);
+      mark = now;
+    };
+
     // parse
     await this.step('PARSING', { step: 'parsing' });
     const doc = await this.parse(file);
@@ -141,17 +149,22 @@ class Run {
       update: { text: doc.text },
     });
     if (this.task === 'file_processing') await insertFileForAttachedAgents(this.db, this.actor, file.id);
+    lap('parseMs');
 
     // chunk
     await this.step('CHUNKING', { step: 'chunking' }, { processingNote: doc.note ?? null });
     const chunks = chunk(doc, { chunkSize: config.chunkSize, overlap: Math.min(DEFAULT_OVERLAP, Math.floor(config.chunkSize / 2)) });
+    lap('chunkMs');
 
     // embed
     await this.step('EMBEDDING', { step: 'embedding', done: 0, total: chunks.length }, { totalChunks: chunks.length, chunksEmbedded: 0 });
     const vectors = await this.embed(config, chunks);
+    lap('embedMs');
 
     // store: passages, the file's final state, the job's, and a replaced file's deletion, all in one transaction
     await this.store(file, config, chunks, vectors, doc);
+    lap('storeMs');
+    this.options.log.info({ jobId: this.job.id, fileId: file.id, bytes: file.sizeBytes, chunks: chunks.length, ...timings }, 'file processed');
   }
 
   private async parse(file: File): Promise<ParsedDocument> {

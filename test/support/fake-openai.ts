@@ -11,6 +11,8 @@ export type Behaviour = 'ok' | 'wrong-dim' | 'hold' | { status: number; retryAft
 export class FakeOpenAI {
   requests = 0;
   inputs = 0;
+  /** Path and headers of the last request, to check where a provider sends what. */
+  last: { path: string; headers: Record<string, string | string[] | undefined> } | null = null;
   /** Applied to requests in order; when empty, `fallback` applies. */
   readonly script: Behaviour[] = [];
   fallback: Behaviour = 'ok';
@@ -25,6 +27,7 @@ export class FakeOpenAI {
       req.on('data', (c) => (body += c));
       req.on('end', async () => {
         fake.requests++;
+        fake.last = { path: req.url ?? '', headers: req.headers };
         const behaviour = fake.script.shift() ?? fake.fallback;
         if (behaviour === 'hold') await new Promise<void>((resolve) => fake.held.push(resolve));
         if (typeof behaviour === 'object') {
@@ -32,9 +35,9 @@ export class FakeOpenAI {
           res.end(JSON.stringify({ error: { message: `scripted ${behaviour.status}`, type: 'server_error' } }));
           return;
         }
-        const { input, dimensions } = JSON.parse(body) as { input: string[]; dimensions?: number };
+        const { input, dimensions, model } = JSON.parse(body) as { input: string[]; dimensions?: number; model: string };
         fake.inputs += input.length;
-        const dim = (dimensions ?? 1536) + (behaviour === 'wrong-dim' ? 1 : 0);
+        const dim = (dimensions ?? NATIVE_DIMS[model] ?? 1536) + (behaviour === 'wrong-dim' ? 1 : 0);
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(
           JSON.stringify({
@@ -66,6 +69,9 @@ export class FakeOpenAI {
     await new Promise((resolve) => this.server.close(resolve));
   }
 }
+
+/** Models that do not take `dimensions` answer at their native size. */
+const NATIVE_DIMS: Record<string, number> = { 'mistral-embed': 1024, 'nomic-embed-text': 768, 'text-embedding-ada-002': 1536 };
 
 function vectorFor(text: string, dim: number): number[] {
   let h = 2166136261;

@@ -1,16 +1,15 @@
 import type { EmbeddingConfig } from '../../domain/embedding-config.js';
 import { LexicalEmbedder, lexicalModel } from './lexical.js';
-import { OPENAI_DEFAULTS, OpenAIEmbedder, type OpenAIEmbedderOptions } from './openai.js';
+import { baseUrlOf, envValue, providerByEndpointType, REMOTE_PROVIDERS, type ProviderEnv, type ProviderSpec } from '../../domain/embedding-providers.js';
+import { OpenAIEmbedder, type OpenAIEmbedderOptions } from './openai.js';
 import { EmbeddingError, type Embedder } from './types.js';
 
 export { EmbeddingError, type Embedder } from './types.js';
 export { LexicalEmbedder } from './lexical.js';
 export { OpenAIEmbedder, type OpenAIEmbedderOptions } from './openai.js';
 
-export interface EmbedderEnv {
-  OPENAI_API_KEY?: string;
-  OPENAI_BASE_URL?: string;
-}
+/** The providers' variables (keys, base URLs), as the catalog reads them from the configuration. */
+export type EmbedderEnv = ProviderEnv;
 
 /** Tuning for HTTP providers; what to call and how comes from the embedding config. */
 export type EmbedderOptions = Omit<OpenAIEmbedderOptions, 'model' | 'dim' | 'apiKey' | 'baseUrl' | 'azure' | 'dimensions'>;
@@ -28,31 +27,40 @@ export function createEmbedder(config: EmbeddingConfig, env: EmbedderEnv, option
         );
       }
       return new LexicalEmbedder(config.dim);
-    case 'openai':
-      return openAIEmbedder(config, env, options);
-    default:
-      throw misconfigured(`Embedding endpoint type "${config.endpointType}" has no provider in Quarry (available: local, openai)`);
+    default: {
+      const spec = providerByEndpointType(config.endpointType);
+      if (!spec) {
+        throw misconfigured(
+          `Embedding endpoint type "${config.endpointType}" has no provider in Quarry (available: local, ${REMOTE_PROVIDERS.map((p) => p.endpointType).join(', ')})`,
+        );
+      }
+      return remoteEmbedder(spec, config, env, options);
+    }
   }
 }
 
-function openAIEmbedder(config: EmbeddingConfig, env: EmbedderEnv, options: EmbedderOptions): OpenAIEmbedder {
-  if (!env.OPENAI_API_KEY) throw misconfigured(`Embedding model ${config.model} needs OPENAI_API_KEY, which this server does not have`);
+/** Every remote provider speaks OpenAI's embeddings API; what differs is where, with which key. */
+function remoteEmbedder(spec: ProviderSpec, config: EmbeddingConfig, env: EmbedderEnv, options: EmbedderOptions): OpenAIEmbedder {
+  const apiKey = envValue(env, spec.keyVar);
+  if (spec.keyRequired && !apiKey) throw misconfigured(`Embedding model ${config.model} (${spec.name}) needs ${spec.keyVar}, which this server does not have`);
   const azure = [config.azureEndpoint, config.azureDeployment, config.azureVersion];
-  if (azure.some(Boolean) && !azure.every(Boolean)) {
+  if ((spec.endpointType === 'azure' || azure.some(Boolean)) && !azure.every(Boolean)) {
     throw misconfigured('An Azure embedding config needs all of azureEndpoint, azureDeployment and azureVersion');
   }
+  const baseUrl = config.endpoint ?? baseUrlOf(spec, env);
+  if (!baseUrl && !config.azureEndpoint) throw misconfigured(`Embedding model ${config.model} (${spec.name}) needs ${spec.baseVar}, which this server does not have`);
   return new OpenAIEmbedder({
     ...options,
     model: config.model,
     dim: config.dim,
-    apiKey: env.OPENAI_API_KEY,
-    baseUrl: config.endpoint ?? env.OPENAI_BASE_URL ?? OPENAI_DEFAULTS.baseUrl,
+    apiKey: apiKey ?? '',
+    baseUrl: baseUrl ?? undefined,
     azure: config.azureEndpoint && config.azureDeployment && config.azureVersion
       ? { endpoint: config.azureEndpoint, deployment: config.azureDeployment, apiVersion: config.azureVersion }
       : undefined,
     // Only the text-embedding-3 family accepts `dimensions`; older models and most compatible servers reject it.
     dimensions: /^text-embedding-3-/.test(config.model) ? config.dim : undefined,
-    // The config's batch_size (Letta's default 32, at most OpenAI's 2,048) is what the source asked for.
+    // The config's batch size (by default the provider's limit, 2,048) is what the source asked for.
     maxInputsPerRequest: options.maxInputsPerRequest ?? config.batchSize,
   });
 }

@@ -88,7 +88,8 @@ export class OpenAIEmbedder implements Embedder {
       this.headers = { 'content-type': 'application/json', 'api-key': options.apiKey };
     } else {
       this.url = `${trimSlash(options.baseUrl ?? d.baseUrl)}/embeddings`;
-      this.headers = { 'content-type': 'application/json', authorization: `Bearer ${options.apiKey}` };
+      // Local servers (Ollama, LM Studio) take no key: send none rather than an empty Bearer.
+      this.headers = { 'content-type': 'application/json', ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) };
     }
   }
 
