@@ -107,6 +107,8 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         log.error({ err: original }, 'unexpected error');
         return new GraphQLError(message, {
           nodes: error instanceof GraphQLError ? error.nodes : undefined,
+          source: error instanceof GraphQLError ? error.source : undefined,
+          positions: error instanceof GraphQLError ? error.positions : undefined,
           path: error instanceof GraphQLError ? error.path : undefined,
           extensions: { code: 'INTERNAL' },
         });
@@ -308,6 +310,9 @@ function requestErrorsAreBadInput(): Plugin {
 export function toGraphQLError(error: AppError, from?: GraphQLError): GraphQLError {
   return new GraphQLError(error.message, {
     nodes: from?.nodes,
+    // Errors of compiled queries have no AST nodes, only a source and positions (core/graphql-jit.ts).
+    source: from?.source,
+    positions: from?.positions,
     path: from?.path,
     originalError: error,
     extensions: { code: error.code, ...error.details, ...(error.code === 'UNAUTHENTICATED' ? { http: { status: 401 } } : {}) },

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openPostgres } from '../src/core/db/index.js';
 import { scopedPrisma } from '../src/core/tenancy.js';
-import { searchPassages, type PassageSearchInput } from '../src/domain/passage-search.js';
+import { EXACT_SCAN_MAX_ROWS, searchPassages, type PassageSearchInput, type SearchTuning } from '../src/domain/passage-search.js';
 import { ensureVectorIndex, vectorIndexName } from '../src/domain/vector-indexes.js';
 import type { PrismaClient } from '../src/generated/prisma/client.js';
 import { createTestApp, type Tenant, type TestApp } from './support/app.js';
@@ -86,10 +86,12 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
     return openPostgres(url.toString(), 1, { onQuery: (sql) => statements.push(sql) });
   }
 
-  const search = (tn: Tenant, input: PassageSearchInput) => searchPassages(tn.db, tn.actor, input);
+  const search = (tn: Tenant, input: PassageSearchInput, tuning?: SearchTuning) => searchPassages(tn.db, tn.actor, input, tuning);
   const ids = (hits: { passageId: string }[]) => hits.map((h) => h.passageId);
-  /** Statements that searched exactly (the uncast column), i.e. a short index result redone. */
+  /** Statements that searched exactly (the uncast column): a small search, or a short index result redone. */
   const exactScans = () => statements.filter((sql) => /\bembedding <=>/.test(sql)).length;
+  /** Statements that searched through the HNSW index (the cast expression). */
+  const indexScans = () => statements.filter((sql) => /::vector\(\d+\) <=>/.test(sql)).length;
 
   it('orders nearest neighbours by cosine similarity, honours topK, and keeps dimensions apart', async () => {
     const tn = await tenant();
@@ -101,15 +103,18 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
     const expected = await passages(tn, small.id, null, vectors.map((vector, i) => ({ text: `small ${i}`, vector })));
     const other = await passages(tn, large.id, null, [{ text: 'large 0', vector: unit(16, 0) }, { text: 'large 1', vector: unit(16, 3) }]);
 
+    const indexBefore = indexScans();
     const all = await search(tn, { mode: 'VECTOR', queryVector: q, dim: 8 });
     expect(ids(all)).toEqual(expected);
+    // An organization this small is searched exactly, whatever the rest of the database holds.
+    expect(indexScans()).toBe(indexBefore);
     expect(all.map((h) => h.vectorRank)).toEqual([1, 2, 3, 4, 5]);
     expect(all.map((h) => h.score)).toEqual([1, 2 / Math.sqrt(5), Math.SQRT1_2, 0, -1].map((s) => expect.closeTo(s, 6)));
     expect(ids(await search(tn, { mode: 'VECTOR', queryVector: q, dim: 8, topK: 2 }))).toEqual(expected.slice(0, 2));
     expect(ids(await search(tn, { mode: 'VECTOR', queryVector: unit(16, 3), dim: 16 }))).toEqual([other[1], other[0]]);
   });
 
-  describe('a filtered search over 2,000 passages', () => {
+  describe('a filtered search over 2,500 passages', () => {
     let tn: Tenant;
     let query: number[];
     const rowsOf = new Map<string, Row[]>();
@@ -125,9 +130,11 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
       target = await source(tn, 'target', 8);
       targetFiles = [await file(tn, target.id, 'a.txt'), await file(tn, target.id, 'b.txt')];
       const make = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ text: `${prefix} ${i}`, vector: randomVector(next, 8) }));
-      // The target source holds 1% of the organization's rows of this dimension.
+      // The target source holds 0.8% of the organization's rows of this dimension; the organization holds more
+      // than EXACT_SCAN_MAX_ROWS, so an organization-wide search goes through the index.
+      expect(EXACT_SCAN_MAX_ROWS).toBeLessThan(2500);
       const groups: [string, string | null, Row[]][] = [
-        [bulk.id, null, make('bulk', 1980)],
+        [bulk.id, null, make('bulk', 2480)],
         [target.id, targetFiles[0].id, make('a', 12)],
         [target.id, targetFiles[1].id, make('b', 8)],
       ];
@@ -143,15 +150,12 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
     const exactTop = (rows: Row[], k: number) =>
       [...rows].sort((a, b) => cosine(query, b.vector) - cosine(query, a.vector)).slice(0, k).map((r) => idOf.get(r)!);
 
-    it('returns the full topK from the filtered source, with recall ≥ 0.9, without an exact rerun', async () => {
-      const before = exactScans();
+    it('searches a source small enough exactly, in one statement, and returns its true topK', async () => {
+      const [exactBefore, indexBefore] = [exactScans(), indexScans()];
       const hits = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, sourceIds: [target.id] });
-      expect(hits).toHaveLength(10);
-      const truth = exactTop([...rowsOf.get(targetFiles[0].id)!, ...rowsOf.get(targetFiles[1].id)!], 10);
-      const recall = ids(hits).filter((id) => truth.includes(id)).length / 10;
-      expect(recall).toBeGreaterThanOrEqual(0.9);
-      // Iterative scan (pgvector ≥ 0.8) found enough rows: no exact rerun was needed.
-      expect(exactScans()).toBe(before);
+      expect(ids(hits)).toEqual(exactTop([...rowsOf.get(targetFiles[0].id)!, ...rowsOf.get(targetFiles[1].id)!], 10));
+      expect(exactScans()).toBe(exactBefore + 1);
+      expect(indexScans()).toBe(indexBefore);
     });
 
     it('returns the full topK from one file, and every match when fewer rows match than topK', async () => {
@@ -161,8 +165,12 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
       const before = exactScans();
       const inB = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, fileIds: [targetFiles[1].id], topK: 20 });
       expect(ids(inB)).toEqual(exactTop(rowsOf.get(targetFiles[1].id)!, 8));
-      // Short of topK: redone exactly, since the index scan could also have given up early.
       expect(exactScans()).toBe(before + 1);
+      // Through the index, a result short of topK is redone exactly, since the index scan could have given up early.
+      const [exactBefore, indexBefore] = [exactScans(), indexScans()];
+      const viaIndex = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, fileIds: [targetFiles[1].id], topK: 20 }, { exactScanMaxRows: 0 });
+      expect(ids(viaIndex)).toEqual(ids(inB));
+      expect([exactScans(), indexScans()]).toEqual([exactBefore + 1, indexBefore + 1]);
       const both = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, sourceIds: [target.id], fileIds: [targetFiles[1].id], topK: 5 });
       expect(ids(both)).toEqual(exactTop(rowsOf.get(targetFiles[1].id)!, 5));
     });
@@ -187,8 +195,8 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
     });
 
     /**
-     * At this size the planner answers a 1% filter from the sourceId btree (exact); at scale it walks the HNSW
-     * index and filters afterwards. A client that may not sort forces that plan here: the iterative scan must
+     * A source this small is searched exactly (above); a larger one behind a selective filter walks the HNSW index
+     * and filters afterwards. Tuning and a client that may not sort force that plan here: the iterative scan must
      * still fill topK without the exact rerun (pgvector's plain index scan returns 0–1 rows of 10 here).
      */
     it('fills topK through the HNSW index past a selective filter (iterative scan)', async () => {
@@ -196,7 +204,12 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
       try {
         const from = statements.length;
         const before = exactScans();
-        const hits = await searchPassages(scopedPrisma(client.prisma, tn.organizationId), tn.actor, { mode: 'VECTOR', queryVector: query, dim: 8, sourceIds: [target.id] });
+        const hits = await searchPassages(
+          scopedPrisma(client.prisma, tn.organizationId),
+          tn.actor,
+          { mode: 'VECTOR', queryVector: query, dim: 8, sourceIds: [target.id] },
+          { exactScanMaxRows: 0 },
+        );
         expect(exactScans()).toBe(before);
         expect(hits).toHaveLength(10);
         const truth = exactTop([...rowsOf.get(targetFiles[0].id)!, ...rowsOf.get(targetFiles[1].id)!], 10);

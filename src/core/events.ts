@@ -44,6 +44,8 @@ export interface RunChange {
   agentId: string | null;
   status: Run['status'];
   stepCount: number;
+  totalTokens: number;
+  stopReason: string | null;
   updatedAt: string;
 }
 
@@ -55,25 +57,72 @@ type Topics = {
 
 export type EventBus = ReturnType<typeof createPubSub<Topics>>;
 
+export type Topic = keyof Topics;
+export type ChangeOf<T extends Topic> = Topics[T][1];
+
 let bus: EventBus = createPubSub<Topics>();
 let closeBus: () => Promise<void> = async () => {};
+/** Redis confirms a SUBSCRIBE asynchronously; until then a publication can be missed. In memory: at once. */
+let confirmed: (channel: string) => Promise<unknown> = async () => {};
+const reconnectListeners = new Set<() => void>();
 
 /** The process's bus (the embedded in-memory one until `useRedisEvents`). */
 export const events = {
   publish: <T extends keyof Topics>(topic: T, ...args: Topics[T]) => bus.publish(topic, ...args),
+  /** Lazy, like any yoga pubsub iterator: the subscription is made by the first `next()`. */
   subscribe: <T extends keyof Topics>(topic: T, organizationId: string) =>
     (bus.subscribe as (topic: T, organizationId: string) => AsyncIterableIterator<Topics[T][1]>)(topic, organizationId),
+  /**
+   * Resolves once a subscription already started (first `next()` called) is in effect, so that anything
+   * published from then on reaches it: what "subscribe, then read the current state" needs to lose nothing.
+   */
+  ready: (topic: keyof Topics, organizationId: string) => confirmed(`${topic}:${organizationId}`),
+  /** Called each time the bus is back after a lost connection (Redis): what was published meanwhile is lost. */
+  onReconnect: (listener: () => void) => {
+    reconnectListeners.add(listener);
+    return () => void reconnectListeners.delete(listener);
+  },
 };
 
 /** Puts Redis pub/sub under the bus; returns a function that closes both connections. */
 export async function useRedisEvents(redisUrl: string): Promise<() => Promise<void>> {
   const [{ Redis }, { createRedisEventTarget }] = await Promise.all([import('ioredis'), import('@graphql-yoga/redis-event-target')]);
-  const publishClient = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
-  const subscribeClient = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  // Named, so CLIENT LIST tells which process a connection belongs to.
+  const publishClient = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, connectionName: `quarry-events-pub-${process.pid}` });
+  const subscribeClient = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, connectionName: `quarry-events-sub-${process.pid}` });
   await Promise.all([publishClient.connect(), subscribeClient.connect()]);
-  bus = createPubSub<Topics>({ eventTarget: createRedisEventTarget({ publishClient, subscribeClient }) });
+  // The event target fires SUBSCRIBE without awaiting it; keep each channel's acknowledgement for `ready`.
+  const acks = new Map<string, Promise<unknown>>();
+  const subscriber = {
+    on: (event: 'message', listener: (channel: string, message: string) => void) => subscribeClient.on(event, listener),
+    subscribe: (channel: string) => {
+      const ack = subscribeClient.subscribe(channel);
+      ack.catch(() => {}); // surfaced through `ready`
+      acks.set(channel, ack);
+      return ack;
+    },
+    unsubscribe: (channel: string) => {
+      acks.delete(channel);
+      return subscribeClient.unsubscribe(channel);
+    },
+  } as unknown as typeof subscribeClient;
+  bus = createPubSub<Topics>({ eventTarget: createRedisEventTarget({ publishClient, subscribeClient: subscriber }) });
+  // 'ready' again means a reconnection. ioredis re-sends its SUBSCRIBEs right after emitting it; a PING sent
+  // after them is answered after them, so once it is, the channels are back and streams can re-read state.
+  subscribeClient.on('ready', () =>
+    setImmediate(() =>
+      subscribeClient
+        .ping()
+        .catch(() => {})
+        .then(() => {
+          for (const listener of reconnectListeners) listener();
+        }),
+    ),
+  );
+  confirmed = (channel) => acks.get(channel) ?? Promise.resolve();
   closeBus = async () => {
     bus = createPubSub<Topics>();
+    confirmed = async () => {};
     await Promise.allSettled([publishClient.quit(), subscribeClient.quit()]);
   };
   return () => closeBus();
@@ -108,11 +157,13 @@ export const fileChange = (
   updatedAt: file.updatedAt.toISOString(),
 });
 
-export const runChange = (run: Run): RunChange => ({
+export const runChange = (run: Pick<Run, 'id' | 'organizationId' | 'agentId' | 'status' | 'stepCount' | 'totalTokens' | 'stopReason' | 'updatedAt'>): RunChange => ({
   id: run.id,
   organizationId: run.organizationId,
   agentId: run.agentId,
   status: run.status,
   stepCount: run.stepCount,
+  totalTokens: run.totalTokens,
+  stopReason: run.stopReason,
   updatedAt: run.updatedAt.toISOString(),
 });

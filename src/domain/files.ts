@@ -1,4 +1,5 @@
 import { notFound } from '../core/errors.js';
+import { events, fileChange } from '../core/events.js';
 import type { File, PrismaClient } from '../generated/prisma/client.js';
 import { orNotFound, requireId } from './ids.js';
 
@@ -13,6 +14,7 @@ export async function getFile(db: PrismaClient, id: string, field = 'id'): Promi
 export async function deleteFile(db: PrismaClient, id: string): Promise<File> {
   const file = await getFile(db, id);
   await db.file.delete({ where: { id } });
+  events.publish('file', file.organizationId, fileChange(file, false)); // ends the file's subscriptions
   return file;
 }
 

@@ -1,5 +1,6 @@
 import type { Actor } from '../core/auth.js';
 import { badInput, conflict, notFound } from '../core/errors.js';
+import { events, runChange } from '../core/events.js';
 import type { Prisma, PrismaClient, Run, RunStatus, RunStep } from '../generated/prisma/client.js';
 import { getAgent } from './agents.js';
 import { orNotFound, requireId } from './ids.js';
@@ -101,7 +102,7 @@ export async function startRun(db: PrismaClient, actor: Actor, input: StartRunIn
   const requestConfig = checkObject(input.requestConfig, 'requestConfig');
   const conversationId = checkText(input.conversationId, 'conversationId');
   const agent = await getAgent(db, actor, input.agentId, 'agentId');
-  return db.run.create({
+  const run = await db.run.create({
     data: {
       organizationId: actor.organizationId,
       agentId: agent.id,
@@ -114,6 +115,8 @@ export async function startRun(db: PrismaClient, actor: Actor, input: StartRunIn
       createdById: actor.userId,
     },
   });
+  events.publish('run', run.organizationId, runChange(run));
+  return run;
 }
 
 /**
@@ -148,7 +151,7 @@ export async function recordRunStep(db: PrismaClient, actor: Actor, runId: strin
   // Raw SQL, so it filters by organization itself. COALESCE(total + n, total, n): a step without a figure leaves
   // the total as it is, and the first step with one starts it.
   const created = await db.$transaction(async (tx) => {
-    const [run] = await tx.$queryRaw<{ stepCount: number }[]>`
+    const [run] = await tx.$queryRaw<Pick<Run, 'agentId' | 'status' | 'stepCount' | 'totalTokens' | 'stopReason' | 'updatedAt'>[]>`
       UPDATE "Run" SET
         "stepCount" = "stepCount" + 1,
         "promptTokens" = "promptTokens" + ${promptTokens}::int,
@@ -167,11 +170,16 @@ export async function recordRunStep(db: PrismaClient, actor: Actor, runId: strin
           COALESCE("cacheCreationTokens", 0)::bigint + ${cacheCreationTokens ?? 0},
           COALESCE("reasoningTokens", 0)::bigint + ${reasoningTokens ?? 0}
         ) <= ${INT_MAX}
-      RETURNING "stepCount"`;
+      RETURNING "agentId", status::text AS status, "stepCount", "totalTokens", "stopReason", "updatedAt"`;
     if (!run) return null;
-    return tx.runStep.create({ data: { ...step, organizationId: actor.organizationId, runId, seq: run.stepCount } });
+    const created = await tx.runStep.create({ data: { ...step, organizationId: actor.organizationId, runId, seq: run.stepCount } });
+    return { created, run };
   });
-  if (created) return created;
+  if (created) {
+    // After the commit, so a subscriber that reads the run on this event sees the step.
+    events.publish('run', actor.organizationId, runChange({ ...created.run, id: runId, organizationId: actor.organizationId }));
+    return created.created;
+  }
 
   // Nothing was written; say why, outside the transaction (PGlite runs one transaction at a time).
   const run = await getRun(db, runId, 'runId');
@@ -192,6 +200,7 @@ export async function finishRun(db: PrismaClient, runId: string, input: FinishRu
   });
   const run = await getRun(db, runId, 'runId');
   if (count === 0) throw conflict(`Run ${runId} is already ${run.status}`, 'runId');
+  events.publish('run', run.organizationId, runChange(run));
   return run;
 }
 

@@ -22,6 +22,16 @@ export interface ToolInput {
   argsJsonSchema?: Record<string, unknown> | null;
   returnCharLimit?: number | null;
   metadata?: Record<string, unknown> | null;
+  /** Packages the tool needs to run, kept for the runtime: `[{ name, version? }]`. */
+  pipRequirements?: Requirement[] | null;
+  npmRequirements?: Requirement[] | null;
+  defaultRequiresApproval?: boolean | null;
+  enableParallelExecution?: boolean | null;
+}
+
+export interface Requirement {
+  name: string;
+  version?: string | null;
 }
 
 /** Fields left out or null keep their value (Letta's rule). */
@@ -102,6 +112,19 @@ interface Columns {
   returnCharLimit?: number;
   metadata?: Prisma.InputJsonObject;
   argsJsonSchema?: Prisma.InputJsonObject;
+  pipRequirements?: Prisma.InputJsonArray;
+  npmRequirements?: Prisma.InputJsonArray;
+  defaultRequiresApproval?: boolean;
+  enableParallelExecution?: boolean;
+}
+
+function checkRequirements(value: Requirement[], field: string): Prisma.InputJsonArray {
+  if (!Array.isArray(value)) throw badInput(`${field} must be a list of { name, version }`, field);
+  return value.map((req, i) => {
+    if (!isObject(req) || typeof req.name !== 'string' || !req.name.trim()) throw badInput(`${field}.${i}.name must be a package name`, `${field}.${i}.name`);
+    if (req.version != null && typeof req.version !== 'string') throw badInput(`${field}.${i}.version must be a string`, `${field}.${i}.version`);
+    return { name: req.name.trim(), version: req.version ?? null };
+  });
 }
 
 /** The plain columns set by the fields present and non-null in `input`, validated. */
@@ -121,6 +144,10 @@ function plainColumns(input: ToolPatch): Columns {
   }
   if (input.metadata != null) columns.metadata = checkObject(input.metadata, 'metadata') as Prisma.InputJsonObject;
   if (input.argsJsonSchema != null) columns.argsJsonSchema = checkArgsJsonSchema(input.argsJsonSchema) as Prisma.InputJsonObject;
+  if (input.pipRequirements != null) columns.pipRequirements = checkRequirements(input.pipRequirements, 'pipRequirements');
+  if (input.npmRequirements != null) columns.npmRequirements = checkRequirements(input.npmRequirements, 'npmRequirements');
+  if (input.defaultRequiresApproval != null) columns.defaultRequiresApproval = input.defaultRequiresApproval;
+  if (input.enableParallelExecution != null) columns.enableParallelExecution = input.enableParallelExecution;
   return columns;
 }
 

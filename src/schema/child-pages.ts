@@ -50,14 +50,15 @@ async function loadPages(ctx: Context, spec: ChildPageSpec, page: PageArgs, pare
   if (page.after) conditions.push(Prisma.sql`(${keys}) ${later} ${cursorKeys(page.after)}`);
   if (page.before) conditions.push(Prisma.sql`(${keys}) ${earlier} ${cursorKeys(page.before)}`);
   const dir = Prisma.raw(descending ? 'DESC' : 'ASC');
-  const rows = await ctx.db.$queryRaw<(Record<string, unknown> & { __parent: string })[]>`
+  // Through the raw reader (prepared, no Prisma result mapping): this is the widest result of a nested read.
+  const rows = await ctx.sql.query<Record<string, unknown> & { __parent: string }>(Prisma.sql`
     SELECT p.id AS "__parent", page.* FROM unnest(${[...parentIds]}::text[]) AS p(id)
     CROSS JOIN LATERAL (
       SELECT ${spec.columns} FROM ${table} c
        WHERE ${Prisma.join(conditions, ' AND ')}
        ORDER BY ${Prisma.join(spec.order.map((k) => Prisma.sql`${k} ${dir}`))}
        LIMIT ${page.limit}
-    ) page`;
+    ) page`);
   const byParent = new Map<string, Record<string, unknown>[]>(parentIds.map((id) => [id, []]));
   for (const { __parent, ...row } of rows) byParent.get(__parent)!.push(row);
   return parentIds.map((id) => byParent.get(id)!);

@@ -11,7 +11,7 @@ export const JobStatusEnum = builder.enumType('JobStatus', {
   values: ['CREATED', 'PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'EXPIRED'] as const,
 });
 
-const JobTypeEnum = builder.enumType('JobType', { values: ['JOB', 'RUN', 'BATCH'] as const });
+export const JobTypeEnum = builder.enumType('JobType', { values: ['JOB', 'RUN', 'BATCH'] as const });
 
 export const Job = builder.prismaNode('Job', {
   ...nodeOptions,

@@ -5,7 +5,7 @@ import { OrderDirection } from './sources.js';
 
 /** Runs reported by agent runtimes, their steps and token usage. */
 
-const RunStatusEnum = builder.enumType('RunStatus', { values: ['CREATED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const });
+export const RunStatusEnum = builder.enumType('RunStatus', { values: ['CREATED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const });
 const RunFinalStatus = builder.enumType('RunFinalStatus', { values: FINAL_RUN_STATUSES, description: 'The statuses that end a run.' });
 
 const PromptTokensDetails = builder.objectRef<NonNullable<RunUsage['promptTokensDetails']>>('PromptTokensDetails').implement({

@@ -65,12 +65,15 @@ export const Source = builder.prismaNode('Source', {
   }),
 });
 
-/** Per request: file count and total bytes of each source asked for, in one grouped query. */
+/** Per request: file count and total bytes of each source asked for, in one grouped query (raw reader: see core/db/reader.ts). */
 const fileStats = createContextCache(
   (ctx: Context) =>
     new DataLoader<string, { count: number; size: number }>(async (ids) => {
-      const rows = await ctx.db.file.groupBy({ by: ['sourceId'], where: { sourceId: { in: [...ids] } }, _count: { _all: true }, _sum: { sizeBytes: true } });
-      const byId = new Map(rows.map((r) => [r.sourceId, { count: r._count._all, size: r._sum.sizeBytes ?? 0 }]));
+      const rows = await ctx.sql.query<{ sourceId: string; count: number; size: number }>(Prisma.sql`
+        SELECT "sourceId", count(*)::int AS count, coalesce(sum("sizeBytes"), 0)::float8 AS size FROM "File"
+         WHERE "sourceId" = ANY(${[...ids]}::text[]) AND "organizationId" = ${ctx.actor.organizationId}
+         GROUP BY "sourceId"`);
+      const byId = new Map(rows.map((r) => [r.sourceId, { count: r.count, size: r.size }]));
       return ids.map((id) => byId.get(id) ?? { count: 0, size: 0 });
     }),
 );
@@ -78,8 +81,11 @@ const fileStats = createContextCache(
 const passageCounts = createContextCache(
   (ctx: Context) =>
     new DataLoader<string, number>(async (ids) => {
-      const rows = await ctx.db.passage.groupBy({ by: ['sourceId'], where: { sourceId: { in: [...ids] } }, _count: { _all: true } });
-      const byId = new Map(rows.map((r) => [r.sourceId, r._count._all]));
+      const rows = await ctx.sql.query<{ sourceId: string; count: number }>(Prisma.sql`
+        SELECT "sourceId", count(*)::int AS count FROM "Passage"
+         WHERE "sourceId" = ANY(${[...ids]}::text[]) AND "organizationId" = ${ctx.actor.organizationId}
+         GROUP BY "sourceId"`);
+      const byId = new Map(rows.map((r) => [r.sourceId, r.count]));
       return ids.map((id) => byId.get(id) ?? 0);
     }),
 );

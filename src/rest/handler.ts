@@ -1,0 +1,241 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { z } from 'zod';
+import type { Context } from '../context.js';
+import { AppError, ERROR_CODES, fromPrismaError, unauthenticated } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { renderDocsPage } from './docs.js';
+import { buildOpenApi } from './openapi.js';
+import { DEFAULT_BODY_LIMIT, Reply, type Route } from './route.js';
+import { exampleId, queryObject, toValidationIssues, type Location, type ValidationIssue } from './validation.js';
+
+/**
+ * The Letta REST shim's HTTP entry point: matches `/v1/…` and `/latest/…` (with or without a trailing slash,
+ * never redirecting), authenticates, validates path, query and body against the route's schemas, runs the
+ * handler and writes Letta's JSON: `{"detail": …}` errors with Letta's status codes. Also serves
+ * `/openapi.json` and `/docs`, generated from the same route table.
+ */
+
+export const API_PREFIXES = ['/v1', '/latest'] as const;
+
+export interface RestOptions {
+  routes: Route[];
+  log: Logger;
+  /** The request's context for a key, or null when the key is missing, unknown, revoked or expired. */
+  authenticate(get: (name: string) => string | null | undefined): Promise<Context | null>;
+}
+
+export function isRestPath(pathname: string): boolean {
+  return (
+    pathname === '/openapi.json' ||
+    pathname === '/docs' ||
+    pathname === '/docs/' ||
+    API_PREFIXES.some((prefix) => pathname === prefix || pathname.startsWith(`${prefix}/`))
+  );
+}
+
+/** Thrown inside the pipeline to answer at once with a status and a `detail`. */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: Record<string, unknown>,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(typeof body.detail === 'string' ? body.detail : `HTTP ${status}`);
+  }
+}
+
+function validationError(issues: ValidationIssue[]): HttpError {
+  const body: Record<string, unknown> = { detail: issues };
+  // Letta 0.13+ adds examples of well-formed ids when a path id failed its pattern.
+  const examples = issues.flatMap((issue) => {
+    const prefix = issue.loc[0] === 'path' && issue.type === 'string_pattern_mismatch' ? /'([a-z_]+)-\{uuid4\}'/.exec(issue.msg)?.[1] : undefined;
+    return prefix ? [exampleId(prefix)] : [];
+  });
+  if (examples.length) body.examples = examples;
+  return new HttpError(422, body);
+}
+
+function parse<S extends z.ZodType>(schema: S | undefined, value: unknown, where: Location): z.output<S> | undefined {
+  if (!schema) return undefined;
+  const result = schema.safeParse(value);
+  if (!result.success) throw validationError(toValidationIssues(result.error, where, value));
+  return result.data;
+}
+
+/** How much of a refused body is read (and thrown away) so the 413 reaches the client before the connection closes. */
+const DRAIN_MAX = 8 * 1024 * 1024;
+
+/**
+ * Reads and discards the rest of a refused body, then lets the connection close (the response says
+ * `connection: close`): closing at once with unread bytes makes TCP reset the connection, and the client may
+ * lose the 413. Past DRAIN_MAX bytes or a few seconds the socket is cut anyway.
+ */
+function discard(req: IncomingMessage) {
+  let drained = 0;
+  const timer = setTimeout(() => req.socket.destroy(), 5000).unref();
+  req.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > DRAIN_MAX) req.socket.destroy();
+  });
+  req.on('end', () => clearTimeout(timer));
+  req.on('close', () => clearTimeout(timer));
+  req.resume();
+}
+
+const tooLarge = (limit: number) => new HttpError(413, { detail: `Request body is larger than the limit of ${limit} bytes` }, { connection: 'close' });
+
+/** The body, up to `limit` bytes: one that grows past the limit (sent without a Content-Length) is refused at once. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      req.off('data', onData).off('end', onEnd).off('error', onError);
+      discard(req);
+      reject(tooLarge(limit));
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks));
+    const onError = (error: Error) => reject(error);
+    req.on('data', onData).on('end', onEnd).on('error', onError);
+  });
+}
+
+function parseJson(raw: Buffer, req: IncomingMessage): unknown {
+  if (raw.length === 0) return undefined;
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type.startsWith('multipart/')) {
+    throw validationError([{ type: 'model_attributes_type', loc: ['body'], msg: 'Input should be a JSON object, not a multipart form', input: null }]);
+  }
+  const text = raw.toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw validationError([{ type: 'json_invalid', loc: ['body', 0], msg: 'JSON decode error', input: {}, ctx: { error: (error as Error).message } }]);
+  }
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, { detail: `Malformed percent-encoding in path segment "${segment}"` });
+  }
+}
+
+function match(route: Route, parts: string[]): Record<string, string> | null {
+  if (route.segments.length !== parts.length) return null;
+  const params: Record<string, string> = {};
+  for (const [i, segment] of route.segments.entries()) {
+    if ('literal' in segment) {
+      if (segment.literal !== parts[i]) return null;
+    } else {
+      params[segment.param] = parts[i];
+    }
+  }
+  return params;
+}
+
+/** Domain errors as Letta status codes; anything unknown is a 500 whose cause is logged, never sent. */
+function errorReply(error: unknown, route: Route | undefined, log: Logger): { status: number; body: unknown; headers: Record<string, string> } {
+  if (error instanceof HttpError) return { status: error.status, body: error.body, headers: error.headers };
+  const known = error instanceof AppError ? error : fromPrismaError(error);
+  if (known) {
+    const status = route?.errorStatus?.[known.code] ?? ERROR_CODES[known.code];
+    return { status, body: { detail: known.message }, headers: known.code === 'UNAUTHENTICATED' ? { 'www-authenticate': 'Bearer' } : {} };
+  }
+  log.error({ err: error, operation: route?.operationId }, 'unexpected error in REST handler');
+  return { status: 500, body: { detail: 'An unknown error occurred' }, headers: {} };
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  if (status === 204) {
+    res.writeHead(status, headers);
+    res.end();
+    return;
+  }
+  // Letta answers deletes with a literal `null` body: undefined becomes null too.
+  const text = JSON.stringify(body === undefined ? null : body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers });
+  res.end(text);
+}
+
+export function createRestHandler(options: RestOptions) {
+  const { routes, log } = options;
+  let openapi: string | undefined;
+  let docs: string | undefined;
+
+  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://quarry');
+    const pathname = url.pathname;
+    if (pathname === '/openapi.json' && (req.method === 'GET' || req.method === 'HEAD')) {
+      openapi ??= JSON.stringify(buildOpenApi(routes));
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
+      res.end(req.method === 'HEAD' ? undefined : openapi);
+      return;
+    }
+    if ((pathname === '/docs' || pathname === '/docs/') && (req.method === 'GET' || req.method === 'HEAD')) {
+      docs ??= renderDocsPage(buildOpenApi(routes));
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' });
+      res.end(req.method === 'HEAD' ? undefined : docs);
+      return;
+    }
+
+    let current: Route | undefined;
+    try {
+      const prefix = API_PREFIXES.find((p) => pathname === p || pathname.startsWith(`${p}/`));
+      // Letta declares collections with a trailing slash and redirects the other form; both are served here.
+      const rest = prefix ? pathname.slice(prefix.length).replace(/\/$/, '') : '';
+      const parts = rest.split('/').filter((p, i) => i > 0 || p !== '');
+      if (parts.some((p) => p === '')) throw new HttpError(404, { detail: 'Not Found' });
+
+      let found: { route: Route; raw: Record<string, string> } | undefined;
+      const allowed = new Set<string>();
+      for (const candidate of routes) {
+        const raw = match(candidate, parts);
+        if (!raw) continue;
+        if (candidate.method === req.method) {
+          found = { route: candidate, raw };
+          break;
+        }
+        allowed.add(candidate.method);
+      }
+      if (!found) {
+        if (allowed.size) throw new HttpError(405, { detail: 'Method Not Allowed' }, { allow: [...allowed].join(', ') });
+        throw new HttpError(404, { detail: 'Not Found' });
+      }
+      current = found.route;
+      const limit = current.bodyLimit ?? DEFAULT_BODY_LIMIT;
+      // A body declared too large is refused before anything else, so nobody can make the server read it.
+      if (!current.rawBody && Number(req.headers['content-length']) > limit) {
+        discard(req);
+        throw tooLarge(limit);
+      }
+
+      // Authentication comes before validation, so an anonymous caller learns nothing about ids or bodies.
+      const ctx = await options.authenticate((name) => {
+        const value = req.headers[name];
+        return Array.isArray(value) ? value[0] : value;
+      });
+      if (!ctx) throw new HttpError(401, { detail: unauthenticated().message }, { 'www-authenticate': 'Bearer' });
+
+      const rawParams = Object.fromEntries(Object.entries(found.raw).map(([k, v]) => [k, decodeSegment(v)]));
+      const params = parse(current.params, rawParams, 'path');
+      const query = parse(current.query, queryObject(url.searchParams, current.query), 'query');
+      let body: unknown;
+      if (!current.rawBody) {
+        const raw = await readBody(req, limit);
+        if (current.body) body = parse(current.body, parseJson(raw, req), 'body');
+      }
+
+      const result = await current.handler({ params, query, body, ctx, request: req });
+      if (result instanceof Reply) send(res, result.status, result.body, result.headers);
+      else send(res, current.status ?? 200, result);
+    } catch (error) {
+      const { status, body, headers } = errorReply(error, current, log);
+      if (!res.headersSent) send(res, status, body, headers);
+      else res.destroy();
+    }
+  };
+}

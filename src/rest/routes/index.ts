@@ -1,0 +1,20 @@
+import type { Route } from '../route.js';
+import { agentRoutes } from './agents.js';
+import { workRoutes } from './jobs.js';
+import { sourceRoutes } from './sources.js';
+import { toolRoutes } from './tools.js';
+
+/**
+ * Every route of the Letta shim, in matching order: within a resource, static paths come before `/{id}`. The
+ * first route whose path and method match serves the request; a path that matches only with another method is
+ * a 405.
+ */
+export function lettaRoutes(): Route[] {
+  const routes = [...sourceRoutes('sources'), ...sourceRoutes('folders'), ...agentRoutes(), ...toolRoutes(), ...workRoutes()];
+  const seen = new Set<string>();
+  for (const r of routes) {
+    if (seen.has(r.operationId)) throw new Error(`Duplicate operationId ${r.operationId}`);
+    seen.add(r.operationId);
+  }
+  return routes;
+}

@@ -1,0 +1,226 @@
+import { z } from 'zod';
+import { AppError } from '../../core/errors.js';
+import { cancelJob, deleteJob, getJob, jobWhere } from '../../domain/jobs.js';
+import { getRun, runUsage, runWhere, ACTIVE_RUN_STATUSES } from '../../domain/runs.js';
+import { listBatchMessages } from '../../domain/batches.js';
+import type { Job as JobRow, JobStatus, Prisma, Run as RunRow, RunStatus } from '../../generated/prisma/client.js';
+import { BY_CREATION, page } from '../pages.js';
+import { route, type Route } from '../route.js';
+import * as S from '../schemas.js';
+import * as out from '../serialize.js';
+import { idOf, q } from '../validation.js';
+import { describe, direction, listParams } from './common.js';
+
+/**
+ * `/v1/jobs` (background jobs of type `job`: Letta lists runs and batches elsewhere), `/v1/runs` with their usage,
+ * and the messages of a batch. Jobs are your organization's, as everything in Quarry (Letta scopes them to the
+ * user who created them).
+ */
+
+const jobStatus = (status: (typeof S.JOB_STATUSES)[number]) => status.toUpperCase() as JobStatus;
+const runStatus = (status: (typeof S.RUN_STATUSES)[number]) => status.toUpperCase() as RunStatus;
+
+/** A job of type JOB, or NOT_FOUND: runs and batches have their own routes. */
+async function getPlainJob(db: Parameters<typeof getJob>[0], id: string) {
+  const job = await getJob(db, id, 'job_id');
+  if (job.jobType !== 'JOB') throw new AppError('NOT_FOUND', `Job ${id} not found`, { id });
+  return job;
+}
+
+function jobRoutes(): Route[] {
+  const tags = ['jobs'];
+  const byId = z.object({ job_id: idOf('job') });
+  return [
+    route({
+      method: 'GET',
+      path: '/jobs',
+      operationId: 'list_jobs',
+      summary: 'List jobs',
+      description: 'Only jobs of type `job` (runs are under /v1/runs, batches under /v1/messages/batches). Default newest first.',
+      tags,
+      query: z.object({
+        ...listParams('job', { limit: 100, order: 'desc' }),
+        source_id: describe(idOf('source').optional(), 'Jobs working on this source.'),
+        statuses: describe(q.csv(z.enum(S.JOB_STATUSES)).optional(), 'Jobs in any of these statuses.'),
+        active: describe(q.bool().default(false), 'Only jobs not yet ended (created, pending, running).'),
+      }),
+      response: z.array(S.Job),
+      handler: async ({ ctx, query }) => {
+        const where = jobWhere({ jobType: 'JOB', sourceId: query.source_id, status: query.statuses?.map(jobStatus), active: query.active });
+        const rows = await page<JobRow>(ctx.db.job, { where, keys: BY_CREATION, type: 'Job' }, { ...query, order: direction(query, 'desc') });
+        return rows.map(out.job);
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/jobs/active',
+      operationId: 'list_active_jobs',
+      summary: 'List jobs not yet ended',
+      description: 'Created, pending or running jobs of type `job`; default oldest first, 50 per page.',
+      tags,
+      deprecated: true,
+      query: z.object({ ...listParams('job', { limit: 50, order: 'asc' }), source_id: idOf('source').optional() }),
+      response: z.array(S.Job),
+      handler: async ({ ctx, query }) => {
+        const where = jobWhere({ jobType: 'JOB', sourceId: query.source_id, active: true });
+        const rows = await page<JobRow>(ctx.db.job, { where, keys: BY_CREATION, type: 'Job' }, { ...query, order: direction(query, 'asc') });
+        return rows.map(out.job);
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/jobs/{job_id}',
+      operationId: 'retrieve_job',
+      summary: 'Get a job',
+      tags,
+      params: byId,
+      response: S.Job,
+      handler: async ({ ctx, params }) => out.job(await getPlainJob(ctx.db, params.job_id)),
+    }),
+    route({
+      method: 'PATCH',
+      path: '/jobs/{job_id}/cancel',
+      operationId: 'cancel_job',
+      summary: 'Cancel a job',
+      description:
+        'A job no worker holds ends `cancelled` at once; one a worker holds ends `cancelled` at the worker’s next step. A finished job is answered ' +
+        'as it is. Answers the job (Letta declares that too, though its server answers 500 here).',
+      tags,
+      params: byId,
+      response: S.Job,
+      handler: async ({ ctx, params }) => {
+        await getPlainJob(ctx.db, params.job_id);
+        return out.job(await cancelJob(ctx.db, params.job_id));
+      },
+    }),
+    route({
+      method: 'DELETE',
+      path: '/jobs/{job_id}',
+      operationId: 'delete_job',
+      summary: 'Delete a job',
+      description: 'Answers the job’s last state. An active job is cancelled first (its callback goes out).',
+      tags,
+      params: byId,
+      response: S.Job,
+      handler: async ({ ctx, params }) => {
+        await getPlainJob(ctx.db, params.job_id);
+        return out.job(await deleteJob(ctx.db, params.job_id));
+      },
+    }),
+  ];
+}
+
+function runRoutes(): Route[] {
+  const tags = ['runs'];
+  const byId = z.object({ run_id: idOf('run') });
+  const agentFilter = {
+    agent_id: describe(idOf('agent').optional(), 'Runs of this agent.'),
+    agent_ids: describe(q.csv(idOf('agent')).optional(), 'Runs of any of these agents (deprecated).'),
+    background: describe(q.bool().optional(), 'Only background (true) or foreground (false) runs.'),
+  };
+  const agentWhere = (query: { agent_ids?: string[] }): Prisma.RunWhereInput => (query.agent_ids?.length ? { agentId: { in: query.agent_ids } } : {});
+  return [
+    route({
+      method: 'GET',
+      path: '/runs',
+      operationId: 'list_runs',
+      summary: 'List runs',
+      description: 'Default newest first.',
+      tags,
+      query: z.object({
+        ...listParams('run', { limit: 100, order: 'desc' }),
+        ...agentFilter,
+        statuses: describe(q.csv(z.enum(S.RUN_STATUSES)).optional(), 'Runs in any of these statuses.'),
+        stop_reason: z.string().optional(),
+        active: describe(q.bool().default(false), 'Only created or running runs.'),
+      }),
+      response: z.array(S.Run),
+      handler: async ({ ctx, query }) => {
+        let statuses = query.statuses?.map(runStatus);
+        if (query.active) statuses = ACTIVE_RUN_STATUSES.filter((s) => !statuses?.length || statuses.includes(s));
+        const where = { AND: [runWhere({ agentId: query.agent_id, statuses, background: query.background, stopReason: query.stop_reason }), agentWhere(query)] };
+        const rows = await page<RunRow>(ctx.db.run, { where, keys: BY_CREATION, type: 'Run' }, { ...query, order: direction(query, 'desc') });
+        return rows.map(out.run);
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/runs/active',
+      operationId: 'list_active_runs',
+      summary: 'List runs not yet ended',
+      description: 'Created or running runs, newest first, at most 100.',
+      tags,
+      deprecated: true,
+      query: z.object(agentFilter),
+      response: z.array(S.Run),
+      handler: async ({ ctx, query }) => {
+        const where = { AND: [runWhere({ agentId: query.agent_id, statuses: ACTIVE_RUN_STATUSES, background: query.background }), agentWhere(query)] };
+        const rows = await page<RunRow>(ctx.db.run, { where, keys: BY_CREATION, type: 'Run' }, { limit: 100, order: 'desc' });
+        return rows.map(out.run);
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/runs/{run_id}',
+      operationId: 'retrieve_run',
+      summary: 'Get a run',
+      tags,
+      params: byId,
+      response: S.Run,
+      handler: async ({ ctx, params }) => out.run(await getRun(ctx.db, params.run_id, 'run_id')),
+    }),
+    route({
+      method: 'GET',
+      path: '/runs/{run_id}/usage',
+      operationId: 'retrieve_run_usage',
+      summary: 'Token usage of a run',
+      description: 'Summed over the steps its runtime reported; zeros before the first step.',
+      tags,
+      params: byId,
+      response: S.UsageStatistics,
+      handler: async ({ ctx, params }) => out.usage(runUsage(await getRun(ctx.db, params.run_id, 'run_id'))),
+    }),
+  ];
+}
+
+function batchRoutes(): Route[] {
+  return ['/messages/batches/{batch_id}/messages', '/batch-runs/{batch_id}/messages'].map((path, i) =>
+    route({
+      method: 'GET',
+      path,
+      operationId: i === 0 ? 'list_batch_messages' : 'list_batch_run_messages',
+      summary: 'The messages of a batch',
+      description:
+        'Default newest first, as Letta answers (the seed’s “oldest first” is not). `cursor` is the older name of `after`, `sort_descending` of ' +
+        '`order`. ' +
+        (i === 0 ? 'Letta’s path.' : 'The seed’s path, an alias.'),
+      tags: ['messages'],
+      params: z.object({ batch_id: idOf('job', 'The batch job’s id (job-<uuid4>).') }),
+      query: z.object({
+        limit: q.int(1, 1000).default(100),
+        after: idOf('message').optional(),
+        before: idOf('message').optional(),
+        cursor: describe(idOf('message').optional(), 'Deprecated alias of after.'),
+        order: z.enum(['asc', 'desc']).optional(),
+        sort_descending: describe(q.bool().optional(), 'Deprecated alias of order (true = desc); wins when given.'),
+        agent_id: describe(idOf('agent').optional(), 'Only this agent’s messages.'),
+      }),
+      response: S.LettaBatchMessages,
+      handler: async ({ ctx, params, query }) => {
+        const order = query.sort_descending !== undefined ? (query.sort_descending ? 'desc' : 'asc') : (query.order ?? 'desc');
+        const messages = await listBatchMessages(ctx.db, params.batch_id, {
+          after: query.after ?? query.cursor,
+          before: query.before,
+          limit: query.limit,
+          order,
+          agentId: query.agent_id,
+        });
+        return { messages: messages.map(out.message) };
+      },
+    }),
+  );
+}
+
+export function workRoutes(): Route[] {
+  return [...jobRoutes(), ...runRoutes(), ...batchRoutes()];
+}

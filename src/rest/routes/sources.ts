@@ -1,0 +1,367 @@
+import { z } from 'zod';
+import type { Context } from '../../context.js';
+import { AppError } from '../../core/errors.js';
+import { attachSource, detachSource } from '../../domain/agents.js';
+import { deleteFile, getFile } from '../../domain/files.js';
+import {
+  bulkUpsertSources,
+  createSource,
+  deleteSource,
+  getSource,
+  getSourceByName,
+  sourcesMetadata,
+  sourceWhere,
+  updateSource,
+  type SourceInput,
+} from '../../domain/sources.js';
+import type { File, Passage, Source as SourceRow } from '../../generated/prisma/client.js';
+import { BY_CREATION, page } from '../pages.js';
+import { noContent, route, type Route } from '../route.js';
+import * as S from '../schemas.js';
+import * as out from '../serialize.js';
+import { idOf, q } from '../validation.js';
+import { describe, direction, listParams } from './common.js';
+
+/**
+ * `/v1/sources/…` and its twin `/v1/folders/…` (Letta 0.9+): the same rows and handlers, with Letta's Folder shape
+ * and folder parameter names on the folders paths. Static paths (`count`, `metadata`, `name/…`, `bulk`) come
+ * before `/{id}`, so `/metadata` is reachable here (Letta shadows it, reference §1.2).
+ */
+
+type Kind = 'sources' | 'folders';
+
+function sourceInput(body: z.output<typeof S.SourceCreate>): SourceInput {
+  return {
+    name: body.name,
+    description: body.description,
+    instructions: body.instructions,
+    metadata: body.metadata,
+    embedding: body.embedding,
+    embeddingChunkSize: body.embedding_chunk_size,
+    embeddingConfig: out.embeddingInput(body.embedding_config),
+  };
+}
+
+/** The file, which must belong to the source named in the path (another source's file is not found there). */
+async function fileOfSource(ctx: Context, sourceId: string, fileId: string, kind: Kind): Promise<File> {
+  await getSource(ctx.db, sourceId, kind === 'folders' ? 'folder_id' : 'source_id');
+  const file = await getFile(ctx.db, fileId, 'file_id');
+  if (file.sourceId !== sourceId) {
+    throw new AppError('NOT_FOUND', `File with id=${fileId} not found in ${kind === 'folders' ? 'folder' : 'source'} ${sourceId}`, { id: fileId });
+  }
+  return file;
+}
+
+/** Passage vectors, read with raw SQL (Prisma cannot read pgvector columns), so the organization is filtered here. */
+async function embeddingsOf(ctx: Context, ids: string[]): Promise<Map<string, number[] | null>> {
+  if (!ids.length) return new Map();
+  const rows = await ctx.db.$queryRaw<{ id: string; embedding: string | null }[]>`
+    SELECT id, embedding::text AS embedding FROM "Passage"
+     WHERE id = ANY(${ids}::text[]) AND "organizationId" = ${ctx.actor.organizationId}`;
+  return new Map(rows.map((r) => [r.id, r.embedding ? (JSON.parse(r.embedding) as number[]) : null]));
+}
+
+export function sourceRoutes(kind: Kind): Route[] {
+  const folders = kind === 'folders';
+  const idParam = folders ? 'folder_id' : 'source_id';
+  const noun = folders ? 'folder' : 'source';
+  const Shape = folders ? S.Folder : S.Source;
+  const shape = folders ? out.folder : out.source;
+  const tags = [kind];
+  // The id parameter's name depends on the router, so these schemas are typed by their values only.
+  type Params = z.ZodObject<Record<string, z.ZodString>>;
+  const byId = z.object({ [idParam]: idOf('source', `The ${noun}’s id (a source id, source-<uuid4>).`) }) as Params;
+  const idOfParams = (params: Record<string, string>) => params[idParam];
+  const withFile = z.object({ [idParam]: idOf('source'), file_id: idOf('file') }) as Params;
+  // The two defaults that differ between the routers: the sources list reads oldest first, folders newest first.
+  const childOrder = folders ? 'desc' : 'asc';
+
+  const routes: Route[] = [
+    route({
+      method: 'GET',
+      path: `/${kind}/count`,
+      operationId: `count_${kind}`,
+      summary: `Count your organization’s ${kind}`,
+      tags,
+      response: S.Count,
+      handler: ({ ctx }) => ctx.db.source.count(),
+    }),
+    route({
+      method: 'GET',
+      path: `/${kind}/metadata`,
+      operationId: `get_${kind}_metadata`,
+      summary: `Totals over your ${kind}: count, files and bytes`,
+      description: 'Per-source detail (files ordered by name) only with include_detailed_per_source_metadata=true.',
+      tags,
+      query: z.object({ include_detailed_per_source_metadata: q.bool().default(false) }),
+      response: S.OrganizationSourcesStats,
+      handler: async ({ ctx, query }) => out.sourcesStats(await sourcesMetadata(ctx.db, query.include_detailed_per_source_metadata)),
+    }),
+    route({
+      method: 'GET',
+      path: `/${kind}/name/{${noun}_name}`,
+      operationId: `get_${noun}_id_by_name`,
+      summary: `The id of the ${noun} with exactly this name`,
+      description: 'Answers a JSON string, the id.',
+      tags,
+      deprecated: folders,
+      params: z.object({ [`${noun}_name`]: z.string().min(1) }) as Params,
+      response: z.string(),
+      handler: async ({ ctx, params }) => (await getSourceByName(ctx.db, params[`${noun}_name`])).id,
+    }),
+  ];
+
+  if (!folders) {
+    routes.push(
+      route({
+        method: 'POST',
+        path: '/sources/bulk',
+        operationId: 'bulk_upsert_sources',
+        summary: 'Create or update many sources by name, in one transaction',
+        description:
+          'Quarry’s extension (seed document): sources are matched by name within your organization; existing ones keep their id and ' +
+          'take the fields given, new ones are created (with DEFAULT_EMBEDDING unless an embedding is given). Letta has this only internally.',
+        tags,
+        body: S.BulkUpsertSources,
+        bodyLimit: 8 * 1024 * 1024,
+        response: z.array(S.Source),
+        errorStatus: { BAD_USER_INPUT: 400 },
+        handler: async ({ ctx, body }) => (await bulkUpsertSources(ctx.db, ctx.actor, ctx.embeddings, body.sources.map(sourceInput))).map((r) => out.source(r.source)),
+      }),
+    );
+  }
+
+  routes.push(
+    route({
+      method: 'GET',
+      path: `/${kind}`,
+      operationId: `list_${kind}`,
+      summary: `List your ${kind}`,
+      description:
+        'Paginated with before/after/limit/order on both /sources and /folders (Letta’s /sources ignores them; the folders semantics are used). ' +
+        '`name` is a case-insensitive substring.',
+      tags,
+      query: z.object({ ...listParams('source', { limit: 50, order: 'asc' }), name: describe(z.string().optional(), 'Case-insensitive substring of the name.') }),
+      response: z.array(Shape),
+      handler: async ({ ctx, query }) => {
+        const rows = await page<SourceRow>(
+          ctx.db.source,
+          { where: sourceWhere({ name: query.name }), keys: BY_CREATION, type: 'Source' },
+          { ...query, order: direction(query, 'asc') },
+        );
+        return rows.map(shape);
+      },
+    }),
+    route({
+      method: 'POST',
+      path: `/${kind}`,
+      operationId: `create_${noun}`,
+      summary: `Create a ${noun}`,
+      description: 'Answers 200 with the new object. A name your organization already uses is a 409; an unknown or unconfigured embedding handle a 400.',
+      tags,
+      body: S.SourceCreate,
+      response: Shape,
+      errorStatus: { BAD_USER_INPUT: 400 },
+      handler: async ({ ctx, body }) => shape(await createSource(ctx.db, ctx.actor, ctx.embeddings, sourceInput(body))),
+    }),
+    route({
+      method: 'GET',
+      path: `/${kind}/{${idParam}}`,
+      operationId: `retrieve_${noun}`,
+      summary: `Get a ${noun}`,
+      tags,
+      params: byId,
+      response: Shape,
+      handler: async ({ ctx, params }) => shape(await getSource(ctx.db, idOfParams(params), idParam)),
+    }),
+    route({
+      method: 'PATCH',
+      path: `/${kind}/{${idParam}}`,
+      operationId: `modify_${noun}`,
+      summary: `Change a ${noun}`,
+      description:
+        'Fields left out or null keep their value. Renaming onto a name in use is a 409. A new embedding model re-embeds the files ' +
+        '(one `file_reembedding` job per file).',
+      tags,
+      params: byId,
+      body: S.SourceUpdate,
+      response: Shape,
+      errorStatus: { BAD_USER_INPUT: 400 },
+      handler: async ({ ctx, params, body }) =>
+        shape(
+          await updateSource(ctx.db, ctx.actor, ctx.embeddings, idOfParams(params), {
+            name: body.name,
+            description: body.description,
+            instructions: body.instructions,
+            metadata: body.metadata,
+            embeddingConfig: out.embeddingInput(body.embedding_config),
+          }, (job) => ctx.ingest.enqueue(job)),
+        ),
+    }),
+    route({
+      method: 'DELETE',
+      path: `/${kind}/{${idParam}}`,
+      operationId: `delete_${noun}`,
+      summary: `Delete a ${noun} with its files and passages`,
+      description: 'Answers 200 with `null`, as Letta does (the seed’s 204 is not what Letta sends). Attached agents stay, without it.',
+      tags,
+      params: byId,
+      response: S.Null,
+      handler: async ({ ctx, params }) => {
+        await deleteSource(ctx.db, idOfParams(params));
+        return null;
+      },
+    }),
+    route({
+      method: 'GET',
+      path: `/${kind}/{${idParam}}/agents`,
+      operationId: `get_agents_for_${noun}`,
+      summary: `Ids of the agents the ${noun} is attached to`,
+      description: `In attachment order (default ${folders ? 'newest' : 'oldest'} first); cursors are agent ids.`,
+      tags,
+      params: byId,
+      query: z.object(listParams('agent', { limit: 50, order: childOrder })),
+      response: S.IdList,
+      handler: async ({ ctx, params, query }) => {
+        const sourceId = idOfParams(params);
+        await getSource(ctx.db, sourceId, idParam);
+        const links = await page<{ agentId: string }>(
+          ctx.db.sourceAgent,
+          {
+            where: { sourceId },
+            keys: [{ field: 'createdAt' }, { field: 'agentId' }],
+            cursor: (agentId) => ({ sourceId_agentId: { sourceId, agentId } }),
+            type: 'attached agent',
+            select: { agentId: true },
+          },
+          { ...query, order: direction(query, childOrder) },
+        );
+        return links.map((link) => link.agentId);
+      },
+    }),
+    route({
+      method: 'GET',
+      path: `/${kind}/{${idParam}}/passages`,
+      operationId: `list_${noun}_passages`,
+      summary: `The passages cut from the ${noun}’s files`,
+      description: `By creation time, then chunk order (default ${folders ? 'newest' : 'oldest'} first). An unknown ${noun} is a 404 (Letta answers []).`,
+      tags,
+      params: byId,
+      query: z.object(listParams('passage', { limit: 100, order: childOrder })),
+      response: z.array(S.Passage),
+      handler: async ({ ctx, params, query }) => {
+        const sourceId = idOfParams(params);
+        await getSource(ctx.db, sourceId, idParam);
+        const rows = await page<Passage>(
+          ctx.db.passage,
+          { where: { sourceId }, keys: [{ field: 'createdAt' }, { field: 'chunkIndex', nullable: true }, { field: 'id' }], type: 'Passage' },
+          { ...query, order: direction(query, childOrder) },
+        );
+        const vectors = await embeddingsOf(ctx, rows.map((r) => r.id));
+        return rows.map((row) => out.passage(row, vectors.get(row.id) ?? null));
+      },
+    }),
+    route({
+      method: 'GET',
+      path: `/${kind}/{${idParam}}/files`,
+      operationId: `list_${noun}_files`,
+      summary: `The ${noun}’s files`,
+      description:
+        `Default ${folders ? 'newest' : 'oldest'} first, 1000 per page; the full text only with include_content=true. ` +
+        (folders ? '' : '`check_status_updates` is accepted for compatibility; Quarry’s workers keep statuses current themselves.'),
+      tags,
+      params: byId,
+      query: z.object({
+        ...listParams('file', { limit: 1000, order: childOrder }),
+        include_content: q.bool().default(false),
+        ...(folders ? {} : { check_status_updates: q.bool().default(true) }),
+      }),
+      response: z.array(S.FileMetadata),
+      handler: async ({ ctx, params, query }) => {
+        const sourceId = idOfParams(params);
+        await getSource(ctx.db, sourceId, idParam);
+        const rows = await page<out.FileRow>(
+          ctx.db.file,
+          {
+            where: { sourceId },
+            keys: BY_CREATION,
+            type: 'File',
+            ...(query.include_content ? { include: { content: { select: { text: true } } } } : {}),
+          },
+          { ...query, order: direction(query, childOrder) },
+        );
+        return rows.map((row) => out.fileMetadata(row, { includeContent: query.include_content }));
+      },
+    }),
+    route({
+      method: 'GET',
+      path: `/${kind}/{${idParam}}/files/{file_id}`,
+      operationId: `get_${noun}_file`,
+      summary: `One file of the ${noun}`,
+      description: `A file of another ${noun} is a 404 here.`,
+      tags,
+      params: withFile,
+      query: z.object({ include_content: q.bool().default(false) }),
+      response: S.FileMetadata,
+      handler: async ({ ctx, params, query }) => {
+        const file = await fileOfSource(ctx, idOfParams(params), params.file_id, kind);
+        const content = query.include_content ? await ctx.db.fileContent.findUnique({ where: { fileId: file.id }, select: { text: true } }) : null;
+        return out.fileMetadata({ ...file, content }, { includeContent: query.include_content });
+      },
+    }),
+    // ─── UPLOAD (issue 8) ───────────────────────────────────────────────────────────────────────────────────
+    // `POST /${kind}/{${idParam}}/upload` and the seed's alias `POST /${kind}/{${idParam}}/files` belong here,
+    // before the file routes below: route({ method: 'POST', path: `/${kind}/{${idParam}}/upload`, rawBody: true,
+    // bodyMediaType: 'multipart/form-data', body: <zod object documenting the `file` part>, query: duplicate_handling
+    // (skip|error|suffix|replace, case-insensitive) and name, response: S.FileMetadata (file_name with the stored
+    // prefix: out.fileMetadata(row, { storedName: true })), errorStatus as Letta answers, handler calling the
+    // ingestion domain function with `request` and returning `new Reply(json, 200, { 'x-upload-result': 'skipped' })`
+    // for a skipped duplicate }). Added with the ingestion pipeline.
+    ...[`/${kind}/{${idParam}}/{file_id}`, `/${kind}/{${idParam}}/files/{file_id}`].map((path, i) =>
+      route({
+        method: 'DELETE',
+        path,
+        operationId: i === 0 ? `delete_file_from_${noun}` : `delete_${noun}_file`,
+        summary: `Delete a file of the ${noun}`,
+        description:
+          'Removes the file, its passages and its place in agents’ working memory. Answers 204 with no body. ' +
+          (i === 0 ? 'Letta’s path.' : 'The seed’s path (a 405 on Letta), accepted as an alias.'),
+        tags,
+        params: withFile,
+        status: 204,
+        response: z.undefined(),
+        responseDescription: 'Deleted.',
+        handler: async ({ ctx, params }) => {
+          const file = await fileOfSource(ctx, idOfParams(params), params.file_id, kind);
+          await deleteFile(ctx.db, file.id);
+          return noContent();
+        },
+      }),
+    ),
+  );
+
+  if (!folders) {
+    // Letta ≤0.6.13 attached sources from the source's side and answered with the source.
+    for (const action of ['attach', 'detach'] as const) {
+      routes.push(
+        route({
+          method: 'POST',
+          path: `/sources/{source_id}/${action}`,
+          operationId: `${action}_source_legacy`,
+          summary: `${action === 'attach' ? 'Attach the source to' : 'Detach the source from'} an agent (Letta ≤0.6.13 form)`,
+          description: `Same as PATCH /v1/agents/{agent_id}/sources/${action}/{source_id}, but answers with the source.`,
+          tags,
+          deprecated: true,
+          params: z.object({ source_id: idOf('source') }),
+          query: z.object({ agent_id: idOf('agent') }),
+          response: S.Source,
+          handler: async ({ ctx, params, query }) => {
+            await (action === 'attach' ? attachSource : detachSource)(ctx.db, ctx.actor, query.agent_id, params.source_id);
+            return out.source(await getSource(ctx.db, params.source_id, 'source_id'));
+          },
+        }),
+      );
+    }
+  }
+  return routes;
+}
