@@ -50,7 +50,7 @@ interface Provider {
 }
 
 /** DEFAULT_EMBEDDING plus the providers' variables (embedding-providers.ts). */
-export type ProviderSettings = { DEFAULT_EMBEDDING: string } & ProviderEnv;
+export type ProviderSettings = { DEFAULT_EMBEDDING: string; readonly [variable: string]: unknown };
 
 export class EmbeddingCatalog {
   private readonly providers: Record<string, Provider>;
