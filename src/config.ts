@@ -82,3 +82,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
     migrateOnStart: c.MIGRATE_ON_START ?? databaseKind === 'pglite',
   };
 }
+
+/** For entry points: the configuration, or the validation message on stderr and exit code 1. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+}

@@ -3,7 +3,7 @@
  * DATABASE_URL), applies migrations where this process owns the database, creates the default organization
  * on first start, and serves until SIGTERM/SIGINT.
  */
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfigOrExit } from './config.js';
 import { DataDirInUseError, openDatabase, pgliteDataPath } from './core/db/index.js';
 import { migrate, readMigrations } from './core/db/migrate.js';
 import { useRedisEvents } from './core/events.js';
@@ -14,16 +14,7 @@ import { startIngest } from './ingest/start.js';
 
 async function main() {
   const startedAt = performance.now();
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   const log = createLogger(config.LOG_LEVEL);
   configureCallbacks({ attempts: config.CALLBACK_ATTEMPTS, timeoutMs: config.CALLBACK_TIMEOUT_MS, log });
   // Load the GraphQL stack while the database opens: the two overlap (file copy and WASM compile run off-thread).

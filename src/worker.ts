@@ -3,23 +3,14 @@
  * writes to the shared PostgreSQL; as many as you like, on any machine. Needs DATABASE_URL and REDIS_URL (the
  * embedded database belongs to the one `npm start` process, which runs its workers itself).
  */
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfigOrExit } from './config.js';
 import { useRedisEvents } from './core/events.js';
 import { openDatabase } from './core/db/index.js';
 import { createLogger } from './core/logger.js';
 import { startIngest } from './ingest/start.js';
 
 async function main() {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   const log = createLogger(config.LOG_LEVEL);
   if (!config.DATABASE_URL || !config.REDIS_URL) {
     log.fatal('npm run worker needs DATABASE_URL and REDIS_URL: the embedded server (npm start) runs its own workers');
