@@ -68,8 +68,12 @@ async function lockDataDir(dir: string, retried = false): Promise<() => Promise<
   const lockPath = `${dir}.lock`;
   try {
     const release = await lockfile.lock(dir, { lockfilePath: lockPath, stale: 15_000, update: 5_000, realpath: false });
-    writeFileSync(path.join(lockPath, 'holder.json'), JSON.stringify({ host: hostname(), pid: process.pid }));
-    return release;
+    // Beside the lock, not in it: proper-lockfile watches the lock directory's mtime, which a file inside would change.
+    writeFileSync(holderPath(lockPath), JSON.stringify({ host: hostname(), pid: process.pid }));
+    return async () => {
+      rmSync(holderPath(lockPath), { force: true });
+      await release();
+    };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
       if (!retried && holderIsGone(lockPath)) {
@@ -85,10 +89,12 @@ async function lockDataDir(dir: string, retried = false): Promise<() => Promise<
   }
 }
 
+const holderPath = (lockPath: string) => `${lockPath}.holder.json`;
+
 /** True when the lock's holder ran on this host and no longer exists. */
 function holderIsGone(lockPath: string): boolean {
   try {
-    const { host, pid } = JSON.parse(readFileSync(path.join(lockPath, 'holder.json'), 'utf8')) as { host: string; pid: number };
+    const { host, pid } = JSON.parse(readFileSync(holderPath(lockPath), 'utf8')) as { host: string; pid: number };
     if (host !== hostname() || pid === process.pid) return false;
     process.kill(pid, 0);
     return false;
