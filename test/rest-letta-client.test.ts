@@ -12,9 +12,9 @@ import { processedFile, PYTHON_TOOL } from './support/rest.js';
  * Letta's official TypeScript client (0.1.211, the last with `sources`, `jobs` and `tools.count`) against the shim
  * over a real listening server, through the issue's workflow on `sources` and again on `folders`.
  *
- * Uploading and processing files is the ingestion pipeline's (its own tests upload through this client's
- * `files.upload` once that route exists); here the files are put in place as the pipeline leaves them once
- * processed, and everything else goes through the client.
+ * Files are uploaded through the client's `files.upload` into a source of their own and followed until processed
+ * (the workers run); the files the rest of the workflow reads are put in place as the pipeline leaves them, so
+ * their chunks and passages are known exactly.
  */
 
 /** The status of a failed client call. */
@@ -30,11 +30,23 @@ async function statusOf(call: Promise<unknown>): Promise<{ status: number; body:
 
 const UNDOCUMENTED_TOOL = 'def nope(x: int) -> int:\n    return x\n';
 
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting; last value: ${JSON.stringify(value).slice(0, 500)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 describe.each(databaseKinds())('the official Letta client on %s', (kind) => {
   let t: TestApp;
   let url: string;
   beforeAll(async () => {
-    t = await createTestApp(kind, {}, {}, { workers: false });
+    // Workers process the uploads; no recovery sweep within the run (staleMs), so jobs other test files leave
+    // pending on the shared PostgreSQL database stay theirs.
+    t = await createTestApp(kind, {}, {}, { ingest: { staleMs: 10 * 60_000 } });
     url = (await t.app.listen()).url;
   });
   afterAll(() => t.close());
@@ -98,6 +110,49 @@ describe.each(databaseKinds())('the official Letta client on %s', (kind) => {
       expect(page.map((p) => p.id)).toEqual(passages.slice(2).map((p) => p.id));
       const stats = await (folders ? client.folders.getFoldersMetadata({ includeDetailedPerSourceMetadata: true }) : client.sources.getSourcesMetadata({ includeDetailedPerSourceMetadata: true }));
       expect(stats).toMatchObject({ totalSources: 1, totalFiles: 2, totalSize: notes.file.sizeBytes! + guide.file.sizeBytes!, sources: [{ sourceName: 'docs', fileCount: 2 }] });
+
+      // ── uploads, processed by the workers, with Letta's duplicate handling ──
+      const inbox = (await api.create({ name: 'inbox', embedding: 'local/lexical-384' })).id!;
+      const text = (content: string, name = 'test.txt') => new File([content], name, { type: 'text/plain' });
+      const listInbox = async () => (await api.files.list(inbox, { limit: 100 })).sort((a, b) => a.createdAt!.getTime() - b.createdAt!.getTime());
+      const processed = (id: string) =>
+        until(async () => (await listInbox()).find((f) => f.id === id), (f) => f?.processingStatus === 'completed' || f?.processingStatus === 'error');
+      const uploaded = await api.files.upload(text('Granite is an igneous rock.'), inbox, {});
+      expect(uploaded).toMatchObject({ sourceId: inbox, fileName: 'inbox/test.txt', originalFileName: 'test.txt', fileType: 'text/plain', fileSize: 27 });
+      expect(['pending', 'parsing', 'embedding']).toContain(uploaded.processingStatus);
+      const done = await processed(uploaded.id!);
+      expect(done).toMatchObject({ fileName: 'test.txt', processingStatus: 'completed', chunksEmbedded: 1, totalChunks: 1 });
+      if (!folders) expect((await client.sources.getFileMetadata(inbox, uploaded.id!)).processingStatus).toBe('completed');
+      expect((await api.passages.list(inbox)).map((p) => [p.text, p.fileId])).toEqual([['Granite is an igneous rock.', uploaded.id]]);
+      // suffix (the default): test.txt, test_(1).txt, test_(2).txt, all originally test.txt.
+      for (const n of [1, 2]) expect((await api.files.upload(text(`copy ${n}`), inbox, {})).fileName).toBe(`inbox/test_(${n}).txt`);
+      const copies = await listInbox();
+      expect(copies.map((f) => [f.fileName, f.originalFileName])).toEqual([['test.txt', 'test.txt'], ['test_(1).txt', 'test.txt'], ['test_(2).txt', 'test.txt']]);
+      // skip: the existing file, marked in a header; error: 400 naming the duplicate.
+      const skipped = await api.files.upload(text('ignored'), inbox, { duplicateHandling: 'skip' }).withRawResponse();
+      expect(skipped.rawResponse.headers.get('x-upload-result')).toBe('skipped');
+      expect(skipped.data.id).toBe(copies[2].id);
+      const refused = await statusOf(api.files.upload(text('refused'), inbox, { duplicateHandling: 'error' }));
+      expect(refused.status).toBe(400);
+      expect(refused.body.detail).toMatch(/already exists/);
+      // name: stored under the given name, slashes kept.
+      const named = await api.files.upload(text('Custom words.'), inbox, { name: 'folder_a/folder_b/my_custom_file_name.txt' });
+      expect(named).toMatchObject({ fileName: 'inbox/folder_a/folder_b/my_custom_file_name.txt', originalFileName: 'folder_a/folder_b/my_custom_file_name.txt' });
+      // replace: a new id, and once processed the only file of that name.
+      const original = await api.files.upload(text('Old words about obsidian.', 'swap.txt'), inbox, {});
+      await processed(original.id!);
+      const replacement = await api.files.upload(text('New words about pumice.', 'swap.txt'), inbox, { duplicateHandling: 'replace' });
+      expect(replacement.id).not.toBe(original.id);
+      expect((await processed(replacement.id!))?.processingStatus).toBe('completed');
+      const swaps = await until(listInbox, (list) => list.filter((f) => f.originalFileName === 'swap.txt').length === 1);
+      expect(swaps.filter((f) => f.originalFileName === 'swap.txt').map((f) => f.id)).toEqual([replacement.id]);
+      // A type Quarry cannot read.
+      const png = new File([Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'), Buffer.alloc(32)])], 'picture.png', { type: 'image/png' });
+      const unsupported = await statusOf(api.files.upload(png, inbox, {}));
+      expect(unsupported.status).toBe(415);
+      expect(unsupported.body.detail).toMatch(/^Unsupported file type: image\/png \(filename: picture\.png\)/);
+      for (const f of await listInbox()) expect((await processed(f.id!))?.processingStatus).toBe('completed');
+      await api.delete(inbox);
 
       // ── agents ──
       const agent = await client.agents.create({

@@ -7,7 +7,7 @@ import { lettaRoutes } from '../src/rest/routes/index.js';
 import { exampleId } from '../src/rest/validation.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
-import { buildWorld, jsonClient, PYTHON_TOOL, rawRequest, type HttpResult, type World } from './support/rest.js';
+import { buildWorld, jsonClient, multipartBody, PYTHON_TOOL, rawRequest, type HttpResult, type World } from './support/rest.js';
 
 /**
  * Every route of the Letta shim, driven from the route table itself: each needs a fixture here (a valid request
@@ -91,6 +91,21 @@ const sourceFixtures = (kind: 'sources' | 'folders'): Record<string, Fixture> =>
       tenancy: 'notFound',
       request: (w) => ({ params: { [id]: w.source.id, file_id: w.files[0].id } }),
       check: (body) => expect(body).toMatchObject({ file_name: 'notes.txt', processing_status: 'completed', content: null }),
+    },
+    [`upload_file_to_${noun}`]: {
+      tenancy: 'notFound',
+      request: (w) => ({
+        params: { [id]: w.source.id },
+        query: { duplicate_handling: 'error' },
+        raw: multipartBody([{ name: 'file', filename: 'upload.txt', type: 'text/plain', content: 'Uploaded words.' }]),
+      }),
+      check: (body, w) => expect(body).toMatchObject({ source_id: w.source.id, file_name: 'kb/upload.txt', original_file_name: 'upload.txt', file_size: 15, processing_status: 'pending' }),
+    },
+    [`upload_${noun}_file`]: {
+      tenancy: 'notFound',
+      request: (w) => ({ params: { [id]: w.source.id }, raw: multipartBody([{ name: 'file', filename: 'notes.txt', type: 'application/octet-stream', content: 'Again.' }]) }),
+      // The world already has notes.txt: the default handling numbers the new one.
+      check: (body) => expect(body).toMatchObject({ file_name: 'kb/notes_(1).txt', original_file_name: 'notes.txt', file_type: 'text/plain' }),
     },
     [`delete_file_from_${noun}`]: { tenancy: 'notFound', request: (w) => ({ params: { [id]: w.source.id, file_id: w.files[0].id } }) },
     [`delete_${noun}_file`]: { tenancy: 'notFound', request: (w) => ({ params: { [id]: w.source.id, file_id: w.files[1].id } }) },
@@ -280,6 +295,7 @@ describe('the route table', () => {
       'GET /tools/count', 'POST /tools', 'PUT /tools', 'GET /tools/{tool_id}', 'PATCH /tools/{tool_id}', 'DELETE /tools/{tool_id}', 'GET /jobs',
       'GET /jobs/active', 'GET /jobs/{job_id}', 'PATCH /jobs/{job_id}/cancel', 'DELETE /jobs/{job_id}', 'GET /runs', 'GET /runs/{run_id}',
       'GET /runs/{run_id}/usage', 'GET /messages/batches/{batch_id}/messages', 'GET /batch-runs/{batch_id}/messages',
+      'POST /sources/{source_id}/upload', 'POST /sources/{source_id}/files', 'POST /folders/{folder_id}/upload', 'POST /folders/{folder_id}/files',
     ]) {
       expect(served, expected).toContain(expected);
     }

@@ -1,3 +1,4 @@
+import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attachSource, createAgent } from '../src/domain/agents.js';
 import { appendBatchMessages, createBatchRun } from '../src/domain/batches.js';
@@ -7,13 +8,15 @@ import { createAgentFromTemplate, createTemplateFromAgent } from '../src/domain/
 import { createTool } from '../src/domain/tools.js';
 import { createTestApp, type Tenant, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
-import { processedFile, PYTHON_TOOL, rawRequest } from './support/rest.js';
+import { multipartBody, processedFile, PYTHON_TOOL, rawRequest } from './support/rest.js';
 
 /**
  * The curl examples of both seed documents (reference/seed-sources-api.md and seed-additional-endpoints.md), sent
  * as written to the server's real address, with the placeholders (YOUR_TOKEN, SOURCE_ID…) replaced by real values.
  * Each gets the behaviour the seed documents, or Letta's real behaviour where the seed is wrong about Letta (noted
- * as "seed is wrong"). The upload examples belong to the ingestion pipeline's tests.
+ * as "seed is wrong"). The upload examples are sent as curl sends `-F file=@<name>`: one part named `file` with the
+ * filename and the type curl guesses from the extension, under curl's boundary; workers are off, so uploaded files
+ * stay pending (tests/rest-uploads.test.ts follows uploads through processing).
  *
  * The sources seed writes paths without `/v1` (`https://api.letta.com/sources`); Letta serves them under `/v1`
  * only, so they are replayed there (seed is wrong).
@@ -22,9 +25,21 @@ import { processedFile, PYTHON_TOOL, rawRequest } from './support/rest.js';
 type Curl = { status: number; body: any; text: string; headers: Record<string, string | string[] | undefined> };
 
 /** `curl -X <method> <url> -H … -d …` */
-function curl(base: string, method: string, path: string, headers: Record<string, string> = {}, data?: string): Promise<Curl> {
+function curl(base: string, method: string, path: string, headers: Record<string, string> = {}, data?: string | Buffer): Promise<Curl> {
   return rawRequest(base, { method, path, headers: { 'user-agent': 'curl/8.5.0', accept: '*/*', ...headers }, body: data });
 }
+
+/** A one-page PDF with a text layer, standing in for the seeds' knowledge_base.pdf and friends. */
+async function pdf(text: string): Promise<Uint8Array> {
+  const doc = await PDFDocument.create();
+  const font = await doc.embedFont(StandardFonts.Helvetica);
+  doc.addPage().drawText(text, { x: 50, y: 700, size: 12, font });
+  return doc.save();
+}
+
+/** The body `curl -F "file=@<name>"` sends for a PDF: curl's boundary, the filename, the type from the extension. */
+const curlForm = (filename: string, bytes: Uint8Array) =>
+  multipartBody([{ name: 'file', filename, type: 'application/pdf', content: bytes }], '------------------------d74496d66958873e');
 
 describe.each(databaseKinds())('seed curl examples on %s', (kind) => {
   let t: TestApp;
@@ -383,6 +398,91 @@ describe.each(databaseKinds())('seed curl examples on %s', (kind) => {
       expect(res.status).toBe(200);
       expect(res.text).toBe('null');
       expect((await curl(base, 'GET', `/v1/tools/${toolId}`, { Authorization: `Bearer ${token}` })).status).toBe(404);
+    });
+  });
+
+  describe('upload examples (both seeds)', () => {
+    let uploader: Tenant;
+    let auth: Record<string, string>;
+    let kbId: string;
+
+    beforeAll(async () => {
+      uploader = await t.tenant();
+      auth = { Authorization: `Bearer ${uploader.apiKey}` };
+      const kb = await curl(base, 'POST', '/v1/sources', { ...auth, 'Content-Type': 'application/json' }, JSON.stringify({ name: 'Customer Support KB', embedding: 'openai/text-embedding-3-small' }));
+      kbId = kb.body.id;
+    });
+
+    const upload = (path: string, headers: Record<string, string>, form: { body: Buffer; contentType: string }) =>
+      curl(base, 'POST', path, { ...headers, 'Content-Type': form.contentType }, form.body);
+
+    it('seed-sources-api.md, Upload File to Source: ?duplicate_handling=SUFFIX with -F file=@knowledge_base.pdf', async () => {
+      const bytes = await pdf('Reset the router by holding the button.');
+      const form = curlForm('knowledge_base.pdf', bytes);
+      // Seed is wrong: its example also sets `-H 'Content-Type: application/pdf'`, which replaces curl's multipart
+      // header and its boundary; the body is then no form at all, and Letta (FastAPI) answers 422, field `file` missing.
+      const asWritten = await curl(base, 'POST', `/v1/sources/${kbId}/upload?duplicate_handling=SUFFIX`, { ...auth, 'Content-Type': 'application/pdf' }, form.body);
+      expect(asWritten.status, asWritten.text).toBe(422);
+      expect(asWritten.body.detail).toEqual([{ type: 'missing', loc: ['body', 'file'], msg: 'Field required', input: null }]);
+
+      // Without the manual header (curl sets multipart/form-data with its boundary). Seed is wrong that the values are
+      // capitals (Letta's are lowercase); Quarry accepts either.
+      const res = await upload(`/v1/sources/${kbId}/upload?duplicate_handling=SUFFIX`, auth, form);
+      expect(res.status, res.text).toBe(200);
+      // "Returns file metadata including processing status": Letta's FileMetadata, the name with its source's prefix.
+      expect(res.body).toMatchObject({
+        source_id: kbId,
+        file_name: 'Customer Support KB/knowledge_base.pdf',
+        original_file_name: 'knowledge_base.pdf',
+        file_type: 'application/pdf',
+        file_size: bytes.length,
+        organization_id: uploader.organizationId,
+      });
+      // Seed is wrong: statuses are lowercase, and a new file is not yet processed.
+      expect(res.body.processing_status).toBe('pending');
+      // SUFFIX: the same name again is stored numbered.
+      const again = await upload(`/v1/sources/${kbId}/upload?duplicate_handling=SUFFIX`, auth, form);
+      expect(again.body.file_name).toBe('Customer Support KB/knowledge_base_(1).pdf');
+      const listed = await curl(base, 'GET', `/v1/sources/${kbId}/files`, auth);
+      expect(listed.body.map((f: any) => f.file_name)).toEqual(['knowledge_base.pdf', 'knowledge_base_(1).pdf']);
+    });
+
+    it('seed-sources-api.md, Uploading a File to a Source: ?duplicate_handling=REPLACE with -F file=@customer_manual.pdf', async () => {
+      const form = curlForm('customer_manual.pdf', await pdf('Chapter one: unpacking.'));
+      const first = await upload(`/v1/sources/${kbId}/upload?duplicate_handling=REPLACE`, auth, form);
+      expect(first.status, first.text).toBe(200);
+      expect(first.body).toMatchObject({ file_name: 'Customer Support KB/customer_manual.pdf', processing_status: 'pending' });
+      // The same file again replaces it: a new file (new id) under the same name; the old one goes once the new one
+      // has been processed (workers are off here).
+      const second = await upload(`/v1/sources/${kbId}/upload?duplicate_handling=REPLACE`, auth, form);
+      expect(second.status, second.text).toBe(200);
+      expect(second.body.id).not.toBe(first.body.id);
+      expect(second.body).toMatchObject({ file_name: 'Customer Support KB/customer_manual.pdf', original_file_name: 'customer_manual.pdf' });
+      // The seed's literal id is not an id: 422 (Letta 0.13+).
+      const literal = await upload('/v1/sources/source_123/upload?duplicate_handling=REPLACE', auth, form);
+      expect(literal.status).toBe(422);
+      expect(literal.body.examples).toEqual(['source-123e4567-e89b-42d3-a456-426614174000']);
+    });
+
+    it('seed-additional-endpoints.md, POST /sources/{source_id}/files (Upload File to Source): -F file=@/path/to/your/document.pdf', async () => {
+      const form = curlForm('document.pdf', await pdf('Quarterly report.'));
+      // The example posts to /upload, as Letta does.
+      const res = await upload(`/v1/sources/${kbId}/upload`, { Authorization: `Bearer ${uploader.apiKey}` }, form);
+      expect(res.status, res.text).toBe(200);
+      // Seed is wrong: the answer is the new file's FileMetadata (Letta 0.8.7+), not a Job.
+      expect(res.body).toMatchObject({ id: expect.stringMatching(/^file-/), file_name: 'Customer Support KB/document.pdf', processing_status: 'pending' });
+      expect(res.body).not.toHaveProperty('job_type');
+      // The processing job is still there to poll through the Jobs API, as the seed describes (status `pending`, not
+      // the seed's `not_started`).
+      const jobs = await curl(base, 'GET', `/v1/jobs/?source_id=${kbId}`, auth);
+      const job = jobs.body.find((j: any) => j.metadata?.file_id === res.body.id);
+      expect(job).toMatchObject({ job_type: 'job', status: 'pending', metadata: { source_id: kbId, file_id: res.body.id } });
+      expect((await curl(base, 'GET', `/v1/jobs/${job.id}`, auth)).body.id).toBe(job.id);
+
+      // The heading's path, POST /sources/{source_id}/files (not served by Letta), is an alias of /upload.
+      const alias = await upload(`/v1/sources/${kbId}/files`, auth, form);
+      expect(alias.status, alias.text).toBe(200);
+      expect(alias.body.file_name).toBe('Customer Support KB/document_(1).pdf');
     });
   });
 });

@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.js';
 import { renderDocsPage } from './docs.js';
 import { buildOpenApi } from './openapi.js';
 import { DEFAULT_BODY_LIMIT, Reply, type Route } from './route.js';
-import { exampleId, queryObject, toValidationIssues, type Location, type ValidationIssue } from './validation.js';
+import { exampleId, queryObject, RequestValidationError, toValidationIssues, type Location, type ValidationIssue } from './validation.js';
 
 /**
  * The Letta REST shim's HTTP entry point: matches `/v1/…` and `/latest/…` (with or without a trailing slash,
@@ -82,6 +82,18 @@ function discard(req: IncomingMessage) {
   req.resume();
 }
 
+/**
+ * A route reading its own body (`rawBody`) that answers before all of it arrived (too large, refused before
+ * reading, or stopped by an error after the file): the rest is dropped with the connection, as for a body the
+ * router refuses. Returns the header that says so.
+ */
+function dropUnread(req: IncomingMessage, route: Route | undefined): Record<string, string> {
+  if (!route?.rawBody || req.complete) return {};
+  req.unpipe();
+  discard(req);
+  return { connection: 'close' };
+}
+
 const tooLarge = (limit: number) => new HttpError(413, { detail: `Request body is larger than the limit of ${limit} bytes` }, { connection: 'close' });
 
 /** The body, up to `limit` bytes: one that grows past the limit (sent without a Content-Length) is refused at once. */
@@ -140,6 +152,10 @@ function match(route: Route, parts: string[]): Record<string, string> | null {
 /** Domain errors as Letta status codes; anything unknown is a 500 whose cause is logged, never sent. */
 function errorReply(error: unknown, route: Route | undefined, log: Logger): { status: number; body: unknown; headers: Record<string, string> } {
   if (error instanceof HttpError) return { status: error.status, body: error.body, headers: error.headers };
+  if (error instanceof RequestValidationError) {
+    const { status, body, headers } = validationError(error.issues);
+    return { status, body, headers };
+  }
   const known = error instanceof AppError ? error : fromPrismaError(error);
   if (known) {
     const status = route?.errorStatus?.[known.code] ?? ERROR_CODES[known.code];
@@ -230,11 +246,11 @@ export function createRestHandler(options: RestOptions) {
       }
 
       const result = await current.handler({ params, query, body, ctx, request: req });
-      if (result instanceof Reply) send(res, result.status, result.body, result.headers);
-      else send(res, current.status ?? 200, result);
+      if (result instanceof Reply) send(res, result.status, result.body, { ...result.headers, ...dropUnread(req, current) });
+      else send(res, current.status ?? 200, result, dropUnread(req, current));
     } catch (error) {
       const { status, body, headers } = errorReply(error, current, log);
-      if (!res.headersSent) send(res, status, body, headers);
+      if (!res.headersSent) send(res, status, body, { ...headers, ...dropUnread(req, current) });
       else res.destroy();
     }
   };

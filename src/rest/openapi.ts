@@ -88,7 +88,9 @@ export function buildOpenApi(routes: Route[]): Json {
     responses['401'] = { $ref: '#/components/responses/Unauthorized' };
     if (r.params) responses['404'] = { $ref: '#/components/responses/NotFound' };
     if (r.params || r.query || r.body) responses['422'] = { $ref: '#/components/responses/ValidationError' };
-    if (r.body && !r.rawBody) responses['413'] = { $ref: '#/components/responses/PayloadTooLarge' };
+    // Routes reading their own body (uploads) limit it themselves.
+    if (r.body) responses['413'] = { $ref: '#/components/responses/PayloadTooLarge' };
+    if (r.bodyMediaType === 'multipart/form-data') responses['415'] = { $ref: '#/components/responses/UnsupportedMediaType' };
     responses.default = { $ref: '#/components/responses/Error' };
 
     const operation: Json = {
@@ -137,6 +139,7 @@ export function buildOpenApi(routes: Route[]): Json {
         NotFound: errorResponse('No such object in your organization (another organization’s ids are not found either).', 'HTTPError'),
         ValidationError: errorResponse('A malformed id, query parameter or body.', 'HTTPValidationError'),
         PayloadTooLarge: errorResponse('The body is larger than the route accepts.', 'HTTPError'),
+        UnsupportedMediaType: errorResponse('An uploaded file of a type Quarry cannot read; the detail lists the supported types.', 'HTTPError'),
         Error: errorResponse('Another error: 400/409 for a request the domain refuses, 403, 500.', 'HTTPError'),
       },
     },

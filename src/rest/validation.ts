@@ -17,6 +17,17 @@ export interface ValidationIssue {
   ctx?: Record<string, unknown>;
 }
 
+/**
+ * A request that fails a check only its handler can make (a multipart body the router does not read): answered
+ * like the router's own validation errors, a 422 listing the issues.
+ */
+export class RequestValidationError extends Error {
+  constructor(readonly issues: ValidationIssue[]) {
+    super(issues.map((issue) => `${issue.loc.join('.')}: ${issue.msg}`).join('; '));
+    this.name = 'RequestValidationError';
+  }
+}
+
 /** An example id per prefix, as Letta 0.13+ shows next to a malformed path id. */
 export const exampleId = (prefix: string) => `${prefix}-123e4567-e89b-42d3-a456-426614174000`;
 

@@ -28,8 +28,9 @@ export const testConfig = {
   WS_CONNECTION_INIT_TIMEOUT_MS: 3000,
 };
 
-/** Workers as the embedded server runs them, but quicker to notice an abandoned job. */
-export const testIngestSettings: IngestSettings = { concurrency: 2, heartbeatMs: 200, staleMs: 2000, maxAttempts: 3, retryDelayMs: 50 };
+/** Workers as the embedded server runs them. Recovery sweeps every organization of the shared PostgreSQL test database,
+ * so in-process tests leave it to the process-level recovery tests: a 10-minute staleness keeps sweeps out of other tests. */
+export const testIngestSettings: IngestSettings = { concurrency: 2, heartbeatMs: 200, staleMs: 600_000, maxAttempts: 3, retryDelayMs: 50 };
 
 export interface GraphQLResult<T = any> {
   status: number;

@@ -187,3 +187,27 @@ export async function buildWorld(t: TestApp): Promise<World> {
     ids: [source.id, other.id, ...files.map((f) => f.id), ...passages.map((p) => p.id), agent.id, tool.id, job.id, run.id, batch.id, ...messages.map((m) => m.id), fileAgent.id],
   };
 }
+
+export interface FormPart {
+  name: string;
+  /** Omitted: a text field. */
+  filename?: string;
+  /** The part's Content-Type; omitted or null: the part declares none. */
+  type?: string | null;
+  content: string | Uint8Array;
+}
+
+/**
+ * A multipart/form-data body written byte by byte, so a test controls every part header (no Content-Type, a
+ * missing filename…), as `curl -F` and the SDKs send them.
+ */
+export function multipartBody(parts: FormPart[], boundary = `----quarry-test-${Math.random().toString(16).slice(2)}`): { body: Buffer; contentType: string } {
+  const chunks: Buffer[] = [];
+  for (const part of parts) {
+    const disposition = `form-data; name="${part.name}"${part.filename !== undefined ? `; filename="${part.filename}"` : ''}`;
+    const headers = [`Content-Disposition: ${disposition}`, ...(part.type ? [`Content-Type: ${part.type}`] : [])];
+    chunks.push(Buffer.from(`--${boundary}\r\n${headers.join('\r\n')}\r\n\r\n`, 'utf8'), Buffer.from(part.content), Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
+}

@@ -15,8 +15,11 @@ import {
   type SourceInput,
 } from '../../domain/sources.js';
 import type { File, Passage, Source as SourceRow } from '../../generated/prisma/client.js';
+import { uploadFile, type DuplicateHandling } from '../../ingest/upload.js';
 import { BY_CREATION, page } from '../pages.js';
-import { noContent, route, type Route } from '../route.js';
+import { withFilePart } from '../multipart.js';
+import { doc } from '../registry.js';
+import { noContent, Reply, route, type Route } from '../route.js';
 import * as S from '../schemas.js';
 import * as out from '../serialize.js';
 import { idOf, q } from '../validation.js';
@@ -60,6 +63,23 @@ async function embeddingsOf(ctx: Context, ids: string[]): Promise<Map<string, nu
      WHERE id = ANY(${ids}::text[]) AND "organizationId" = ${ctx.actor.organizationId}`;
   return new Map(rows.map((r) => [r.id, r.embedding ? (JSON.parse(r.embedding) as number[]) : null]));
 }
+
+/** Letta's `duplicate_handling` values, lowercase there; any case is accepted here (the seed writes capitals). */
+const DUPLICATE_MODES = ['skip', 'error', 'suffix', 'replace'] as const;
+const DUPLICATE_HANDLING_OF: Record<(typeof DUPLICATE_MODES)[number], DuplicateHandling> = { skip: 'SKIP', error: 'ERROR', suffix: 'SUFFIX', replace: 'REPLACE' };
+
+const uploadQuery = z.object({
+  duplicate_handling: describe(
+    z.string().transform((value) => value.toLowerCase()).pipe(z.enum(DUPLICATE_MODES)).default('suffix'),
+    'What to do when the source already has a file of that name: suffix (default), skip, error or replace; any case.',
+  ),
+  name: describe(z.string().min(1).optional(), 'Store the file under this name instead of its own; may be a relative path like `a/b.txt`.'),
+});
+
+/** The form, for the documentation only: the handler reads the body itself. */
+const UploadForm = z.object({
+  file: doc(z.file(), { description: 'The file, with its filename (its type is decided from the name and the bytes).' }),
+});
 
 export function sourceRoutes(kind: Kind): Route[] {
   const folders = kind === 'folders';
@@ -309,14 +329,45 @@ export function sourceRoutes(kind: Kind): Route[] {
         return out.fileMetadata({ ...file, content }, { includeContent: query.include_content });
       },
     }),
-    // ─── UPLOAD (issue 8) ───────────────────────────────────────────────────────────────────────────────────
-    // `POST /${kind}/{${idParam}}/upload` and the seed's alias `POST /${kind}/{${idParam}}/files` belong here,
-    // before the file routes below: route({ method: 'POST', path: `/${kind}/{${idParam}}/upload`, rawBody: true,
-    // bodyMediaType: 'multipart/form-data', body: <zod object documenting the `file` part>, query: duplicate_handling
-    // (skip|error|suffix|replace, case-insensitive) and name, response: S.FileMetadata (file_name with the stored
-    // prefix: out.fileMetadata(row, { storedName: true })), errorStatus as Letta answers, handler calling the
-    // ingestion domain function with `request` and returning `new Reply(json, 200, { 'x-upload-result': 'skipped' })`
-    // for a skipped duplicate }). Added with the ingestion pipeline.
+    // Uploads, before the `/{file_id}` routes below (which would also match `…/upload` for their method).
+    ...[`/${kind}/{${idParam}}/upload`, `/${kind}/{${idParam}}/files`].map((path, i) =>
+      route({
+        method: 'POST',
+        path,
+        operationId: i === 0 ? `upload_file_to_${noun}` : `upload_${noun}_file`,
+        summary: `Upload a file to the ${noun}`,
+        description:
+          'A multipart/form-data body with the file in a part named `file` (do not set the request’s Content-Type by hand: ' +
+          'the boundary is part of it). The type is decided from the file’s name and bytes; the part’s own type may be ' +
+          'missing or application/octet-stream. Answers at once with the new file, `processing_status` not yet terminal and ' +
+          '`file_name` as stored (`<source name>/<name>`); poll the file until `completed` or `error`. A file with the same ' +
+          'name: `suffix` (default) stores `name_(n).ext`, `skip` answers 200 with the existing file and `X-Upload-Result: skipped`, ' +
+          '`error` answers 400 (Letta 0.13+), `replace` swaps the old file out once the new one has completed. ' +
+          '`duplicate_handling` is accepted in any case. Past MAX_UPLOAD_BYTES: 413; a type Quarry cannot read: 415. ' +
+          (i === 0 ? 'Letta’s path.' : 'The seed’s path (not served by Letta), accepted as an alias.'),
+        tags,
+        params: byId,
+        query: uploadQuery,
+        rawBody: true,
+        bodyMediaType: 'multipart/form-data',
+        body: UploadForm,
+        response: S.FileMetadata,
+        responseDescription: 'The new file (or, skipped, the existing one), `file_name` with its stored prefix.',
+        errorStatus: { CONFLICT: 400, BAD_USER_INPUT: 400 },
+        handler: async ({ ctx, params, query, request }) => {
+          const { maxBytes } = ctx.uploads;
+          const result = await withFilePart(request, { field: 'file', maxFileBytes: maxBytes }, (part) =>
+            uploadFile(
+              { db: ctx.db, actor: ctx.actor, transact: ctx.transact, enqueue: (job) => ctx.ingest.enqueue(job), maxBytes },
+              { filename: part.filename, stream: part.stream, declaredType: part.mimeType },
+              { sourceId: idOfParams(params), name: query.name ?? null, duplicateHandling: DUPLICATE_HANDLING_OF[query.duplicate_handling] },
+            ),
+          );
+          const json = out.fileMetadata(result.file, { storedName: true });
+          return result.outcome === 'SKIPPED' ? new Reply(json, 200, { 'x-upload-result': 'skipped' }) : json;
+        },
+      }),
+    ),
     ...[`/${kind}/{${idParam}}/{file_id}`, `/${kind}/{${idParam}}/files/{file_id}`].map((path, i) =>
       route({
         method: 'DELETE',
