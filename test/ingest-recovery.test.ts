@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FakeOpenAI } from './support/fake-openai.js';
 import { startQuarry, startWorker, type QuarryProcess } from './support/process.js';
 import { uploadOne } from './support/upload.js';
+import { until as waitUntil } from './support/wait.js';
 
 /**
  * Crash recovery with real processes: a worker is killed (SIGKILL) while it embeds a file; the file must end
@@ -24,15 +25,9 @@ async function gql(url: string, key: string, query: string, variables?: object) 
   return body.data;
 }
 
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+
+/** Process start-ups and heartbeat lapses take a while: a longer wait than in-process tests. */
+const until = <T>(read: () => Promise<T>, done: (v: T) => boolean) => waitUntil(read, done, 30_000, 50);
 
 const FILE = 'query($id: ID!) { file(id: $id) { processingStatus errorMessage totalChunks chunksEmbedded passages(first: 100) { edges { node { text } } } } }';
 const TEXT = Array.from({ length: 60 }, (_, i) => `Paragraph ${i} describes how andesite forms in volcanic arcs.`).join('\n\n');

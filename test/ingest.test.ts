@@ -6,6 +6,7 @@ import { createTestApp, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
 import { FakeOpenAI } from './support/fake-openai.js';
 import { multipart, uploadOne, type UploadPart } from './support/upload.js';
+import { until as waitUntil } from './support/wait.js';
 
 const FILE_STATE = `query($id: ID!) { file(id: $id) { id fileName originalFileName processingStatus errorMessage processingNote totalChunks chunksEmbedded content mediaType } }`;
 
@@ -297,15 +298,8 @@ describe.each(databaseKinds())('ingestion with an OpenAI-compatible provider on 
     return r.createSource.source.id as string;
   }
 
-  async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await read();
-      if (done(v)) return v;
-      if (Date.now() > deadline) throw new Error(`timed out; last: ${JSON.stringify(v)}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
+
+  const until = <T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 15_000) => waitUntil(read, done, timeoutMs);
 
   const fileState = (apiKey: string, id: string) => t.gql(apiKey, FILE_STATE, { id }).then((r) => (r.errors ? null : r.data.file));
   const ended = (f: any) => f && (f.processingStatus === 'COMPLETED' || f.processingStatus === 'ERROR');

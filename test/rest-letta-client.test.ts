@@ -7,6 +7,7 @@ import { exampleId } from '../src/rest/validation.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
 import { processedFile, PYTHON_TOOL } from './support/rest.js';
+import { until } from './support/wait.js';
 
 /**
  * Letta's official TypeScript client (0.1.211, the last with `sources`, `jobs` and `tools.count`) against the shim
@@ -30,15 +31,6 @@ async function statusOf(call: Promise<unknown>): Promise<{ status: number; body:
 
 const UNDOCUMENTED_TOOL = 'def nope(x: int) -> int:\n    return x\n';
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last value: ${JSON.stringify(value).slice(0, 500)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe.each(databaseKinds())('the official Letta client on %s', (kind) => {
   let t: TestApp;

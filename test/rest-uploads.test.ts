@@ -5,6 +5,7 @@ import { exampleId } from '../src/rest/validation.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
 import { jsonClient, multipartBody, rawRequest, type FormPart, type HttpResult } from './support/rest.js';
+import { until } from './support/wait.js';
 
 /**
  * Uploads through the Letta REST shim (`POST /v1/sources/{id}/upload`, `/v1/folders/{id}/upload` and the seed's
@@ -19,15 +20,6 @@ const TERMINAL = ['completed', 'error'];
 const words = (n: number) => 'gravel '.repeat(Math.ceil(n / 7)).slice(0, n);
 const PNG = Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'), Buffer.alloc(64)]);
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last value: ${JSON.stringify(value).slice(0, 500)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** A request whose body is sent in chunks without a Content-Length (as a streaming client does). */
 function chunked(base: string, path: string, headers: Record<string, string>, chunks: Buffer[]): Promise<HttpResult> {
