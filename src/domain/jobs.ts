@@ -154,10 +154,13 @@ async function apply(db: PrismaClient, where: Prisma.JobWhereInput, data: Prisma
 
 /**
  * A file's status follows its processing job: when the job ends without completing (cancelled before a worker
- * took it, failed, expired), a file still in progress ends ERROR with the reason, so no file is left pending.
+ * took it, failed, expired), a file still in progress ends ERROR with the reason (the error the job recorded, if
+ * any), so no file is left pending. The job is written first: whoever sees the file's ERROR sees the job ended.
  */
 async function settleFile(db: PrismaClient, job: Job): Promise<void> {
-  const reason = job.status === 'CANCELLED' ? 'Processing was cancelled' : `Processing ended ${job.status.toLowerCase()}`;
+  const recorded = (job.metadata as { error?: unknown } | null)?.error;
+  const reason =
+    typeof recorded === 'string' ? recorded : job.status === 'CANCELLED' ? 'Processing was cancelled' : `Processing ended ${job.status.toLowerCase()}`;
   const [file] = await db.file.updateManyAndReturn({
     where: { id: job.fileId!, organizationId: job.organizationId, processingStatus: { in: ['PENDING', 'PARSING', 'CHUNKING', 'EMBEDDING'] } },
     data: { processingStatus: 'ERROR', errorMessage: reason },

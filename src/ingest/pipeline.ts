@@ -337,16 +337,20 @@ class Run {
     await this.end('FAILED', 'error', message);
   }
 
-  /** The file goes to ERROR with `message` (unless it already ended), then the job to `status`. */
+  /**
+   * The job goes to `status` with `message` as its error, which takes the file to ERROR with that message (see
+   * settleFile in domain/jobs.ts): job first, so a client that sees the file fail finds its job ended too. A job
+   * that had already ended or was deleted leaves the file to be settled here.
+   */
   private async end(status: 'FAILED' | 'CANCELLED', stopReason: string, message: string): Promise<void> {
+    await transitionJob(this.db, this.job.organizationId, this.job.id, status, { stopReason, metadata: withError(this.job, message) }).catch((error) => {
+      if (!(error instanceof AppError)) throw error; // already ended or deleted meanwhile: its state stands
+    });
     const [file] = await this.db.file.updateManyAndReturn({
       where: { id: this.fileId, processingStatus: { in: ACTIVE_FILE } },
       data: { processingStatus: 'ERROR', errorMessage: message },
     });
     if (file) events.publish('file', file.organizationId, fileChange(file));
-    await transitionJob(this.db, this.job.organizationId, this.job.id, status, { stopReason, metadata: withError(this.job, message) }).catch((error) => {
-      if (!(error instanceof AppError)) throw error; // already ended or deleted meanwhile: its state stands
-    });
   }
 }
 
