@@ -6,7 +6,9 @@
  *   3. peak RSS growth of the server while a 200 MB file is uploaded (target ≤ 64 MB);
  *   4. HTTP requests made to an OpenAI-compatible server for a file of ≥ 1,000 chunks (target ≤ 2).
  * Each figure is the median of RUNS runs (default 3). Needs DATABASE_URL; the bench uses a database of its own
- * (quarry_bench_ingest on the same server), created afresh each time.
+ * (quarry_bench_ingest on the same server), created afresh each time. ONLY picks figures (text,pdf,rss,requests),
+ * VERBOSE=1 prints the server's per-file step timings, WORKER_CONCURRENCY sets the server's (default 2), and
+ * SERVER_NODE_ARGS passes node flags to the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -82,7 +84,7 @@ interface Server {
 }
 
 function startServer(env: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, ['scripts/start.mjs'], {
+  const child = spawn(process.execPath, [...(process.env.SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), 'scripts/start.mjs'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', DATABASE_URL: databaseUrl, QUARRY_API_KEY: KEY, MIGRATE_ON_START: 'true', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -198,7 +200,7 @@ async function main() {
   await admin.end();
 
   const fake = await FakeOpenAI.start();
-  const server = await startServer({ OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: fake.url, WORKER_CONCURRENCY: '2', MAX_UPLOAD_BYTES: String(512 << 20) });
+  const server = await startServer({ OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: fake.url, WORKER_CONCURRENCY: process.env.WORKER_CONCURRENCY ?? '2', MAX_UPLOAD_BYTES: String(512 << 20) });
   const idle = await startServer({ RUN_WORKERS: 'false', MAX_UPLOAD_BYTES: String(512 << 20) });
   const textMbps: number[] = [];
   const pdfPps: number[] = [];

@@ -48,8 +48,8 @@ const QUERIES = Number(process.env.QUERIES ?? 300);
 const RUNS = Number(process.env.RUNS ?? 3);
 const BENCH_DATABASE = process.env.BENCH_DATABASE ?? 'quarry_bench_search';
 const SEED = 20261125;
-/** Bump when the corpus generator changes, so a database holding the old corpus is rebuilt, not reused. */
-const CORPUS_VERSION = 1;
+/** Bump when the corpus generator or the lexical embedder changes, so a database holding old vectors is rebuilt, not reused. */
+const CORPUS_VERSION = 2;
 const TOP_K = 10;
 const DIM = 384;
 /** Relative share of the passages per source; the last is the 1% source. */

@@ -366,6 +366,17 @@ describe('lexical embedder', () => {
     expect(lexical.vector('ﬁle ２０２４')).toEqual(lexical.vector('file 2024'));
   });
 
+  it('leaves English stop words out, unless a text has nothing else', async () => {
+    // Stop words neither count as features nor break a bigram: "upload of the file" pairs "upload" with "file".
+    expect(lexical.vector('Upload of the file to a source')).toEqual(lexical.vector('upload file source'));
+    // Sharing only stop words is sharing nothing.
+    expect(cosine(lexical.vector('what is the state of the art'), lexical.vector('it is what it is, and the rest of them'))).toBe(0);
+    // A text of stop words alone keeps them, so it still has a direction to search by.
+    const [onlyStopWords] = await lexical.embed(['To be or not to be']);
+    expect(norm(onlyStopWords)).toBeCloseTo(1, 12);
+    expect(cosine(onlyStopWords, lexical.vector('not to be'))).toBeGreaterThan(0.5);
+  });
+
   it('gives a zero vector, not NaN, for text without words', async () => {
     for (const v of await lexical.embed(['', '   ', '!!! ... ---'])) {
       expect(v).toHaveLength(384);
