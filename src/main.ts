@@ -8,7 +8,7 @@ import { DataDirInUseError, openDatabase, pgliteDataPath } from './core/db/index
 import { migrate, readMigrations } from './core/db/migrate.js';
 import { useRedisEvents } from './core/events.js';
 import { createLogger } from './core/logger.js';
-import { configureCallbacks, stopCallbacks } from './domain/callbacks.js';
+import { callbackSettings, configureCallbacks, stopCallbacks } from './domain/callbacks.js';
 import { bootstrap } from './domain/organizations.js';
 import { startIngest } from './ingest/start.js';
 
@@ -16,7 +16,7 @@ async function main() {
   const startedAt = performance.now();
   const config = loadConfigOrExit();
   const log = createLogger(config.LOG_LEVEL);
-  configureCallbacks({ attempts: config.CALLBACK_ATTEMPTS, timeoutMs: config.CALLBACK_TIMEOUT_MS, log });
+  configureCallbacks(callbackSettings(config, log));
   // Load the GraphQL stack while the database opens: the two overlap (file copy and WASM compile run off-thread).
   const appModule = import('./app.js');
 

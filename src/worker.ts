@@ -7,11 +7,14 @@ import { loadConfigOrExit } from './config.js';
 import { useRedisEvents } from './core/events.js';
 import { openDatabase } from './core/db/index.js';
 import { createLogger } from './core/logger.js';
+import { callbackSettings, configureCallbacks, stopCallbacks } from './domain/callbacks.js';
 import { startIngest } from './ingest/start.js';
 
 async function main() {
   const config = loadConfigOrExit();
   const log = createLogger(config.LOG_LEVEL);
+  // Jobs a worker ends call back from here: the same policy (allow-list, attempts, timeout) as the server.
+  configureCallbacks(callbackSettings(config, log));
   if (!config.DATABASE_URL || !config.REDIS_URL) {
     log.fatal('npm run worker needs DATABASE_URL and REDIS_URL: the embedded server (npm start) runs its own workers');
     process.exit(1);
@@ -29,6 +32,7 @@ async function main() {
     try {
       await ingest.stop();
       await closeEvents();
+      await stopCallbacks(); // outcomes of interrupted deliveries are recorded before the database closes
       await db.close();
       process.exit(0);
     } catch (error) {

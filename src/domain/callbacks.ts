@@ -1,20 +1,28 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { badInput } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { outboundFetch, OutboundRefusedError, type AddressAllowList } from '../core/outbound.js';
 import type { Job, PrismaClient } from '../generated/prisma/client.js';
 
 /**
  * Callbacks: when work with a callback URL ends, Quarry POSTs a JSON body to that URL and records the outcome.
  *
- * Delivery happens in the background — whatever ended the work never waits for the receiver. Each attempt has a
+ * Delivery happens in the background — whatever ended the work never waits for the receiver. It goes through the
+ * guarded outbound client (core/outbound.ts): a URL whose host resolves only to loopback, private, link-local,
+ * metadata or other non-public addresses is refused without any connection, unless the operator's allow-list
+ * (CALLBACK_ALLOW_PRIVATE) names the range; redirects are never followed (as in Letta). Each attempt has a
  * timeout; network errors, timeouts, 408, 429 and 5xx are retried with exponential backoff (with jitter), any
- * other answer ends the delivery (2xx: delivered; 3xx/4xx: refused — redirects are not followed, as in Letta).
- * Deliveries live in memory: stopping the process interrupts them (recorded as the error) and nothing is
- * redelivered after a restart.
+ * other answer ends the delivery. Deliveries live in memory: stopping the process interrupts them (recorded as
+ * failed) and nothing is redelivered after a restart.
+ *
+ * The recorded outcome says no more than delivered, refused or failed (see CALLBACK_REFUSED, CALLBACK_FAILED):
+ * a status code, a timeout or an error like ECONNREFUSED from the receiver would turn callbacks into a scanner
+ * of whatever the server can reach. The details go to the server's log.
  *
  * The module keeps one default dispatcher, created on first use, so domain code can reach it without a context
- * field. `configureCallbacks` tunes it (tests use short delays); the server must `await stopCallbacks()` on
- * shutdown, before closing the database, so in-flight deliveries end and record their outcome.
+ * field. `configureCallbacks` tunes it (tests use short delays); every process that ends jobs (the server and
+ * `npm run worker`) configures it with `callbackSettings(config)`, and must `await stopCallbacks()` on shutdown,
+ * before closing the database, so in-flight deliveries end and record their outcome.
  */
 
 export interface CallbackOptions {
@@ -25,20 +33,35 @@ export interface CallbackOptions {
   maxDelayMs: number;
   /** Per attempt, until the response headers arrive. */
   timeoutMs: number;
+  /** Non-public address ranges callbacks may reach (CALLBACK_ALLOW_PRIVATE); empty: none. */
+  allowPrivate: AddressAllowList;
   log?: Logger;
 }
 
 export interface CallbackOutcome {
   /** When the last attempt started. */
   sentAt: Date;
-  /** The last attempt's HTTP status; null when it got no answer. */
+  /** The receiver's 2xx status once delivered; null otherwise (refused or failed). */
   statusCode: number | null;
-  /** Null once delivered; otherwise why the last attempt failed. */
+  /** Null once delivered; otherwise CALLBACK_REFUSED or CALLBACK_FAILED. */
   error: string | null;
   attempts: number;
 }
 
-const DEFAULTS: CallbackOptions = { attempts: 5, baseDelayMs: 1000, maxDelayMs: 30_000, timeoutMs: 5000 };
+/** The recorded error when the URL does not lead to an allowed address (nothing was sent). */
+export const CALLBACK_REFUSED = 'Refused: the callback URL does not lead to an allowed address';
+/** The recorded error when the receiver did not accept the delivery, whatever the reason. */
+export const CALLBACK_FAILED = 'Failed: the callback was not delivered';
+
+const DEFAULTS: CallbackOptions = { attempts: 5, baseDelayMs: 1000, maxDelayMs: 30_000, timeoutMs: 5000, allowPrivate: [] };
+
+/** The callback settings of a process's configuration, the same in the server and in `npm run worker`. */
+export function callbackSettings(
+  config: { CALLBACK_ATTEMPTS: number; CALLBACK_TIMEOUT_MS: number; CALLBACK_ALLOW_PRIVATE: AddressAllowList },
+  log?: Logger,
+): Partial<CallbackOptions> {
+  return { attempts: config.CALLBACK_ATTEMPTS, timeoutMs: config.CALLBACK_TIMEOUT_MS, allowPrivate: config.CALLBACK_ALLOW_PRIVATE, log };
+}
 const URL_MAX = 2048;
 
 /** Validates a callback URL as given by a client: an absolute http(s) URL without credentials. */
@@ -102,32 +125,44 @@ export class CallbackDispatcher {
       const delay = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
       // Jitter spreads the retries of many jobs that failed together.
       await sleep(delay / 2 + (Math.random() * delay) / 2, undefined, { signal: this.stopping.signal }).catch(() => {});
-      if (this.stopping.signal.aborted) return { ...outcome.result, error: `${outcome.result.error}; retries stopped: the server shut down` };
+      if (this.stopping.signal.aborted) {
+        this.options.log?.warn({ url, attempts: attempt }, 'callback retries stopped: the server is shutting down');
+        return outcome.result;
+      }
     }
   }
 
   private async attempt(url: string, body: string, attempt: number): Promise<{ result: CallbackOutcome; retry: boolean }> {
     const sentAt = new Date();
-    const { timeoutMs } = this.options;
+    const { timeoutMs, allowPrivate, log } = this.options;
+    const failed = (reason: string, retry: boolean) => {
+      log?.warn({ url, attempt, reason }, 'callback not delivered');
+      return { result: { sentAt, statusCode: null, error: CALLBACK_FAILED, attempts: attempt }, retry: retry && !this.stopping.signal.aborted };
+    };
     try {
-      const response = await fetch(url, {
+      const response = await outboundFetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'user-agent': 'Quarry-Callback/1' },
         body,
-        redirect: 'manual',
-        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), this.stopping.signal]),
+        timeoutMs,
+        signal: this.stopping.signal,
+        policy: { allowPrivate },
       });
       await response.body?.cancel();
-      const error = response.ok ? null : `The receiver answered HTTP ${response.status}`;
-      return { result: { sentAt, statusCode: response.status, error, attempts: attempt }, retry: !response.ok && retryable(response.status) };
+      if (response.ok) return { result: { sentAt, statusCode: response.status, error: null, attempts: attempt }, retry: false };
+      return failed(`the receiver answered HTTP ${response.status}`, retryable(response.status));
     } catch (err) {
+      if (err instanceof OutboundRefusedError) {
+        log?.warn({ url, reason: err.message }, 'callback refused');
+        return { result: { sentAt, statusCode: null, error: CALLBACK_REFUSED, attempts: attempt }, retry: false };
+      }
       const e = err as Error & { cause?: { message?: string } };
-      const error = this.stopping.signal.aborted
-        ? 'Delivery interrupted: the server shut down'
+      const reason = this.stopping.signal.aborted
+        ? 'interrupted: the server shut down'
         : e.name === 'TimeoutError'
-          ? `No answer within ${timeoutMs} ms`
-          : `Could not reach the receiver: ${e.cause?.message ?? e.message}`;
-      return { result: { sentAt, statusCode: null, error, attempts: attempt }, retry: !this.stopping.signal.aborted };
+          ? `no answer within ${timeoutMs} ms`
+          : (e.cause?.message ?? e.message);
+      return failed(reason, true);
     }
   }
 }
