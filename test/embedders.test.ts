@@ -285,7 +285,8 @@ describe('createEmbedder', () => {
   it('calls the Azure deployment URL with the api-key header', async () => {
     const api = await fakeApi((req, res) => embeddings(req, res));
     const azureEndpoint = api.baseUrl.replace(/\/v1$/, '/');
-    const e = createEmbedder(config({ azureEndpoint, azureDeployment: 'embed-small', azureVersion: '2024-10-21' }), env);
+    const azureEnv = { AZURE_OPENAI_API_KEY: 'sk-env', AZURE_OPENAI_ENDPOINT: azureEndpoint };
+    const e = createEmbedder(config({ endpointType: 'azure', azureEndpoint, azureDeployment: 'embed-small', azureVersion: '2024-10-21' }), azureEnv);
     expect(await e.embed(['one'])).toEqual([vectorFor('one', 8)]);
     const [request] = api.requests;
     expect(request.url).toBe('/openai/deployments/embed-small/embeddings?api-version=2024-10-21');
@@ -293,8 +294,9 @@ describe('createEmbedder', () => {
     expect(request.headers.authorization).toBeUndefined();
   });
 
-  it('uses the config endpoint, batch size, and dimensions only for text-embedding-3 models', async () => {
+  it('uses the configured endpoint, the config batch size, and dimensions only for text-embedding-3 models', async () => {
     const api = await fakeApi((req, res) => embeddings(req, res));
+    const env = { OPENAI_API_KEY: 'sk-env', OPENAI_BASE_URL: api.baseUrl };
     await createEmbedder(config({ endpoint: api.baseUrl, batchSize: 4 }), env).embed(texts(10));
     expect(api.requests.map((r) => r.body.input.length).sort()).toEqual([2, 4, 4]);
     expect(api.requests[0].body.dimensions).toBe(8);
@@ -303,7 +305,7 @@ describe('createEmbedder', () => {
     expect(api.requests[3].body).not.toHaveProperty('dimensions');
   });
 
-  it('falls back from the config endpoint to OPENAI_BASE_URL', async () => {
+  it('calls OPENAI_BASE_URL for a config without an endpoint', async () => {
     const api = await fakeApi((req, res) => embeddings(req, res));
     await createEmbedder(config({}), { ...env, OPENAI_BASE_URL: `${api.baseUrl}/` }).embed(['one']);
     expect(api.requests[0].url).toBe('/v1/embeddings');
@@ -320,6 +322,8 @@ describe('createEmbedder', () => {
     ['a missing API key', config({}), {}, /needs OPENAI_API_KEY/],
     ['a partial Azure config', config({ azureEndpoint: 'https://x.openai.azure.com' }), env, /needs all of azureEndpoint, azureDeployment and azureVersion/],
     ['an unknown local model', config({ endpointType: 'local', model: 'text-embedding-3-small', dim: 1536 }), env, /Local embedding model "text-embedding-3-small"/],
+    ['an endpoint the operator did not configure', config({ endpoint: 'http://169.254.169.254/v1' }), env, /endpoint http:\/\/169.254.169.254\/v1 is not the one this server is configured with for openai \(OPENAI_BASE_URL\)/],
+    ['an Azure endpoint the operator did not configure', config({ endpointType: 'azure', azureEndpoint: 'http://10.0.0.1', azureDeployment: 'd', azureVersion: 'v' }), { ...env, AZURE_OPENAI_API_KEY: 'k', AZURE_OPENAI_ENDPOINT: 'https://mine.openai.azure.com' }, /endpoint http:\/\/10.0.0.1 is not the one this server is configured with for azure/],
   ])('refuses %s instead of falling back', (_case, c, e, message) => {
     expect(() => createEmbedder(c, e)).toThrow(message);
     expect(() => createEmbedder(c, e)).toThrow(EmbeddingError);

@@ -30,6 +30,18 @@ describe('embedding providers', () => {
     expect(fake.last!.headers.authorization).toBeUndefined();
   });
 
+  it('takes an embedding config endpoint only when it is the one the operator configured', () => {
+    const catalog = new EmbeddingCatalog({ DEFAULT_EMBEDDING: 'local/lexical-384', OPENAI_API_KEY: 'sk', OLLAMA_BASE_URL: fake.url });
+    const input = { endpointType: 'ollama', model: 'nomic-embed-text', dim: 768 };
+    expect(catalog.fromConfig(input).endpoint).toBe(fake.url);
+    expect(catalog.fromConfig({ ...input, endpoint: `${fake.url}/` }).endpoint).toBe(fake.url);
+    expect(catalog.fromConfig({ ...input, endpointType: 'openai', model: 'text-embedding-3-small', dim: 1536, endpoint: 'https://api.openai.com/v1' }).endpoint).toBe('https://api.openai.com/v1');
+    for (const endpoint of ['http://127.0.0.1:5432/v1', 'http://169.254.169.254/latest', 'https://attacker.example/v1']) {
+      expect(() => catalog.fromConfig({ ...input, endpoint })).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT', details: { field: 'embeddingConfig.endpoint' } }));
+    }
+    expect(() => catalog.fromConfig({ ...input, azureEndpoint: 'http://10.0.0.1' })).toThrow(/azureEndpoint must be the one this server is configured with/);
+  });
+
   it('calls Azure deployments with the api-key header and the configured API version', async () => {
     const base = fake.url.replace(/\/v1$/, '');
     const catalog = new EmbeddingCatalog({ DEFAULT_EMBEDDING: 'local/lexical-384', AZURE_OPENAI_API_KEY: 'az-key', AZURE_OPENAI_ENDPOINT: base });

@@ -129,15 +129,23 @@ export class EmbeddingCatalog {
     checkRange(chunkSize, CHUNK_SIZE_RANGE, `${field}.chunkSize`);
     const batchSize = input.batchSize ?? defaultBatchSize(input.endpointType);
     checkRange(batchSize, BATCH_SIZE_RANGE, `${field}.batchSize`);
+    // The server calls only endpoints its operator configured (with the operator's key): a caller may repeat the
+    // configured URL, as Letta's clients do, but never name another one (an internal address, their own server).
+    if (input.endpoint != null && !sameEndpoint.equal(input.endpoint, provider.endpoint)) {
+      throw badInput(`endpoint must be the one this server is configured with for ${providerName}, or left out`, `${field}.endpoint`);
+    }
+    if (input.azureEndpoint != null && !(input.endpointType === 'azure' && sameEndpoint.equal(input.azureEndpoint, provider.endpoint))) {
+      throw badInput(`azureEndpoint must be the one this server is configured with (AZURE_OPENAI_ENDPOINT), or left out`, `${field}.azureEndpoint`);
+    }
     return {
       endpointType: input.endpointType,
-      endpoint: input.endpoint ?? provider.endpoint,
+      endpoint: provider.endpoint,
       model: input.model,
       dim: input.dim,
       chunkSize,
       handle: input.handle ?? `${providerName}/${input.model}`,
       batchSize,
-      azureEndpoint: input.azureEndpoint ?? null,
+      azureEndpoint: input.azureEndpoint == null ? null : provider.endpoint,
       azureVersion: input.azureVersion ?? null,
       azureDeployment: input.azureDeployment ?? null,
     };
@@ -185,6 +193,12 @@ export function defaultBatchSize(endpointType: string): number {
 export function asEmbeddingConfig(json: unknown): EmbeddingConfig {
   return json as EmbeddingConfig;
 }
+
+/** Endpoint URLs compare without a trailing slash (`…/v1/` is `…/v1`). */
+export const sameEndpoint = {
+  normalize: (url: string) => url.trim().replace(/\/+$/, ''),
+  equal: (a: string | null, b: string | null) => (a === null || b === null ? a === b : sameEndpoint.normalize(a) === sameEndpoint.normalize(b)),
+};
 
 export function sameEmbedding(a: EmbeddingConfig, b: EmbeddingConfig): boolean {
   return a.endpointType === b.endpointType && a.model === b.model && a.dim === b.dim && a.endpoint === b.endpoint;

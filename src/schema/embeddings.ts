@@ -21,13 +21,13 @@ export const EmbeddingConfigRef = builder.objectRef<EmbeddingConfig>('EmbeddingC
 export const EmbeddingConfigInput = builder.inputType('EmbeddingConfigInput', {
   fields: (t) => ({
     endpointType: t.string({ required: true }),
-    endpoint: t.string(),
+    endpoint: t.string({ description: 'Only the endpoint this server is configured with for the provider (or leave it out): no other URL is called.' }),
     model: t.string({ required: true }),
     dim: t.int({ required: true }),
     chunkSize: t.int(),
     handle: t.string(),
     batchSize: t.int(),
-    azureEndpoint: t.string(),
+    azureEndpoint: t.string({ description: 'Only AZURE_OPENAI_ENDPOINT (or leave it out).' }),
     azureVersion: t.string(),
     azureDeployment: t.string(),
   }),

@@ -1,4 +1,4 @@
-import type { EmbeddingConfig } from '../../domain/embedding-config.js';
+import { sameEndpoint, type EmbeddingConfig } from '../../domain/embedding-config.js';
 import { LexicalEmbedder, lexicalModel } from './lexical.js';
 import { baseUrlOf, envValue, providerByEndpointType, REMOTE_PROVIDERS, type ProviderEnv, type ProviderSpec } from '../../domain/embedding-providers.js';
 import { OpenAIEmbedder, type OpenAIEmbedderOptions } from './openai.js';
@@ -47,7 +47,14 @@ function remoteEmbedder(spec: ProviderSpec, config: EmbeddingConfig, env: Embedd
   if ((spec.endpointType === 'azure' || azure.some(Boolean)) && !azure.every(Boolean)) {
     throw misconfigured('An Azure embedding config needs all of azureEndpoint, azureDeployment and azureVersion');
   }
-  const baseUrl = config.endpoint ?? baseUrlOf(spec, env);
+  const configured = baseUrlOf(spec, env);
+  // Only the operator's endpoints are called (a stored config may predate that rule, or the variable changed).
+  for (const endpoint of [config.endpoint, config.azureEndpoint]) {
+    if (endpoint != null && !sameEndpoint.equal(endpoint, configured)) {
+      throw misconfigured(`Embedding endpoint ${endpoint} is not the one this server is configured with for ${spec.name} (${spec.baseVar})`);
+    }
+  }
+  const baseUrl = configured;
   if (!baseUrl && !config.azureEndpoint) throw misconfigured(`Embedding model ${config.model} (${spec.name}) needs ${spec.baseVar}, which this server does not have`);
   return new OpenAIEmbedder({
     ...options,

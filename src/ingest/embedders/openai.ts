@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { outboundFetch } from '../../core/outbound.js';
 import { EmbeddingError, type Embedder } from './types.js';
 
 export interface AzureDeployment {
@@ -194,15 +195,25 @@ export class OpenAIEmbedder implements Embedder {
       let response: Response;
       let text: string;
       try {
-        response = await fetch(this.url, { method: 'POST', headers: this.headers, body, signal: AbortSignal.any([signal, timeout]) });
+        // The operator configured this endpoint (a local Ollama is fine), so any address is allowed; the shared
+        // client still follows no redirect and resolves the host once.
+        response = await outboundFetch(this.url, {
+          method: 'POST',
+          headers: this.headers,
+          body,
+          signal: AbortSignal.any([signal, timeout]),
+          timeoutMs: this.timeoutMs,
+          policy: { allowPrivate: 'any' },
+        });
         text = await response.text();
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         if (timeout.aborted) {
           throw new EmbeddingError(`Embeddings request to ${this.where} timed out after ${this.timeoutMs} ms`, { retryable: true });
         }
-        const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-        throw new EmbeddingError(`Embeddings request to ${this.where} failed: ${cause?.code ?? cause?.message ?? String(error)}`, {
+        const failure = error as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+        const detail = failure.code ?? failure.cause?.code ?? failure.cause?.message ?? failure.message ?? String(error);
+        throw new EmbeddingError(`Embeddings request to ${this.where} failed: ${detail}`, {
           retryable: true,
           cause: error,
         });
