@@ -42,7 +42,10 @@ async function loadPages(ctx: Context, spec: ChildPageSpec, page: PageArgs, pare
   const keys = Prisma.join(spec.order);
   // For "after", rows come later in the sort; for "before", earlier. Inverting reads backwards from the end.
   const descending = (spec.direction === 'DESC') !== page.inverted;
-  const cursorKeys = (id: string) => Prisma.sql`(SELECT ${Prisma.join(spec.order.map((k) => Prisma.sql`${k}`))} FROM ${table} c WHERE c.id = ${id})`;
+  // The cursor row is looked up inside the caller's organization: another organization's id, like a missing one,
+  // names no row, so the comparison is NULL and the page empty (it must not position the caller's rows).
+  const cursorKeys = (id: string) =>
+    Prisma.sql`(SELECT ${Prisma.join(spec.order.map((k) => Prisma.sql`${k}`))} FROM ${table} c WHERE c.id = ${id} AND c."organizationId" = ${ctx.actor.organizationId})`;
   const conditions = [Prisma.sql`c.${Prisma.raw(`"${spec.parentColumn}"`)} = p.id`, Prisma.sql`c."organizationId" = ${ctx.actor.organizationId}`];
   if (page.where) conditions.push(page.where);
   const later = spec.direction === 'DESC' ? Prisma.raw('<') : Prisma.raw('>');
