@@ -7,9 +7,10 @@ import { processRequest, UploadError } from 'graphql-upload-ts';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
-import { Authenticator, keyFromHeaders, type Actor } from './core/auth.js';
+import { Authenticator, inactiveKeys, keyFromHeaders, type Actor } from './core/auth.js';
 import { AuthGate, clientAddress, graphqlRefusalBody, useAuthGate, type GateOutcome } from './core/auth-gate.js';
 import { AuthThrottle, redisKeyPrefix } from './core/auth-throttle.js';
+import { OpenSockets, revokedKeyError, watchRevocations } from './core/revocation.js';
 import type { Database } from './core/db/index.js';
 import { PothosValidationError } from '@pothos/core';
 import { AppError, badInput, fromPrismaError, unauthenticated } from './core/errors.js';
@@ -79,8 +80,9 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
   const registry = new SubscriptionRegistry({ perConnection: config.SUBSCRIPTIONS_PER_CONNECTION, perOrganization: config.SUBSCRIPTIONS_PER_ORGANIZATION });
 
   /** The context of an authenticated caller. An HTTP request (SSE included) is a connection of its own; a WebSocket passes its own. */
-  const contextFor = (actor: Actor | undefined, connection: SubscriptionConnection = registry.connection()): Context => {
+  const contextFor = (actor: Actor | undefined, connection?: SubscriptionConnection): Context => {
     if (!actor) throw toGraphQLError(unauthenticated()); // unreachable: the gate answered already
+    connection ??= registry.connection(actor.apiKeyId);
     return {
       actor, db: scopedClients.for(actor.organizationId), sql: db.sql, log, limits, embeddings, authenticator, ingest, uploads, transact,
       subscriptions: { registry, connection },
@@ -184,7 +186,16 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
   // graphql-ws on the same path, through yoga's envelop pipeline (auth, limits, error masking), as in
   // yoga's graphql-ws example. The key comes from connection_init's payload or the upgrade request's headers.
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
-  type WsExtra = { socket: WebSocket; request: IncomingMessage; context?: Context };
+  type WsExtra = { socket: WebSocket; request: IncomingMessage; context?: Context; key?: string };
+  // Revocation reaches open connections: subscriptions (SSE and WebSocket) end, sockets close with 4403.
+  const openSockets = new OpenSockets();
+  const stopRevocationWatch = watchRevocations({
+    holders: [registry, openSockets],
+    authenticator,
+    inactive: (ids) => inactiveKeys(db.prisma, ids),
+    intervalMs: config.AUTH_CACHE_TTL_MS > 0 ? config.AUTH_CACHE_TTL_MS : 1000,
+    log,
+  });
   // Operations under way on each socket, so shutdown can wait for their `complete` messages to go out.
   const wsOperations = new Map<object, Set<string>>();
   let wsDrained: (() => void) | null = null;
@@ -207,9 +218,13 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
           return typeof direct === 'string' ? direct : undefined;
         };
         const request = ctx.extra.request;
-        const outcome = await gate.check(keyFromHeaders((name) => fromPayload(name) ?? header(request, name)), clientAddress(request));
+        const key = keyFromHeaders((name) => fromPayload(name) ?? header(request, name));
+        const outcome = await gate.check(key, clientAddress(request));
         if ('actor' in outcome) {
-          ctx.extra.context = contextFor(outcome.actor, registry.connection());
+          ctx.extra.context = contextFor(outcome.actor, registry.connection(outcome.actor.apiKeyId));
+          ctx.extra.key = key!;
+          const socket = ctx.extra.socket;
+          openSockets.add(ctx, outcome.actor.apiKeyId, () => socket.close(4403, 'Forbidden: the API key was revoked or has expired'));
           return true;
         }
         if (outcome.refusal.code === 'RATE_LIMITED') {
@@ -219,6 +234,11 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         return false; // graphql-ws closes with 4403 Forbidden
       },
       onSubscribe: async (ctx, id, params) => {
+        // The key may have been revoked since the connection opened: no new operation then.
+        if (openSockets.isRevoked(ctx) || !(await authenticator.authenticate(ctx.extra.key ?? null))) {
+          ctx.extra.socket.close(4403, 'Forbidden: the API key was revoked or has expired');
+          return [toGraphQLError(revokedKeyError())];
+        }
         const { schema, execute, subscribe, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -252,7 +272,10 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         return args;
       },
       onComplete: (ctx, id) => wsOperationDone(ctx, id),
-      onClose: (ctx) => wsOperationDone(ctx),
+      onClose: (ctx) => {
+        openSockets.remove(ctx);
+        wsOperationDone(ctx);
+      },
     },
     wss,
     config.WS_KEEPALIVE_MS,
@@ -285,6 +308,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         for (const client of wss.clients) client.close(1001, 'Server shutting down');
         wss.close();
         void throttle.close();
+        stopRevocationWatch();
         server.closeIdleConnections();
         const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.SHUTDOWN_TIMEOUT_MS).unref());
         if ((await Promise.race([closed, timeout])) === 'timeout') {

@@ -11,8 +11,10 @@ import WebSocket from 'ws';
 import { buildApp, type App } from '../src/app.js';
 import { generateApiKey } from '../src/core/auth.js';
 import { createLogger } from '../src/core/logger.js';
+import { createJob } from '../src/domain/jobs.js';
 import { createTestApp, testConfig, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
+import { rawSocket, sseClient, subscribe, wsClient } from './support/subscriptions.js';
 
 const MINT = 'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { key apiKey { id role mintedBy { id } } } }';
 const REVOKE = 'mutation($id: ID!) { revokeApiKey(id: $id) { id active } }';
@@ -313,5 +315,98 @@ describe.skipIf(!redisUrl)('throttling shared through Redis', () => {
       await b.stop();
       await a.close();
     }
+  });
+});
+
+const JOB_UPDATED = 'subscription($id: ID!) { jobUpdated(id: $id) { jobId status } }';
+
+describe.each(databaseKinds())('revocation reaches open connections on %s', (kind) => {
+  let t: TestApp;
+  let url: string;
+  beforeAll(async () => {
+    // Other replicas learn of a revoke within AUTH_CACHE_TTL_MS: short here.
+    t = await createTestApp(kind, {}, { AUTH_CACHE_TTL_MS: 300 });
+    url = (await t.app.listen(0)).url;
+  });
+  afterAll(() => t.close());
+
+  async function setup() {
+    const tenant = await t.tenant();
+    const mint = async (key: string, name: string) => (await t.gqlOk(key, MINT, { input: { name, role: 'MEMBER' } })).createApiKey as { key: string; apiKey: { id: string } };
+    const parent = await mint(tenant.apiKey, 'parent');
+    const child = await mint(parent.key, 'child');
+    const job = await createJob(tenant.db, tenant.actor, { status: 'RUNNING' });
+    return { tenant, parent, child, job };
+  }
+
+  it('revoking a key (or the key that minted it) closes its WebSockets with 4403 and ends their subscriptions', async () => {
+    const { tenant, parent, child, job } = await setup();
+    const parentClient = wsClient(url, parent.key);
+    const childClient = wsClient(url, child.key);
+    const adminClient = wsClient(url, tenant.apiKey);
+    try {
+      const parentSub = subscribe(parentClient, JOB_UPDATED, { id: job.id }, 'parent');
+      const childSub = subscribe(childClient, JOB_UPDATED, { id: job.id }, 'child');
+      const adminSub = subscribe(adminClient, JOB_UPDATED, { id: job.id }, 'admin');
+      await Promise.all([parentSub.count(1), childSub.count(1), adminSub.count(1)]);
+
+      await t.gqlOk(tenant.apiKey, REVOKE, { id: parent.apiKey.id });
+      await Promise.all([parentSub.end(), childSub.end()]);
+      for (const sub of [parentSub, childSub]) expect(sub.failure).toMatchObject({ code: 4403 });
+      // Other keys' connections go on.
+      expect(adminSub.ended).toBe(false);
+      await tenant.db.job.update({ where: { id: job.id }, data: { status: 'COMPLETED', completedAt: new Date() } });
+      const { events, jobChange } = await import('../src/core/events.js');
+      events.publish('job', tenant.organizationId, jobChange(await tenant.db.job.findUniqueOrThrow({ where: { id: job.id } })));
+      await adminSub.until((s) => s.data.some((d) => d.jobUpdated.status === 'COMPLETED'), 'COMPLETED');
+      expect(parentSub.results).toHaveLength(1);
+    } finally {
+      await Promise.all([parentClient.dispose(), childClient.dispose(), adminClient.dispose()]);
+    }
+  });
+
+  it('a revoke made elsewhere (another replica) reaches an open WebSocket and an SSE stream within AUTH_CACHE_TTL_MS', async () => {
+    const { tenant, parent, job } = await setup();
+    // A raw graphql-ws connection: acknowledged, one subscription running.
+    const socket = rawSocket(url);
+    await socket.opened;
+    socket.send({ type: 'connection_init', payload: { authorization: `Bearer ${parent.key}` } });
+    await socket.message((m) => m.type === 'connection_ack');
+    socket.send({ id: '1', type: 'subscribe', payload: { query: JOB_UPDATED, variables: { id: job.id } } });
+    await socket.message((m) => m.id === '1' && m.type === 'next');
+    const sse = sseClient(url, parent.key);
+    const sseSub = subscribe(sse, JOB_UPDATED, { id: job.id }, 'sse');
+    await sseSub.count(1);
+
+    // Revoked straight in the database, as another replica would: this server's cache still trusts the key.
+    const { revokeApiKey } = await import('../src/domain/api-keys.js');
+    await revokeApiKey(tenant.db, tenant.actor, parent.apiKey.id);
+
+    const closed = await socket.closed;
+    expect(closed.code).toBe(4403);
+    await sseSub.end();
+    expect(sseSub.results.at(-1)?.errors?.[0]).toMatchObject({ extensions: { code: 'UNAUTHENTICATED' }, message: expect.stringContaining('revoked') });
+    expect(sseSub.completed).toBe(true);
+    // The key is refused from now on, and a new connection with it is refused at connection_init.
+    expect((await t.gql(parent.key, '{ __typename }')).status).toBe(401);
+    const again = rawSocket(url);
+    await again.opened;
+    again.send({ type: 'connection_init', payload: { authorization: `Bearer ${parent.key}` } });
+    expect((await again.closed).code).toBe(4403);
+    sse.dispose();
+  });
+
+  it('an open WebSocket whose key was revoked accepts no new operation', async () => {
+    const { tenant, parent } = await setup();
+    const socket = rawSocket(url);
+    await socket.opened;
+    socket.send({ type: 'connection_init', payload: { authorization: `Bearer ${parent.key}` } });
+    await socket.message((m) => m.type === 'connection_ack');
+    socket.send({ id: 'q1', type: 'subscribe', payload: { query: '{ __typename }' } });
+    await socket.message((m) => m.id === 'q1' && m.type === 'next');
+    await t.gqlOk(tenant.apiKey, REVOKE, { id: parent.apiKey.id });
+    socket.send({ id: 'q2', type: 'subscribe', payload: { query: '{ me { apiKey { id } } }' } });
+    expect((await socket.closed).code).toBe(4403);
+    expect(socket.messages.filter((m) => m.id === 'q2' && m.type === 'next')).toEqual([]);
   });
 });
