@@ -4,10 +4,13 @@ import { GraphQLError, getOperationAST, type ExecutionArgs } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { processRequest, UploadError } from 'graphql-upload-ts';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
-import { Authenticator, keyFromHeaders, type Actor } from './core/auth.js';
+import { Authenticator, inactiveKeys, keyFromHeaders, type Actor } from './core/auth.js';
+import { AuthGate, clientAddress, graphqlRefusalBody, useAuthGate, type GateOutcome } from './core/auth-gate.js';
+import { AuthThrottle, redisKeyPrefix } from './core/auth-throttle.js';
+import { OpenSockets, revokedKeyError, watchRevocations } from './core/revocation.js';
 import type { Database } from './core/db/index.js';
 import { PothosValidationError } from '@pothos/core';
 import { AppError, badInput, fromPrismaError, unauthenticated } from './core/errors.js';
@@ -51,6 +54,10 @@ type AppConfig = Pick<
   | 'SUBSCRIPTIONS_PER_ORGANIZATION'
   | 'WS_KEEPALIVE_MS'
   | 'WS_CONNECTION_INIT_TIMEOUT_MS'
+  | 'REDIS_URL'
+  | 'AUTH_FAILURES_PER_ADDRESS'
+  | 'AUTH_FAILURES_PER_KEY_PREFIX'
+  | 'AUTH_FAILURE_WINDOW_S'
 >;
 
 export function buildApp(options: { config: AppConfig; db: Database; log: Logger; ingest: Ingest }): App {
@@ -60,13 +67,22 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
   const embeddings = new EmbeddingCatalog(config);
   const scopedClients = new ScopedClients(db.prisma);
   const authenticator = new Authenticator(db.prisma, config.AUTH_CACHE_TTL_MS);
+  const throttle = new AuthThrottle({
+    perAddress: config.AUTH_FAILURES_PER_ADDRESS,
+    perKeyPrefix: config.AUTH_FAILURES_PER_KEY_PREFIX,
+    windowS: config.AUTH_FAILURE_WINDOW_S,
+    redisUrl: config.REDIS_URL,
+    redisPrefix: redisKeyPrefix(config),
+    log,
+  });
+  const gate = new AuthGate(authenticator, throttle);
   const limits = { depth: config.GRAPHQL_MAX_DEPTH, complexity: config.GRAPHQL_MAX_COMPLEXITY, breadth: config.GRAPHQL_MAX_BREADTH };
   const registry = new SubscriptionRegistry({ perConnection: config.SUBSCRIPTIONS_PER_CONNECTION, perOrganization: config.SUBSCRIPTIONS_PER_ORGANIZATION });
 
-  /** An HTTP request (SSE included) is a connection of its own; a WebSocket passes its own. */
-  const contextFor = async (get: (name: string) => string | null | undefined, connection: SubscriptionConnection = registry.connection()): Promise<Context> => {
-    const actor: Actor | null = await authenticator.authenticate(keyFromHeaders(get));
-    if (!actor) throw toGraphQLError(unauthenticated());
+  /** The context of an authenticated caller. An HTTP request (SSE included) is a connection of its own; a WebSocket passes its own. */
+  const contextFor = (actor: Actor | undefined, connection?: SubscriptionConnection): Context => {
+    if (!actor) throw toGraphQLError(unauthenticated()); // unreachable: the gate answered already
+    connection ??= registry.connection(actor.apiKeyId);
     return {
       actor, db: scopedClients.for(actor.organizationId), sql: db.sql, log, limits, embeddings, authenticator, ingest, uploads, transact,
       subscriptions: { registry, connection },
@@ -86,8 +102,9 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
       warn: (...args) => log.warn({ args }, 'yoga'),
       error: (...args) => log.error({ args }, 'yoga'),
     },
-    context: ({ request }) => contextFor((name) => request.headers.get(name)),
-    plugins: [requestErrorsAreBadInput(), useSubscriptionExecution(), useQueryJit(schema)],
+    context: ({ request }) => contextFor(gate.actorOf(request)),
+    // The gate first: nothing below it (body parsing, validation) runs for a caller without a valid key.
+    plugins: [useAuthGate(gate), requestErrorsAreBadInput(), useSubscriptionExecution(), useQueryJit(schema)],
     maskedErrors: {
       maskError(error, message) {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
@@ -120,11 +137,10 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
   const rest = createRestHandler({
     routes: lettaRoutes(),
     log,
-    authenticate: (get) =>
-      contextFor(get).catch((error: unknown) => {
-        if (error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED') return null;
-        throw error;
-      }),
+    authenticate: async (req) => {
+      const outcome = await gate.checkRequest(req, (name) => header(req, name), clientAddress(req));
+      return 'actor' in outcome ? { ctx: contextFor(outcome.actor) } : outcome;
+    },
   });
 
   const server = createServer((req, res) => route(req, res));
@@ -150,6 +166,9 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     if (isRestPath(pathname)) return rest(req, res);
     if (pathname === '/graphql') {
       if (req.method === 'POST' && req.headers['content-type']?.toLowerCase().startsWith('multipart/form-data')) {
+        // Uploads are streamed to disk before yoga sees the request: the key is checked first (yoga's gate reuses the answer).
+        const outcome = await gate.checkRequest(req, (name) => header(req, name), clientAddress(req));
+        if (!('actor' in outcome)) return refuse(res, outcome);
         try {
           // +1: a file of exactly MAX_UPLOAD_BYTES passes; one byte more fails in uploadFile with its own message.
           (req as IncomingMessage & { body?: unknown }).body = await processRequest(req, res, { maxFileSize: uploads.maxBytes + 1, maxFiles: uploads.maxFiles });
@@ -167,7 +186,16 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
   // graphql-ws on the same path, through yoga's envelop pipeline (auth, limits, error masking), as in
   // yoga's graphql-ws example. The key comes from connection_init's payload or the upgrade request's headers.
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
-  type WsExtra = { request: IncomingMessage; context?: Context };
+  type WsExtra = { socket: WebSocket; request: IncomingMessage; context?: Context; key?: string };
+  // Revocation reaches open connections: subscriptions (SSE and WebSocket) end, sockets close with 4403.
+  const openSockets = new OpenSockets();
+  const stopRevocationWatch = watchRevocations({
+    holders: [registry, openSockets],
+    authenticator,
+    inactive: (ids) => inactiveKeys(db.prisma, ids),
+    intervalMs: config.AUTH_CACHE_TTL_MS > 0 ? config.AUTH_CACHE_TTL_MS : 1000,
+    log,
+  });
   // Operations under way on each socket, so shutdown can wait for their `complete` messages to go out.
   const wsOperations = new Map<object, Set<string>>();
   let wsDrained: (() => void) | null = null;
@@ -189,15 +217,28 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
           const direct = payload[name] ?? payload[name.toLowerCase()] ?? (name === 'x-api-key' ? payload.apiKey : undefined);
           return typeof direct === 'string' ? direct : undefined;
         };
-        const headers = ctx.extra.request.headers;
-        try {
-          ctx.extra.context = await contextFor((name) => fromPayload(name) ?? (headers[name] as string | undefined), registry.connection());
+        const request = ctx.extra.request;
+        const key = keyFromHeaders((name) => fromPayload(name) ?? header(request, name));
+        const outcome = await gate.check(key, clientAddress(request));
+        if ('actor' in outcome) {
+          ctx.extra.context = contextFor(outcome.actor, registry.connection(outcome.actor.apiKeyId));
+          ctx.extra.key = key!;
+          const socket = ctx.extra.socket;
+          openSockets.add(ctx, outcome.actor.apiKeyId, () => socket.close(4403, 'Forbidden: the API key was revoked or has expired'));
           return true;
-        } catch {
-          return false; // graphql-ws closes with 4403 Forbidden
         }
+        if (outcome.refusal.code === 'RATE_LIMITED') {
+          // graphql-ws would close with 4403; a throttled client is told to wait instead (the first close code wins).
+          ctx.extra.socket.close(4429, `Too many failed authentication attempts; retry after ${outcome.headers['retry-after']} s`);
+        }
+        return false; // graphql-ws closes with 4403 Forbidden
       },
       onSubscribe: async (ctx, id, params) => {
+        // The key may have been revoked since the connection opened: no new operation then.
+        if (openSockets.isRevoked(ctx) || !(await authenticator.authenticate(ctx.extra.key ?? null))) {
+          ctx.extra.socket.close(4403, 'Forbidden: the API key was revoked or has expired');
+          return [toGraphQLError(revokedKeyError())];
+        }
         const { schema, execute, subscribe, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -231,7 +272,10 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         return args;
       },
       onComplete: (ctx, id) => wsOperationDone(ctx, id),
-      onClose: (ctx) => wsOperationDone(ctx),
+      onClose: (ctx) => {
+        openSockets.remove(ctx);
+        wsOperationDone(ctx);
+      },
     },
     wss,
     config.WS_KEEPALIVE_MS,
@@ -263,6 +307,8 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         await Promise.race([completed, limit]);
         for (const client of wss.clients) client.close(1001, 'Server shutting down');
         wss.close();
+        void throttle.close();
+        stopRevocationWatch();
         server.closeIdleConnections();
         const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.SHUTDOWN_TIMEOUT_MS).unref());
         if ((await Promise.race([closed, timeout])) === 'timeout') {
@@ -275,6 +321,17 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
       return stopping;
     },
   };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** A request the gate refused (401/429), answered before its body is read: the connection closes behind the answer. */
+function refuse(res: ServerResponse, outcome: Exclude<GateOutcome, { actor: Actor }>) {
+  res.writeHead(outcome.refusal.httpStatus, { 'content-type': 'application/json; charset=utf-8', connection: 'close', ...outcome.headers });
+  res.end(JSON.stringify(graphqlRefusalBody(outcome.refusal)));
 }
 
 /** A multipart request that graphql-upload-ts refused, as a GraphQL error response. */

@@ -70,6 +70,9 @@ const schema = z.object({
   SUBSCRIPTIONS_PER_ORGANIZATION: z.coerce.number().int().min(1).default(5000),
   WS_KEEPALIVE_MS: z.coerce.number().int().min(0).default(12_000),
   WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).default(3000),
+  AUTH_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).default(60),
+  AUTH_FAILURES_PER_KEY_PREFIX: z.coerce.number().int().min(1).default(20),
+  AUTH_FAILURE_WINDOW_S: z.coerce.number().int().min(1).default(60),
 });
 
 export type Config = z.infer<typeof schema> & { databaseKind: 'pglite' | 'postgres'; migrateOnStart: boolean };

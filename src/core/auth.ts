@@ -47,7 +47,9 @@ export async function authenticate(prisma: PrismaClient, key: string | null): Pr
   // One statement per request (a Prisma nested select would take two): this runs before every operation.
   const [row] = await prisma.$queryRaw<
     { id: string; organizationId: string; userId: string; revokedAt: Date | null; expiresAt: Date | null; lastUsedAt: Date | null; role: UserRole }[]
-  >`SELECT k.id, k."organizationId", k."userId", k."revokedAt", k."expiresAt", k."lastUsedAt", u.role::text AS role
+  >`SELECT k.id, k."organizationId", k."userId", k."revokedAt", k."expiresAt", k."lastUsedAt",
+            -- A key acts with the lower of its own role and its user's (a demoted user's admin keys are members' keys).
+            CASE WHEN k.role = 'ADMIN' AND u.role = 'ADMIN' THEN 'ADMIN' ELSE 'MEMBER' END AS role
       FROM "ApiKey" k JOIN "User" u ON u.id = k."userId"
      WHERE k."keyHash" = ${hashApiKey(key)}`;
   if (!row || row.revokedAt || (row.expiresAt && row.expiresAt <= new Date())) return null;
@@ -58,6 +60,17 @@ export async function authenticate(prisma: PrismaClient, key: string | null): Pr
   return { userId: row.userId, organizationId: row.organizationId, role: row.role, apiKeyId: row.id, keyExpiresAt: row.expiresAt };
 }
 
+/** Of `ids`, the keys that no longer authenticate (revoked, expired or deleted): one statement, for re-checking open connections. */
+export async function inactiveKeys(prisma: PrismaClient, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const active = await prisma.apiKey.findMany({
+    where: { id: { in: [...ids] }, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] },
+    select: { id: true },
+  });
+  const alive = new Set(active.map((k) => k.id));
+  return ids.filter((id) => !alive.has(id));
+}
+
 /**
  * Authenticates keys with a short-lived in-process cache: the key lookup is a database round trip on every
  * request otherwise. A revoked key stops at once on the process that revoked it (forget) and within `ttlMs`
@@ -65,6 +78,7 @@ export async function authenticate(prisma: PrismaClient, key: string | null): Pr
  */
 export class Authenticator {
   private readonly cache = new Map<string, { actor: Actor; expiresAt: number }>();
+  private readonly listeners = new Set<(apiKeyIds: ReadonlySet<string>) => void>();
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -72,12 +86,19 @@ export class Authenticator {
     private readonly max = 10_000,
   ) {}
 
+  /** The actor of a key authenticated within the cache's lifetime, without asking the database. */
+  cached(key: string | null): Actor | undefined {
+    if (!key || this.ttlMs <= 0) return undefined;
+    const hit = this.cache.get(hashApiKey(key));
+    return hit && hit.expiresAt > Date.now() ? hit.actor : undefined;
+  }
+
   async authenticate(key: string | null): Promise<Actor | null> {
     if (!key) return null;
     if (this.ttlMs <= 0) return authenticate(this.prisma, key);
+    const hit = this.cached(key);
+    if (hit) return hit;
     const hash = hashApiKey(key);
-    const hit = this.cache.get(hash);
-    if (hit && hit.expiresAt > Date.now()) return hit.actor;
     const actor = await authenticate(this.prisma, key);
     if (actor) {
       if (this.cache.size >= this.max) this.cache.clear();
@@ -89,8 +110,19 @@ export class Authenticator {
     return actor;
   }
 
-  /** Drops every cached entry of this key (after a revoke). */
-  forget(apiKeyId: string): void {
-    for (const [hash, entry] of this.cache) if (entry.actor.apiKeyId === apiKeyId) this.cache.delete(hash);
+  /**
+   * Drops every cached entry of these keys after they were revoked, and tells the listeners (open connections
+   * holding them are closed at once on this process; other replicas find out within `ttlMs`).
+   */
+  forget(apiKeyIds: readonly string[]): void {
+    const ids = new Set(apiKeyIds);
+    for (const [hash, entry] of this.cache) if (ids.has(entry.actor.apiKeyId)) this.cache.delete(hash);
+    for (const listener of this.listeners) listener(ids);
+  }
+
+  /** Called with the ids passed to each `forget`. Returns the function that removes the listener. */
+  onForget(listener: (apiKeyIds: ReadonlySet<string>) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
   }
 }

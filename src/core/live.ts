@@ -149,6 +149,8 @@ class LiveStream<T extends Topic> implements AsyncIterableIterator<ChangeOf<T>> 
   /** The last state delivered per object (bounded, least recently changed dropped first). */
   private readonly delivered = new Map<string, ChangeOf<T>>();
   private waiter: ((result: IteratorResult<ChangeOf<T>>) => void) | null = null;
+  /** Why the stream was ended, still to be delivered. */
+  private reason: Error | undefined;
   private loading = true;
   private done = false;
   private release: () => void = () => {};
@@ -158,7 +160,7 @@ class LiveStream<T extends Topic> implements AsyncIterableIterator<ChangeOf<T>> 
 
   async start(): Promise<void> {
     const o = this.options;
-    this.release = o.registry.acquire(o.connection, o.organizationId, { end: () => this.finish() });
+    this.release = o.registry.acquire(o.connection, o.organizationId, { end: (reason) => this.finish(reason) });
     try {
       const unlisten = await hub.listen(o.topic, o.organizationId, (change) => this.offer(change), () => this.resync());
       if (this.done) return unlisten(); // ended by shutdown while subscribing
@@ -223,6 +225,13 @@ class LiveStream<T extends Topic> implements AsyncIterableIterator<ChangeOf<T>> 
   }
 
   next(): Promise<IteratorResult<ChangeOf<T>>> {
+    if (this.reason) {
+      // Delivered as the last value: the subscription field resolves to an Error, so the client gets it as the
+      // result's error (with its code), then `complete`.
+      const reason = this.reason;
+      this.reason = undefined;
+      return Promise.resolve({ value: reason as never, done: false });
+    }
     if (this.done) return Promise.resolve({ value: undefined, done: true });
     const value = this.take();
     if (value !== undefined) return Promise.resolve({ value, done: false });
@@ -243,8 +252,11 @@ class LiveStream<T extends Topic> implements AsyncIterableIterator<ChangeOf<T>> 
     return this;
   }
 
-  /** Ends the stream: stops listening, frees its place in the limits, and completes a waiting consumer. */
-  private finish() {
+  /**
+   * Ends the stream: stops listening, frees its place in the limits, and completes a waiting consumer — after
+   * handing it `reason` (an error the client should see, such as its key's revocation) if there is one.
+   */
+  private finish(reason?: Error) {
     if (this.done) return;
     this.done = true;
     this.pending.clear();
@@ -252,7 +264,9 @@ class LiveStream<T extends Topic> implements AsyncIterableIterator<ChangeOf<T>> 
     this.release();
     const waiter = this.waiter;
     this.waiter = null;
-    waiter?.({ value: undefined, done: true });
+    if (waiter && reason) waiter({ value: reason as never, done: false });
+    else if (reason && !this.loading) this.reason = reason;
+    else waiter?.({ value: undefined, done: true });
   }
 }
 

@@ -13,24 +13,26 @@ export interface SubscriptionLimits {
 /** One client connection: a WebSocket (any number of operations) or an SSE request (one). */
 export interface SubscriptionConnection {
   open: number;
+  /** The API key the connection authenticated with: its subscriptions end when the key is revoked. */
+  apiKeyId?: string;
 }
 
 /** What the registry needs from an open subscription: a way to complete it. */
 export interface OpenSubscription {
-  /** Completes the subscription: no more events, the client gets `complete`. */
-  end(): void;
+  /** Completes the subscription: no more events, the client gets `complete` (after `reason` as an error, if given). */
+  end(reason?: Error): void;
 }
 
 export class SubscriptionRegistry {
   private readonly perOrganization = new Map<string, number>();
-  private readonly open = new Set<OpenSubscription>();
+  private readonly open = new Map<OpenSubscription, SubscriptionConnection>();
   private drained: (() => void) | null = null;
   private closing = false;
 
   constructor(readonly limits: SubscriptionLimits) {}
 
-  connection(): SubscriptionConnection {
-    return { open: 0 };
+  connection(apiKeyId?: string): SubscriptionConnection {
+    return { open: 0, apiKeyId };
   }
 
   /**
@@ -54,7 +56,7 @@ export class SubscriptionRegistry {
     }
     connection.open++;
     this.perOrganization.set(organizationId, orgCount + 1);
-    this.open.add(subscription);
+    this.open.set(subscription, connection);
     let released = false;
     return () => {
       if (released) return;
@@ -73,12 +75,24 @@ export class SubscriptionRegistry {
     return organizationId === undefined ? this.open.size : (this.perOrganization.get(organizationId) ?? 0);
   }
 
+  /** The API keys open subscriptions were made with. */
+  keyIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const connection of this.open.values()) if (connection.apiKeyId) ids.add(connection.apiKeyId);
+    return ids;
+  }
+
+  /** Ends, with `reason`, every open subscription made with one of these keys. */
+  revoke(apiKeyIds: ReadonlySet<string>, reason: Error): void {
+    for (const [subscription, connection] of [...this.open]) if (connection.apiKeyId && apiKeyIds.has(connection.apiKeyId)) subscription.end(reason);
+  }
+
   /** Refuses new subscriptions, completes every open one, and resolves once all have let go. */
   async close(): Promise<void> {
     this.closing = true;
     if (this.open.size === 0) return;
     const drained = new Promise<void>((resolve) => (this.drained = resolve));
-    for (const subscription of [...this.open]) subscription.end();
+    for (const subscription of [...this.open.keys()]) subscription.end();
     await drained;
   }
 }

@@ -1,4 +1,4 @@
-import type { PrismaClient } from '../generated/prisma/client.js';
+import type { PrismaClient, UserRole } from '../generated/prisma/client.js';
 import type { Actor } from '../core/auth.js';
 import { displayPrefix, generateApiKey, hashApiKey } from '../core/auth.js';
 import { badInput, forbidden, notFound } from '../core/errors.js';
@@ -6,30 +6,74 @@ import { isId } from '../core/ids.js';
 
 /** `db` is the caller's tenant-scoped client throughout the domain layer. */
 
-export async function createApiKey(db: PrismaClient, actor: Actor, input: { name: string; expiresAt?: Date | null }) {
+const RANK: Record<UserRole, number> = { MEMBER: 0, ADMIN: 1 };
+
+/** Whether a key of role `role` is within what `actor` may hand out or take away. */
+const withinRole = (actor: Actor, role: UserRole) => RANK[role] <= RANK[actor.role];
+
+/**
+ * Mints a key for the caller's user, of the caller's role or lower (default: the caller's role), remembering
+ * which key minted it: revoking that key revokes this one too.
+ */
+export async function createApiKey(db: PrismaClient, actor: Actor, input: { name: string; expiresAt?: Date | null; role?: UserRole | null }) {
   const name = input.name.trim();
   if (!name || name.length > 200) throw badInput('name must be 1 to 200 characters', 'name');
   if (input.expiresAt && input.expiresAt <= new Date()) throw badInput('expiresAt must be in the future', 'expiresAt');
+  const role = input.role ?? actor.role;
+  if (!withinRole(actor, role)) throw forbidden(`A ${actor.role} key cannot mint ${role} keys`);
   const key = generateApiKey();
   const apiKey = await db.apiKey.create({
     data: {
       organizationId: actor.organizationId,
       userId: actor.userId,
       name,
+      role,
+      mintedById: actor.apiKeyId,
       prefix: displayPrefix(key),
       keyHash: hashApiKey(key),
       expiresAt: input.expiresAt ?? null,
     },
   });
+  // The minting key may have been revoked while this one was written: its revocation walked the keys it had
+  // minted before this row existed, so this key is revoked here instead (see revokeApiKey for the other half).
+  const minter = await db.apiKey.findUnique({ where: { id: actor.apiKeyId }, select: { revokedAt: true } });
+  if (!minter || minter.revokedAt) {
+    await db.apiKey.update({ where: { id: apiKey.id }, data: { revokedAt: minter?.revokedAt ?? new Date() } });
+    throw forbidden('The key used for this request was revoked');
+  }
   return { apiKey, key };
 }
 
-/** A user revokes their own keys; an admin any key of the organization. Revoking twice is a no-op. */
+/**
+ * Revokes a key and, transitively, every key minted from it. A user revokes their own keys of their role or
+ * lower; an admin any key of the organization. Revoking twice changes nothing. Returns the key and the ids of
+ * every key this call revoked (for the authentication cache and open connections).
+ */
 export async function revokeApiKey(db: PrismaClient, actor: Actor, id: string) {
   if (!isId('apikey', id)) throw badInput(`"${id}" is not an API key id (apikey-<uuid4>)`, 'id');
   const key = await db.apiKey.findUnique({ where: { id } });
   if (!key) throw notFound('ApiKey', id);
-  if (key.userId !== actor.userId && actor.role !== 'ADMIN') throw forbidden('Only an admin can revoke another user\'s key');
-  if (key.revokedAt) return key;
-  return db.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
+  if (actor.role !== 'ADMIN' && (key.userId !== actor.userId || !withinRole(actor, key.role))) {
+    throw forbidden(key.userId === actor.userId ? `A ${actor.role} key cannot revoke ${key.role} keys` : "Only an admin can revoke another user's key");
+  }
+  const revokedAt = key.revokedAt ?? new Date();
+  const revoked: string[] = [];
+  if (!key.revokedAt) {
+    await db.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt } });
+    revoked.push(id);
+  }
+  // Level by level, each read after the previous level's update: a key minted meanwhile by a key of this tree
+  // is either seen here or finds its minter revoked (createApiKey). Keys already revoked are walked too.
+  const seen = new Set([id]);
+  for (let level = [id]; level.length; ) {
+    const children = (await db.apiKey.findMany({ where: { mintedById: { in: level } }, select: { id: true, revokedAt: true } })).filter((k) => !seen.has(k.id));
+    for (const child of children) seen.add(child.id);
+    const live = children.filter((k) => !k.revokedAt).map((k) => k.id);
+    if (live.length) {
+      await db.apiKey.updateMany({ where: { id: { in: live }, revokedAt: null }, data: { revokedAt } });
+      revoked.push(...live);
+    }
+    level = children.map((k) => k.id);
+  }
+  return { key: { ...key, revokedAt }, revoked };
 }

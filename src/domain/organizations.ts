@@ -27,7 +27,7 @@ export async function createOrganization(
   });
   const userId = org.users[0].id;
   await prisma.apiKey.create({
-    data: { organizationId: org.id, userId, name: 'initial', prefix: displayPrefix(apiKey), keyHash: hashApiKey(apiKey) },
+    data: { organizationId: org.id, userId, name: 'initial', role: 'ADMIN', prefix: displayPrefix(apiKey), keyHash: hashApiKey(apiKey) },
   });
   return { organizationId: org.id, userId, apiKey };
 }
@@ -59,7 +59,7 @@ export async function bootstrap(prisma: PrismaClient, configuredKey?: string): P
     const stored = await prisma.apiKey.findUnique({ where: { keyHash: hash }, select: { id: true } });
     if (!stored) {
       await prisma.apiKey.create({
-        data: { organizationId: DEFAULT_ORG_ID, userId: DEFAULT_USER_ID, name: 'QUARRY_API_KEY', prefix: displayPrefix(configuredKey), keyHash: hash },
+        data: { organizationId: DEFAULT_ORG_ID, userId: DEFAULT_USER_ID, name: 'QUARRY_API_KEY', role: 'ADMIN', prefix: displayPrefix(configuredKey), keyHash: hash },
       });
       return { kind: 'key-added' };
     }

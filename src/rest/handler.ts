@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { Context } from '../context.js';
-import { AppError, ERROR_CODES, fromPrismaError, unauthenticated } from '../core/errors.js';
+import { AppError, ERROR_CODES, fromPrismaError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { renderDocsPage } from './docs.js';
 import { buildOpenApi } from './openapi.js';
@@ -20,8 +20,11 @@ export const API_PREFIXES = ['/v1', '/latest'] as const;
 export interface RestOptions {
   routes: Route[];
   log: Logger;
-  /** The request's context for a key, or null when the key is missing, unknown, revoked or expired. */
-  authenticate(get: (name: string) => string | null | undefined): Promise<Context | null>;
+  /**
+   * The request's context, or why it is refused (a missing, unknown, revoked or expired key: 401; too many
+   * failed attempts: 429), decided from the headers alone.
+   */
+  authenticate(req: IncomingMessage): Promise<{ ctx: Context } | { refusal: AppError; headers: Record<string, string> }>;
 }
 
 export function isRestPath(pathname: string): boolean {
@@ -221,20 +224,22 @@ export function createRestHandler(options: RestOptions) {
         if (allowed.size) throw new HttpError(405, { detail: 'Method Not Allowed' }, { allow: [...allowed].join(', ') });
         throw new HttpError(404, { detail: 'Not Found' });
       }
+      // Authentication comes before the body and validation: an anonymous caller learns nothing about ids or
+      // bodies, and its body is never read (the connection closes behind the answer; `current` is not set yet, so
+      // nothing drains it).
+      const auth = await options.authenticate(req);
+      if ('refusal' in auth) {
+        throw new HttpError(auth.refusal.httpStatus, { detail: auth.refusal.message }, { ...auth.headers, ...(req.complete ? {} : { connection: 'close' }) });
+      }
+      const { ctx } = auth;
       current = found.route;
+
       const limit = current.bodyLimit ?? DEFAULT_BODY_LIMIT;
-      // A body declared too large is refused before anything else, so nobody can make the server read it.
+      // A body declared too large is refused before it is read.
       if (!current.rawBody && Number(req.headers['content-length']) > limit) {
         discard(req);
         throw tooLarge(limit);
       }
-
-      // Authentication comes before validation, so an anonymous caller learns nothing about ids or bodies.
-      const ctx = await options.authenticate((name) => {
-        const value = req.headers[name];
-        return Array.isArray(value) ? value[0] : value;
-      });
-      if (!ctx) throw new HttpError(401, { detail: unauthenticated().message }, { 'www-authenticate': 'Bearer' });
 
       const rawParams = Object.fromEntries(Object.entries(found.raw).map(([k, v]) => [k, decodeSegment(v)]));
       const params = parse(current.params, rawParams, 'path');

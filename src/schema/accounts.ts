@@ -34,6 +34,14 @@ const ApiKey = builder.prismaNode('ApiKey', {
     name: t.exposeString('name'),
     prefix: t.exposeString('prefix'),
     user: t.relation('user'),
+    role: t.expose('role', {
+      type: UserRole,
+      description: "What the key may do: the lower of this and its user's role. Keys it mints are of this role or lower.",
+    }),
+    mintedBy: t.relation('mintedBy', {
+      nullable: true,
+      description: 'The key that created this one (null for keys made at setup). Revoking a key revokes every key minted from it.',
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true }),
@@ -85,6 +93,7 @@ const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
   fields: (t) => ({
     name: t.string({ required: true, validate: { minLength: 1, maxLength: 200 } }),
     expiresAt: t.field({ type: 'DateTime', required: false }),
+    role: t.field({ type: UserRole, required: false, description: "The new key's role: the calling key's role (the default) or lower." }),
   }),
 });
 
@@ -102,7 +111,7 @@ const CreatedKey = builder.objectRef<{ key: string; apiKeyId: string }>('CreateA
 builder.mutationField('createApiKey', (t) =>
   t.field({
     type: CreatedKey,
-    description: 'Creates a key for the caller.',
+    description: "Creates a key for the caller's user, of the calling key's role or lower. Revoking the calling key later revokes this one too.",
     args: { input: t.arg({ type: CreateApiKeyInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const { apiKey, key } = await createApiKey(ctx.db, ctx.actor, input);
@@ -114,11 +123,13 @@ builder.mutationField('createApiKey', (t) =>
 builder.mutationField('revokeApiKey', (t) =>
   t.prismaField({
     type: ApiKey,
-    description: "Revokes one of the caller's keys (admins: any key of the organization). Idempotent.",
+    description:
+      "Revokes one of the caller's keys of the calling key's role or lower (admins: any key of the organization), and every key minted from it, " +
+      'transitively. Open connections using them are closed. Idempotent.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
-      const key = await revokeApiKey(ctx.db, ctx.actor, String(id));
-      ctx.authenticator.forget(key.id);
+      const { key, revoked } = await revokeApiKey(ctx.db, ctx.actor, String(id));
+      ctx.authenticator.forget([key.id, ...revoked]);
       return ctx.db.apiKey.findUniqueOrThrow({ ...query, where: { id: key.id } });
     },
   }),

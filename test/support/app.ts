@@ -26,6 +26,10 @@ export const testConfig = {
   SUBSCRIPTIONS_PER_ORGANIZATION: 5000,
   WS_KEEPALIVE_MS: 12_000,
   WS_CONNECTION_INIT_TIMEOUT_MS: 3000,
+  REDIS_URL: undefined as string | undefined,
+  AUTH_FAILURES_PER_ADDRESS: 60,
+  AUTH_FAILURES_PER_KEY_PREFIX: 20,
+  AUTH_FAILURE_WINDOW_S: 60,
 };
 
 /** Workers as the embedded server runs them. Recovery sweeps every organization of the shared PostgreSQL test database,

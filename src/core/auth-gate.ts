@@ -1,0 +1,115 @@
+import type { IncomingMessage } from 'node:http';
+import { isIPv6 } from 'node:net';
+import type { Plugin } from 'graphql-yoga';
+import { displayPrefix, keyFromHeaders, type Actor, type Authenticator } from './auth.js';
+import type { AuthThrottle } from './auth-throttle.js';
+import { AppError, unauthenticated } from './errors.js';
+
+/**
+ * The one door every authenticated request goes through — GraphQL over HTTP and SSE (a yoga plugin that runs
+ * before the body is read), multipart uploads (before they are streamed to disk), the REST shim (before its
+ * body) and graphql-ws (at connection_init). Without a valid key nothing else happens: no body is read, no
+ * document parsed or validated, so an anonymous caller learns nothing about the schema and cannot hold the
+ * server with a slow body. Failed attempts are throttled (auth-throttle.ts).
+ */
+
+export type GateOutcome = { actor: Actor } | { refusal: AppError; headers: Record<string, string> };
+
+export class AuthGate {
+  /** Actors of requests that passed, for the request's context (a Request or an IncomingMessage). */
+  private readonly passed = new WeakMap<object, Actor>();
+
+  constructor(
+    private readonly authenticator: Authenticator,
+    private readonly throttle: AuthThrottle,
+  ) {}
+
+  /** Authenticates a key presented from `address`: the actor, or the refusal to answer (401 or 429). */
+  async check(key: string | null, address: string): Promise<GateOutcome> {
+    if (!key) return unauthenticatedOutcome();
+    // A key known to be valid is never held up by others' failures from the same address.
+    const known = this.authenticator.cached(key);
+    if (known) return { actor: known };
+    const prefix = displayPrefix(key);
+    const blocked = await this.throttle.blocked(address, prefix);
+    if (blocked) return throttledOutcome(blocked.retryAfterS);
+    const actor = await this.authenticator.authenticate(key);
+    if (actor) return { actor };
+    const over = await this.throttle.failed(address, prefix);
+    return over ? throttledOutcome(over.retryAfterS) : unauthenticatedOutcome();
+  }
+
+  /** `check` for a request's headers, remembering the actor for `actorOf(holder)`. */
+  async checkRequest(holder: object, get: (name: string) => string | null | undefined, address: string): Promise<GateOutcome> {
+    const known = this.passed.get(holder);
+    if (known) return { actor: known };
+    const outcome = await this.check(keyFromHeaders(get), address);
+    if ('actor' in outcome) this.passed.set(holder, outcome.actor);
+    return outcome;
+  }
+
+  /** The actor of a request that passed `checkRequest`. */
+  actorOf(holder: object): Actor | undefined {
+    return this.passed.get(holder);
+  }
+
+  /** Marks `to` as authenticated as `from` was (the same HTTP request seen as Node's message and as a fetch Request). */
+  carry(from: object, to: object): void {
+    const actor = this.passed.get(from);
+    if (actor) this.passed.set(to, actor);
+  }
+}
+
+function unauthenticatedOutcome(): GateOutcome {
+  return { refusal: unauthenticated(), headers: { 'www-authenticate': 'Bearer' } };
+}
+
+function throttledOutcome(retryAfterS: number): GateOutcome {
+  return {
+    refusal: new AppError('RATE_LIMITED', `Too many failed authentication attempts; try again in ${retryAfterS} s`, { retryAfter: retryAfterS }),
+    headers: { 'retry-after': String(retryAfterS) },
+  };
+}
+
+/**
+ * Who is knocking, for throttling: the peer's address (IPv4-mapped IPv6 as IPv4, IPv6 by its /64, which one
+ * host usually holds whole). Requests that do not come over a socket (in-process) share one name.
+ */
+export function clientAddress(req: Pick<IncomingMessage, 'socket'> | undefined): string {
+  const address = req?.socket?.remoteAddress;
+  if (!address) return 'in-process';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1];
+  if (!isIPv6(address)) return address;
+  const [head, tail = ''] = address.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = address.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
+/**
+ * The gate for yoga: runs in onRequest, before yoga's request parsers read the body. A refused request is
+ * answered at once with `Connection: close`, its body left unread; a passing one keeps its actor for the context.
+ */
+export function useAuthGate(gate: AuthGate): Plugin<Record<string, never>, { req?: IncomingMessage }> {
+  return {
+    async onRequest({ request, serverContext, endResponse, fetchAPI }) {
+      const req = serverContext?.req;
+      if (req) gate.carry(req, request);
+      const outcome = await gate.checkRequest(request, (name) => request.headers.get(name), clientAddress(req));
+      if ('actor' in outcome) return;
+      endResponse(
+        new fetchAPI.Response(JSON.stringify(graphqlRefusalBody(outcome.refusal)), {
+          status: outcome.refusal.httpStatus,
+          headers: { 'content-type': 'application/json; charset=utf-8', connection: 'close', ...outcome.headers },
+        }),
+      );
+    },
+  };
+}
+
+/** A refusal as a GraphQL response body: `errors` with the code (and the retry delay), no `data`. */
+export function graphqlRefusalBody(refusal: AppError) {
+  return { errors: [{ message: refusal.message, extensions: { code: refusal.code, ...refusal.details } }] };
+}

@@ -1,0 +1,106 @@
+import { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Logger } from './logger.js';
+
+/**
+ * Throttling of failed authentication (rate-limiter-flexible): each unknown, revoked or expired key counts
+ * against the client's address and against the key's first characters (its display prefix), within a fixed
+ * window. Past either limit, key lookups from that address or for that prefix are refused with a retry delay
+ * and cost nothing (no database lookup). With REDIS_URL the counts are shared by every replica; if Redis is
+ * unreachable each process counts in memory until it is back.
+ */
+
+export interface AuthThrottleOptions {
+  /** Failed attempts allowed per client address per window. */
+  perAddress: number;
+  /** Failed attempts allowed per key prefix per window. */
+  perKeyPrefix: number;
+  windowS: number;
+  redisUrl?: string;
+  /** The deployment's prefix for Redis keys: keys are `<prefix>:auth-failures:…`. */
+  redisPrefix: string;
+  log: Logger;
+}
+
+/** A refusal: how long until the client may try again. */
+export interface Throttled {
+  retryAfterS: number;
+}
+
+/**
+ * The deployment's Redis key prefix: REDIS_PREFIX when the configuration has one, else `quarry`. One place,
+ * so it follows the deployment prefix wherever that is configured.
+ */
+export function redisKeyPrefix(config: object): string {
+  const prefix = (config as { REDIS_PREFIX?: unknown }).REDIS_PREFIX;
+  return typeof prefix === 'string' && prefix ? prefix : 'quarry';
+}
+
+export class AuthThrottle {
+  private readonly byAddress: RateLimiterAbstract;
+  private readonly byKeyPrefix: RateLimiterAbstract;
+  private readonly redis?: Redis;
+  /** Resolves once Redis first answered (or gave up for a moment): counts made before then would stay local. */
+  private readonly connected: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: AuthThrottleOptions) {
+    const { perAddress, perKeyPrefix, windowS: duration, redisUrl, redisPrefix, log } = options;
+    const limiter = (points: number, name: string): RateLimiterAbstract => {
+      const keyPrefix = `${redisPrefix}:auth-failures:${name}`;
+      const memory = new RateLimiterMemory({ points, duration, keyPrefix });
+      if (!this.redis) return memory;
+      // While Redis is unreachable, this process counts on its own (the insurance limiter) rather than failing open.
+      return new RateLimiterRedis({ storeClient: this.redis, points, duration, keyPrefix, rejectIfRedisNotReady: true, insuranceLimiter: memory });
+    };
+    if (redisUrl) {
+      this.redis = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: `quarry-auth-throttle-${process.pid}` });
+      this.redis.on('error', (error: Error) => log.debug({ err: error }, 'auth throttle: Redis unavailable, counting in memory'));
+      const redis = this.redis;
+      this.connected = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2000).unref();
+        redis.once('ready', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    this.byAddress = limiter(perAddress, 'address');
+    this.byKeyPrefix = limiter(perKeyPrefix, 'key-prefix');
+  }
+
+  /** Refused before any lookup when the address or the prefix already used up its failures. */
+  async blocked(address: string, keyPrefix: string): Promise<Throttled | null> {
+    await this.connected;
+    const [a, k] = await Promise.all([this.byAddress.get(address), this.byKeyPrefix.get(keyPrefix)]);
+    const over = [
+      a && a.consumedPoints >= this.options.perAddress ? a : null,
+      k && k.consumedPoints >= this.options.perKeyPrefix ? k : null,
+    ].filter((r): r is RateLimiterRes => r !== null);
+    return over.length ? throttled(over) : null;
+  }
+
+  /** Counts a failed attempt; a refusal when it went past a limit (the attempt itself is then answered 429). */
+  async failed(address: string, keyPrefix: string): Promise<Throttled | null> {
+    await this.connected;
+    const results = await Promise.all([consume(this.byAddress, address), consume(this.byKeyPrefix, keyPrefix)]);
+    const over = results.filter((r) => r.over).map((r) => r.res);
+    return over.length ? throttled(over) : null;
+  }
+
+  async close(): Promise<void> {
+    await this.redis?.quit().catch(() => this.redis?.disconnect());
+  }
+}
+
+async function consume(limiter: RateLimiterAbstract, key: string): Promise<{ over: boolean; res: RateLimiterRes }> {
+  try {
+    return { over: false, res: await limiter.consume(key) };
+  } catch (rejection) {
+    if (rejection instanceof RateLimiterRes) return { over: true, res: rejection };
+    throw rejection;
+  }
+}
+
+const throttled = (results: RateLimiterRes[]): Throttled => ({
+  retryAfterS: Math.max(1, ...results.map((r) => Math.ceil(r.msBeforeNext / 1000))),
+});
