@@ -149,6 +149,16 @@ function match(route: Route, parts: string[]): Record<string, string> | null {
   return params;
 }
 
+/** Whether the path's values fit the route's parameters (ids of the right kind), whatever the method. */
+function namesResource(route: Route, raw: Record<string, string>): boolean {
+  if (!route.params) return true;
+  try {
+    return route.params.safeParse(Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, decodeSegment(v)]))).success;
+  } catch {
+    return false;
+  }
+}
+
 /** Domain errors as Letta status codes; anything unknown is a 500 whose cause is logged, never sent. */
 function errorReply(error: unknown, route: Route | undefined, log: Logger): { status: number; body: unknown; headers: Record<string, string> } {
   if (error instanceof HttpError) return { status: error.status, body: error.body, headers: error.headers };
@@ -215,7 +225,9 @@ export function createRestHandler(options: RestOptions) {
           found = { route: candidate, raw };
           break;
         }
-        allowed.add(candidate.method);
+        // Only a path that names the resource the way this route does makes a 405: `POST /v1/tools/search` is not
+        // a wrong method on `/tools/{tool_id}` ("search" is no tool id) but a path Quarry does not serve.
+        if (namesResource(candidate, raw)) allowed.add(candidate.method);
       }
       if (!found) {
         if (allowed.size) throw new HttpError(405, { detail: 'Method Not Allowed' }, { allow: [...allowed].join(', ') });
@@ -230,11 +242,14 @@ export function createRestHandler(options: RestOptions) {
       }
 
       // Authentication comes before validation, so an anonymous caller learns nothing about ids or bodies.
-      const ctx = await options.authenticate((name) => {
-        const value = req.headers[name];
-        return Array.isArray(value) ? value[0] : value;
-      });
-      if (!ctx) throw new HttpError(401, { detail: unauthenticated().message }, { 'www-authenticate': 'Bearer' });
+      // A public route (the health check) is served to anyone and its handler gets no context.
+      const ctx = current.public
+        ? null
+        : await options.authenticate((name) => {
+            const value = req.headers[name];
+            return Array.isArray(value) ? value[0] : value;
+          });
+      if (!ctx && !current.public) throw new HttpError(401, { detail: unauthenticated().message }, { 'www-authenticate': 'Bearer' });
 
       const rawParams = Object.fromEntries(Object.entries(found.raw).map(([k, v]) => [k, decodeSegment(v)]));
       const params = parse(current.params, rawParams, 'path');
@@ -245,7 +260,7 @@ export function createRestHandler(options: RestOptions) {
         if (current.body) body = parse(current.body, parseJson(raw, req), 'body');
       }
 
-      const result = await current.handler({ params, query, body, ctx, request: req });
+      const result = await current.handler({ params, query, body, ctx: ctx as Context, request: req });
       if (result instanceof Reply) send(res, result.status, result.body, { ...result.headers, ...dropUnread(req, current) });
       else send(res, current.status ?? 200, result, dropUnread(req, current));
     } catch (error) {
