@@ -169,7 +169,10 @@ function errorReply(error: unknown, route: Route | undefined, log: Logger): { st
   const known = error instanceof AppError ? error : fromPrismaError(error);
   if (known) {
     const status = route?.errorStatus?.[known.code] ?? ERROR_CODES[known.code];
-    return { status, body: { detail: known.message }, headers: known.code === 'UNAUTHENTICATED' ? { 'www-authenticate': 'Bearer' } : {} };
+    // Letta's 1.x client retries every 409 (Letta's lock timeouts); Quarry's conflicts (a name in use, a finished
+    // run) do not resolve by retrying, so it is told not to.
+    const headers: Record<string, string> = known.code === 'UNAUTHENTICATED' ? { 'www-authenticate': 'Bearer' } : known.code === 'CONFLICT' ? { 'x-should-retry': 'false' } : {};
+    return { status, body: { detail: known.message }, headers };
   }
   log.error({ err: error, operation: route?.operationId }, 'unexpected error in REST handler');
   return { status: 500, body: { detail: 'An unknown error occurred' }, headers: {} };
