@@ -39,7 +39,7 @@ describe.each(databaseKinds())('agents over GraphQL on %s', (kind) => {
       memoryBlocks: [{ label: 'persona', value: 'I help', limit: 5000 }],
       tags: ['x'],
       sources: [{ name: 'kb' }],
-      maxFilesOpen: 5,
+      maxFilesOpen: 10, // Letta's default for the 128k context window the model handle brings
     });
     expect(createAgent.agent.tools.map((tool: any) => tool.name).sort()).toEqual(['grep_files', 'open_files', 'semantic_search_files']);
     expect(createAgent.agent.files.map((f: any) => f.fileName).sort()).toEqual(['kb/a.txt', 'kb/b.txt']);

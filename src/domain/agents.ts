@@ -2,9 +2,10 @@ import type { Actor } from '../core/auth.js';
 import { badInput, notFound } from '../core/errors.js';
 import { newId, type IdPrefix } from '../core/ids.js';
 import type { Agent, Prisma, PrismaClient, Source } from '../generated/prisma/client.js';
-import { incomingFileSelect, placedFileSelect, placementWrites, planPlacement } from './agent-files.js';
+import { incomingFileSelect, placedFileSelect, placementWrites, planPlacement, type AgentFileLimits } from './agent-files.js';
 import { BASE_TOOL_NAMES, ensureBaseTools, FILE_TOOL_NAMES, FILE_TOOL_TYPE } from './base-tools.js';
 import { orNotFound, requireId } from './ids.js';
+import { llmConfigFromHandle } from './llm-config.js';
 
 /** Agents and what is attached to them: sources (with their files in working memory) and tools. `db` is tenant-scoped throughout. */
 
@@ -46,7 +47,11 @@ export interface CreateAgentInput extends AgentFields {
   includeBaseTools?: boolean | null;
 }
 
-export type AgentPatch = Partial<AgentFields>;
+/** Changes to an agent. `sourceIds` and `toolIds`, when given, are the agent's whole sets of sources and tools. */
+export interface AgentPatch extends Partial<AgentFields> {
+  sourceIds?: string[] | null;
+  toolIds?: string[] | null;
+}
 
 const NAME_MAX = 200;
 export const DEFAULT_BLOCK_LIMIT = 5000;
@@ -160,44 +165,65 @@ export async function getAgent(db: PrismaClient, actor: Actor, id: string, field
  * memory as attachSource would put them. Everything is checked before anything is written.
  */
 export async function createAgent(db: PrismaClient, actor: Actor, input: CreateAgentInput): Promise<Agent> {
-  const columns = { ...agentColumns(input), name: checkName(input.name) };
+  const llmConfig = input.llmConfig ?? (input.model ? llmConfigFromHandle(input.model) : null);
+  const columns = { ...agentColumns({ ...input, llmConfig }), name: checkName(input.name) };
   const sourceIds = checkIds('source', input.sourceIds ?? [], 'sourceIds');
   const toolIds = checkIds('tool', input.toolIds ?? [], 'toolIds');
   await requireAll(db, 'source', sourceIds);
   await requireAll(db, 'tool', toolIds);
 
-  const defaults = defaultFileLimits(contextWindowOf(input.llmConfig));
+  const defaults = defaultFileLimits(contextWindowOf(llmConfig));
   const agent = { ...defaults, ...columns, id: newId('agent') };
-  const builtIns = [...(input.includeBaseTools ? BASE_TOOL_NAMES : []), ...(sourceIds.length ? FILE_TOOL_NAMES : [])];
-  const builtInIds = builtIns.length ? (await ensureBaseTools(db, actor, builtIns)).map((tool) => tool.id) : [];
-  const files = sourceIds.length ? await db.file.findMany({ where: { sourceId: { in: sourceIds } }, select: incomingFileSelect }) : [];
-  const placement = planPlacement(actor, agent, [], files);
-
+  const builtInIds = input.includeBaseTools ? (await ensureBaseTools(db, actor, BASE_TOOL_NAMES)).map((tool) => tool.id) : [];
   const link = { organizationId: actor.organizationId, agentId: agent.id };
+  const attachments = await sourceChangeWrites(db, actor, agent, { attach: sourceIds });
   const [created] = await db.$transaction([
     db.agent.create({
       data: { ...agent, organizationId: actor.organizationId, createdById: actor.userId, lastUpdatedById: actor.userId },
     }),
     db.toolAgent.createMany({ data: [...new Set([...toolIds, ...builtInIds])].map((toolId) => ({ ...link, toolId })) }),
-    db.sourceAgent.createMany({ data: sourceIds.map((sourceId) => ({ ...link, sourceId })) }),
-    ...placementWrites(db, placement),
+    ...attachments,
   ]);
   return created;
 }
 
 /**
- * Changes the fields present and non-null in `patch`. Lowering maxFilesOpen closes the least recently accessed
- * files beyond it; a new perFileViewWindowCharLimit applies to views rendered from then on.
+ * Changes the fields present and non-null in `patch`, in one transaction. A new `model` handle without an
+ * `llmConfig` brings the handle's configuration. `sourceIds` and `toolIds` replace the agent's sources and tools:
+ * sources leaving take their files out of its working memory, sources arriving bring theirs as attachSource does
+ * (and the file tools, unless `toolIds` says otherwise for an agent left without sources). Lowering maxFilesOpen
+ * closes the least recently accessed files beyond it; a new perFileViewWindowCharLimit applies to views rendered
+ * from then on.
  */
 export async function updateAgent(db: PrismaClient, actor: Actor, id: string, patch: AgentPatch): Promise<Agent> {
-  const columns = agentColumns(patch);
+  const llmConfig = patch.llmConfig ?? (patch.model != null ? llmConfigFromHandle(patch.model) : undefined);
+  const columns = agentColumns({ ...patch, llmConfig });
+  const sourceIds = patch.sourceIds == null ? null : checkIds('source', patch.sourceIds, 'sourceIds');
+  const toolIds = patch.toolIds == null ? null : checkIds('tool', patch.toolIds, 'toolIds');
   const agent = await getAgent(db, actor, id);
-  if (Object.keys(columns).length === 0) return agent;
+  await requireAll(db, 'source', sourceIds ?? []);
+  await requireAll(db, 'tool', toolIds ?? []);
+  if (Object.keys(columns).length === 0 && sourceIds === null && toolIds === null) return agent;
+
   const limits = { ...agent, ...columns };
-  const existing = limits.maxFilesOpen < agent.maxFilesOpen ? await db.fileAgent.findMany({ where: { agentId: id }, select: placedFileSelect }) : [];
+  const current = sourceIds ? (await db.sourceAgent.findMany({ where: { agentId: id }, select: { sourceId: true } })).map((link) => link.sourceId) : [];
+  const change = {
+    attach: sourceIds?.filter((sourceId) => !current.includes(sourceId)) ?? [],
+    detach: current.filter((sourceId) => !sourceIds?.includes(sourceId)),
+    replan: limits.maxFilesOpen < agent.maxFilesOpen,
+  };
+  const link = { organizationId: actor.organizationId, agentId: id };
+  const toolWrites = toolIds
+    ? [
+        db.toolAgent.deleteMany({ where: { agentId: id, toolId: { notIn: toolIds } } }),
+        db.toolAgent.createMany({ data: toolIds.map((toolId) => ({ ...link, toolId })), skipDuplicates: true }),
+      ]
+    : [];
+  const attachments = await sourceChangeWrites(db, actor, limits, change);
   const [updated] = await db.$transaction([
     db.agent.update({ where: { id }, data: { ...columns, lastUpdatedById: actor.userId } }),
-    ...placementWrites(db, planPlacement(actor, limits, existing, [])),
+    ...toolWrites,
+    ...attachments,
   ]);
   return updated;
 }
@@ -215,26 +241,60 @@ async function requireSource(db: PrismaClient, sourceId: string): Promise<void> 
   if (!(await db.source.count({ where: { id: sourceId } }))) throw notFound('Source', sourceId);
 }
 
+interface SourceChange {
+  attach?: string[];
+  detach?: string[];
+  /** Re-plan the working memory even when no source arrives (maxFilesOpen went down). */
+  replan?: boolean;
+}
+
+/**
+ * The writes that attach and detach an agent's sources, to run in one transaction after any write to the agent
+ * itself, in this order: sources leaving take their files out of the agent's working memory; sources arriving are
+ * linked, bring the file tools, and put the files the agent does not have yet into its working memory, the newest
+ * open within its open-file limit (planPlacement); an agent left without sources loses the file tools. Only reads
+ * happen here, so nothing is written when a check fails.
+ */
+async function sourceChangeWrites(db: PrismaClient, actor: Actor, agent: AgentFileLimits, change: SourceChange): Promise<Prisma.PrismaPromise<unknown>[]> {
+  const { attach = [], detach = [] } = change;
+  const agentId = agent.id;
+  const link = { organizationId: actor.organizationId, agentId };
+  const writes: Prisma.PrismaPromise<unknown>[] = [];
+  if (detach.length) {
+    writes.push(
+      db.sourceAgent.deleteMany({ where: { agentId, sourceId: { in: detach } } }),
+      db.fileAgent.deleteMany({ where: { agentId, sourceId: { in: detach } } }),
+    );
+  }
+  if (attach.length) {
+    const fileTools = await ensureBaseTools(db, actor, FILE_TOOL_NAMES);
+    writes.push(
+      db.sourceAgent.createMany({ data: attach.map((sourceId) => ({ ...link, sourceId })), skipDuplicates: true }),
+      db.toolAgent.createMany({ data: fileTools.map((tool) => ({ ...link, toolId: tool.id })), skipDuplicates: true }),
+    );
+  }
+  if (attach.length || change.replan) {
+    const [existing, files] = await Promise.all([
+      db.fileAgent.findMany({ where: { agentId, sourceId: { notIn: detach } }, select: placedFileSelect }),
+      attach.length ? db.file.findMany({ where: { sourceId: { in: attach }, fileAgents: { none: { agentId } } }, select: incomingFileSelect }) : [],
+    ]);
+    writes.push(...placementWrites(db, planPlacement(actor, agent, existing, files)));
+  }
+  if (detach.length) {
+    writes.push(db.toolAgent.deleteMany({ where: { agentId, tool: { toolType: FILE_TOOL_TYPE }, agent: { sources: { none: {} } } } }));
+  }
+  return writes;
+}
+
 /**
  * Attaches a source (idempotent): links it, gives the agent the file tools, and puts the source's files it does
  * not have yet into its working memory, the newest open within the agent's open-file limit.
  */
 export async function attachSource(db: PrismaClient, actor: Actor, agentId: string, sourceId: string): Promise<Agent> {
-  requireId('agent', agentId, 'agentId');
   requireId('source', sourceId, 'sourceId');
-  const found = await db.agent.findUnique({ where: { id: agentId }, include: { files: { select: placedFileSelect } } });
-  if (!found) throw notFound('Agent', agentId);
+  const agent = await getAgent(db, actor, agentId, 'agentId');
   await requireSource(db, sourceId);
-  const { files: existing, ...agent } = found;
-
-  const fileTools = await ensureBaseTools(db, actor, FILE_TOOL_NAMES);
-  const files = await db.file.findMany({ where: { sourceId, fileAgents: { none: { agentId } } }, select: incomingFileSelect });
-  const link = { organizationId: actor.organizationId, agentId };
-  await db.$transaction([
-    db.sourceAgent.createMany({ data: [{ ...link, sourceId }], skipDuplicates: true }),
-    db.toolAgent.createMany({ data: fileTools.map((tool) => ({ ...link, toolId: tool.id })), skipDuplicates: true }),
-    ...placementWrites(db, planPlacement(actor, agent, existing, files)),
-  ]);
+  await db.$transaction(await sourceChangeWrites(db, actor, agent, { attach: [sourceId] }));
   return agent;
 }
 
@@ -246,11 +306,7 @@ export async function detachSource(db: PrismaClient, actor: Actor, agentId: stri
   requireId('source', sourceId, 'sourceId');
   const agent = await getAgent(db, actor, agentId, 'agentId');
   await requireSource(db, sourceId);
-  await db.$transaction([
-    db.sourceAgent.deleteMany({ where: { agentId, sourceId } }),
-    db.fileAgent.deleteMany({ where: { agentId, sourceId } }),
-    db.toolAgent.deleteMany({ where: { agentId, tool: { toolType: FILE_TOOL_TYPE }, agent: { sources: { none: {} } } } }),
-  ]);
+  await db.$transaction(await sourceChangeWrites(db, actor, agent, { detach: [sourceId] }));
   return agent;
 }
 

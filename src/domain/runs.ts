@@ -187,6 +187,36 @@ export async function recordRunStep(db: PrismaClient, actor: Actor, runId: strin
   throw badInput(`This step would take run ${runId}'s token totals past ${INT_MAX}`, 'runId');
 }
 
+// ───────────────────────────── steps ─────────────────────────────
+
+export interface StepFilter {
+  runId?: string | null;
+  agentId?: string | null;
+  /** Exactly this model, as the runtime reported it. */
+  model?: string | null;
+  /** Steps recorded at or after this time. */
+  startDate?: Date | null;
+  /** Steps recorded before this time. */
+  endDate?: Date | null;
+}
+
+export async function getStep(db: PrismaClient, id: string, field = 'id'): Promise<RunStep & { run: { agentId: string } }> {
+  requireId('step', id, field);
+  return orNotFound(db.runStep.findUnique({ where: { id }, include: { run: { select: { agentId: true } } } }), 'Step', id);
+}
+
+/** Prisma filter for steps. Ids of another organization simply match nothing. */
+export function stepWhere(filter: StepFilter): Prisma.RunStepWhereInput {
+  const where: Prisma.RunStepWhereInput = {};
+  if (filter.runId != null) where.runId = requireId('run', filter.runId, 'runId');
+  if (filter.agentId != null) where.run = { agentId: requireId('agent', filter.agentId, 'agentId') };
+  if (filter.model != null) where.model = filter.model;
+  if (filter.startDate != null || filter.endDate != null) {
+    where.createdAt = { ...(filter.startDate ? { gte: filter.startDate } : {}), ...(filter.endDate ? { lt: filter.endDate } : {}) };
+  }
+  return where;
+}
+
 /** Ends an active run with a final status; completedAt is set once, and a finished run stays as it is. */
 export async function finishRun(db: PrismaClient, runId: string, input: FinishRunInput): Promise<Run> {
   requireId('run', runId, 'runId');

@@ -152,6 +152,16 @@ function match(route: Route, parts: string[]): Record<string, string> | null {
   return params;
 }
 
+/** Whether the path's values fit the route's parameters (ids of the right kind), whatever the method. */
+function namesResource(route: Route, raw: Record<string, string>): boolean {
+  if (!route.params) return true;
+  try {
+    return route.params.safeParse(Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, decodeSegment(v)]))).success;
+  } catch {
+    return false;
+  }
+}
+
 /** Domain errors as Letta status codes; anything unknown is a 500 whose cause is logged, never sent. */
 function errorReply(error: unknown, route: Route | undefined, log: Logger): { status: number; body: unknown; headers: Record<string, string> } {
   if (error instanceof HttpError) return { status: error.status, body: error.body, headers: error.headers };
@@ -162,7 +172,10 @@ function errorReply(error: unknown, route: Route | undefined, log: Logger): { st
   const known = error instanceof AppError ? error : fromPrismaError(error);
   if (known) {
     const status = route?.errorStatus?.[known.code] ?? ERROR_CODES[known.code];
-    return { status, body: { detail: known.message }, headers: known.code === 'UNAUTHENTICATED' ? { 'www-authenticate': 'Bearer' } : {} };
+    // Letta's 1.x client retries every 409 (Letta's lock timeouts); Quarry's conflicts (a name in use, a finished
+    // run) do not resolve by retrying, so it is told not to.
+    const headers: Record<string, string> = known.code === 'UNAUTHENTICATED' ? { 'www-authenticate': 'Bearer' } : known.code === 'CONFLICT' ? { 'x-should-retry': 'false' } : {};
+    return { status, body: { detail: known.message }, headers };
   }
   log.error({ err: error, operation: route?.operationId }, 'unexpected error in REST handler');
   return { status: 500, body: { detail: 'An unknown error occurred' }, headers: {} };
@@ -218,7 +231,9 @@ export function createRestHandler(options: RestOptions) {
           found = { route: candidate, raw };
           break;
         }
-        allowed.add(candidate.method);
+        // Only a path that names the resource the way this route does makes a 405: `POST /v1/tools/search` is not
+        // a wrong method on `/tools/{tool_id}` ("search" is no tool id) but a path Quarry does not serve.
+        if (namesResource(candidate, raw)) allowed.add(candidate.method);
       }
       if (!found) {
         if (allowed.size) throw new HttpError(405, { detail: 'Method Not Allowed' }, { allow: [...allowed].join(', ') });
@@ -227,7 +242,8 @@ export function createRestHandler(options: RestOptions) {
       // Authentication comes before the body and validation: an anonymous caller learns nothing about ids or
       // bodies, and its body is never read (the connection closes behind the answer; `current` is not set yet, so
       // nothing drains it).
-      const auth = await options.authenticate(req);
+      // A public route (the health check) is served to anyone and its handler gets no context.
+      const auth = found.route.public ? { ctx: null } : await options.authenticate(req);
       if ('refusal' in auth) {
         throw new HttpError(auth.refusal.httpStatus, { detail: auth.refusal.message }, { ...auth.headers, ...(req.complete ? {} : { connection: 'close' }) });
       }
@@ -250,7 +266,7 @@ export function createRestHandler(options: RestOptions) {
         if (current.body) body = parse(current.body, parseJson(raw, req), 'body');
       }
 
-      const result = await current.handler({ params, query, body, ctx, request: req });
+      const result = await current.handler({ params, query, body, ctx: ctx as Context, request: req });
       if (result instanceof Reply) send(res, result.status, result.body, { ...result.headers, ...dropUnread(req, current) });
       else send(res, current.status ?? 200, result, dropUnread(req, current));
     } catch (error) {

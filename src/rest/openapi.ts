@@ -85,7 +85,7 @@ export function buildOpenApi(routes: Route[]): Json {
       success === 204
         ? { description: r.responseDescription ?? 'No content.' }
         : { description: r.responseDescription ?? 'Success.', content: { 'application/json': { schema: converter.convert(r.response, 'output') } } };
-    responses['401'] = { $ref: '#/components/responses/Unauthorized' };
+    if (!r.public) responses['401'] = { $ref: '#/components/responses/Unauthorized' };
     if (r.params) responses['404'] = { $ref: '#/components/responses/NotFound' };
     if (r.params || r.query || r.body) responses['422'] = { $ref: '#/components/responses/ValidationError' };
     // Routes reading their own body (uploads) limit it themselves.
@@ -99,6 +99,7 @@ export function buildOpenApi(routes: Route[]): Json {
       ...(r.description ? { description: r.description } : {}),
       tags: r.tags,
       ...(r.deprecated ? { deprecated: true } : {}),
+      ...(r.public ? { security: [] } : {}),
       parameters: [...parameters(converter, r.params, 'path'), ...parameters(converter, r.query, 'query')],
       ...(r.body
         ? {

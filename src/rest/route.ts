@@ -67,13 +67,13 @@ export interface Route extends Omit<RouteSpec<AnyObject | undefined, AnyObject |
   handler: (input: HandlerInput<any, any, any>) => Promise<unknown>;
   /** Path split into literal segments and parameter names. */
   segments: ({ literal: string } | { param: string })[];
+  /** Served without a key (publicRoute); its handler gets no context. */
+  public?: true;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
-export function route<P extends AnyObject | undefined = undefined, Q extends AnyObject | undefined = undefined, B extends z.ZodType | undefined = undefined>(
-  spec: RouteSpec<P, Q, B>,
-): Route {
+function segmentsOf(spec: { path: string; operationId: string; params?: AnyObject }): Route['segments'] {
   const segments = spec.path
     .split('/')
     .filter(Boolean)
@@ -87,5 +87,19 @@ export function route<P extends AnyObject | undefined = undefined, Q extends Any
   if (names.length !== declared.length || names.some((n) => !declared.includes(n))) {
     throw new Error(`${spec.operationId}: path placeholders (${names.join(', ')}) and params schema (${declared.join(', ')}) differ`);
   }
-  return { ...(spec as unknown as Route), segments };
+  return segments;
+}
+
+export function route<P extends AnyObject | undefined = undefined, Q extends AnyObject | undefined = undefined, B extends z.ZodType | undefined = undefined>(
+  spec: RouteSpec<P, Q, B>,
+): Route {
+  return { ...(spec as unknown as Route), segments: segmentsOf(spec) };
+}
+
+/** A route anyone may call, without a key (Letta's health check): it reads no organization's data. */
+export function publicRoute<Q extends AnyObject | undefined = undefined>(
+  spec: Omit<RouteSpec<undefined, Q, undefined>, 'handler' | 'params' | 'body'> & { handler: (input: { query: Out<Q>; request: IncomingMessage }) => Promise<unknown> },
+): Route {
+  const { handler, ...rest } = spec;
+  return { ...(rest as unknown as Route), segments: segmentsOf(spec), public: true, handler: ({ query, request }) => handler({ query, request }) };
 }

@@ -57,6 +57,28 @@ export const EmbeddingConfigInput = named(
   'A full embedding configuration (Letta’s legacy `embedding_config`); unknown fields are ignored, as Letta does.',
 );
 
+export const EmbeddingModel = named(
+  'EmbeddingModel',
+  z.object({
+    handle: z.string(),
+    name: z.string(),
+    display_name: z.string(),
+    provider_name: z.string(),
+    provider_type: z.string(),
+    model_type: z.literal('embedding'),
+    embedding_endpoint_type: z.string(),
+    embedding_endpoint: nullable(z.string()),
+    embedding_model: z.string(),
+    embedding_dim: z.number().int(),
+    embedding_chunk_size: nullable(z.number().int()),
+    batch_size: z.number().int(),
+    azure_endpoint: nullable(z.string()),
+    azure_version: nullable(z.string()),
+    azure_deployment: nullable(z.string()),
+  }),
+  'An embedding model a source can be made with: pass its `handle` as `embedding`. The Letta EmbeddingConfig fields are what the source gets.',
+);
+
 // ───────────────────────────── sources / folders ─────────────────────────────
 
 const sourceFields = {
@@ -239,6 +261,9 @@ export const Job = named(
     job_type: z.enum(['job', 'run', 'batch']),
     metadata: nullable(JsonObject),
     completed_at: nullable(DateTime),
+    cancel_requested_at: doc(nullable(DateTime), {
+      description: 'Quarry: when a cancel was asked of a job a worker holds; it ends `cancelled` at the worker’s next step.',
+    }),
     stop_reason: nullable(z.string()),
     background: nullable(z.boolean()),
     agent_id: nullable(z.string()),
@@ -297,6 +322,46 @@ export const UsageStatistics = named(
     completion_tokens_details: nullable(z.object({ reasoning_tokens: nullable(z.number().int()) })),
   }),
   'Tokens summed over the run’s steps; a details object is null until a step reports its figures.',
+);
+
+export const Step = named(
+  'Step',
+  z.object({
+    id: z.string(),
+    run_id: z.string(),
+    agent_id: z.string(),
+    model: nullable(z.string()),
+    model_handle: nullable(z.string()),
+    model_endpoint: z.null(),
+    provider_name: nullable(z.string()),
+    provider_id: z.null(),
+    provider_category: z.null(),
+    origin: z.null(),
+    context_window_limit: z.null(),
+    prompt_tokens: z.number().int(),
+    completion_tokens: z.number().int(),
+    total_tokens: z.number().int(),
+    cached_input_tokens: nullable(z.number().int()),
+    cache_write_tokens: nullable(z.number().int()),
+    reasoning_tokens: nullable(z.number().int()),
+    prompt_tokens_details: nullable(
+      z.object({ cached_tokens: nullable(z.number().int()), cache_read_tokens: nullable(z.number().int()), cache_creation_tokens: nullable(z.number().int()) }),
+    ),
+    completion_tokens_details: nullable(z.object({ reasoning_tokens: nullable(z.number().int()) })),
+    stop_reason: nullable(z.string()),
+    status: z.null(),
+    tags: z.array(z.string()),
+    messages: z.array(z.unknown()),
+    feedback: z.null(),
+    trace_id: z.null(),
+    tid: z.null(),
+    request_id: z.null(),
+    project_id: z.null(),
+    error_type: z.null(),
+    error_data: z.null(),
+  }),
+  'One step of a run, as its runtime reported it: the model and the tokens it used. Fields Quarry is never told (status, trace, ' +
+    'feedback, provider details) are null; `model_handle` is set when the reported model is a `provider/model` handle.',
 );
 
 // ───────────────────────────── agents ─────────────────────────────
@@ -366,6 +431,7 @@ export const CreateAgent = named(
     system: opt(z.string()),
     model: opt(z.string()),
     embedding: opt(z.string()),
+    embedding_chunk_size: opt(z.number().int()),
     llm_config: opt(JsonObject),
     embedding_config: opt(EmbeddingConfigInput),
     memory_blocks: opt(z.array(MemoryBlockInput)),
@@ -374,11 +440,36 @@ export const CreateAgent = named(
     tool_ids: opt(z.array(z.string())),
     tools: opt(z.array(z.string())),
     source_ids: opt(z.array(z.string())),
+    folder_ids: opt(z.array(z.string())),
     include_base_tools: opt(z.boolean()),
     max_files_open: opt(z.number().int()),
     per_file_view_window_char_limit: opt(z.number().int()),
   }),
-  'The part of Letta’s CreateAgent that Quarry keeps; other Letta fields are ignored. `include_base_tools` defaults to true, as in Letta.',
+  'The part of Letta’s CreateAgent that Quarry keeps; other Letta fields are ignored. `include_base_tools` defaults to true, as in Letta. ' +
+    '`folder_ids` is the 1.x name of `source_ids` (both may be given). A `model` handle without `llm_config` fills `llm_config` as Letta does.',
+);
+
+export const UpdateAgent = named(
+  'UpdateAgent',
+  z.object({
+    name: opt(z.string()),
+    description: opt(z.string()),
+    system: opt(z.string()),
+    model: opt(z.string()),
+    embedding: opt(z.string()),
+    llm_config: opt(JsonObject),
+    embedding_config: opt(EmbeddingConfigInput),
+    tags: opt(z.array(z.string())),
+    metadata: opt(JsonObject),
+    tool_ids: opt(z.array(z.string())),
+    source_ids: opt(z.array(z.string())),
+    folder_ids: opt(z.array(z.string())),
+    max_files_open: opt(z.number().int()),
+    per_file_view_window_char_limit: opt(z.number().int()),
+  }),
+  'The part of Letta’s UpdateAgent that Quarry keeps; other Letta fields are ignored. Fields left out or null keep their value. ' +
+    '`tool_ids` and `source_ids` (or `folder_ids`) are the whole new sets: sources leaving take their files out of the agent’s working memory, ' +
+    'sources arriving bring theirs.',
 );
 
 export const AgentFileAttachment = named(
@@ -459,4 +550,6 @@ export const Null = doc(z.null(), { description: 'Always `null` (Letta answers d
 export const IdList = z.array(z.string());
 export const NameList = doc(z.array(z.string()), { description: 'File names.' });
 export const MessageResult = z.object({ message: z.string() });
+export const Health = named('Health', z.object({ version: z.string(), status: z.literal('ok') }), 'Letta’s health answer; `version` is Quarry’s.');
+export const ErrorDetail = named('NotImplemented', z.object({ detail: z.string() }), 'Why Quarry does not serve this Letta route.');
 export { DateTime, JsonObject };

@@ -14,6 +14,7 @@ import type {
   Passage,
   Prisma,
   Run,
+  RunStep,
   Source,
   Tool,
 } from '../generated/prisma/client.js';
@@ -203,6 +204,7 @@ export function job(row: Job): Out<typeof S.Job> {
     job_type: row.jobType.toLowerCase() as Out<typeof S.Job>['job_type'],
     metadata: stored || Object.keys(links).length ? { ...links, ...stored } : null,
     completed_at: iso(row.completedAt),
+    cancel_requested_at: iso(row.cancelRequestedAt),
     stop_reason: row.stopReason,
     background: row.background,
     agent_id: row.agentId,
@@ -257,6 +259,45 @@ export function usage(u: RunUsage): Out<typeof S.UsageStatistics> {
       cache_creation_tokens: u.promptTokensDetails.cacheCreationTokens,
     },
     completion_tokens_details: u.completionTokensDetails && { reasoning_tokens: u.completionTokensDetails.reasoningTokens },
+  };
+}
+
+export function step(row: RunStep & { run: { agentId: string } }): Out<typeof S.Step> {
+  const handle = row.model?.includes('/') ? row.model : null;
+  const cacheReported = row.cachedTokens != null || row.cacheReadTokens != null || row.cacheCreationTokens != null;
+  return {
+    id: row.id,
+    run_id: row.runId,
+    agent_id: row.run.agentId,
+    model: row.model,
+    model_handle: handle,
+    model_endpoint: null,
+    provider_name: handle ? handle.slice(0, handle.indexOf('/')) : null,
+    provider_id: null,
+    provider_category: null,
+    origin: null,
+    context_window_limit: null,
+    prompt_tokens: row.promptTokens,
+    completion_tokens: row.completionTokens,
+    total_tokens: row.totalTokens,
+    cached_input_tokens: row.cachedTokens ?? row.cacheReadTokens,
+    cache_write_tokens: row.cacheCreationTokens,
+    reasoning_tokens: row.reasoningTokens,
+    prompt_tokens_details: cacheReported
+      ? { cached_tokens: row.cachedTokens, cache_read_tokens: row.cacheReadTokens, cache_creation_tokens: row.cacheCreationTokens }
+      : null,
+    completion_tokens_details: row.reasoningTokens != null ? { reasoning_tokens: row.reasoningTokens } : null,
+    stop_reason: row.stopReason,
+    status: null,
+    tags: [],
+    messages: [],
+    feedback: null,
+    trace_id: null,
+    tid: null,
+    request_id: null,
+    project_id: null,
+    error_type: null,
+    error_data: null,
   };
 }
 

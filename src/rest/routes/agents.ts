@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Context } from '../../context.js';
 import { AppError } from '../../core/errors.js';
 import { closeAllFiles, closeFile, listAgentFiles, openFile } from '../../domain/agent-files.js';
-import { attachSource, attachTool, createAgent, deleteAgent, detachSource, detachTool, getAgent } from '../../domain/agents.js';
+import { attachSource, attachTool, createAgent, deleteAgent, detachSource, detachTool, getAgent, updateAgent, type AgentPatch } from '../../domain/agents.js';
 import { ensureBaseTools } from '../../domain/base-tools.js';
 import { containsInsensitive } from '../../domain/filters.js';
 import { orNotFound, requireId } from '../../domain/ids.js';
@@ -42,6 +42,35 @@ async function toolIdsByName(ctx: Context, names: string[]): Promise<string[]> {
 }
 
 const agentOnly = z.object({ agent_id: idOf('agent') });
+
+type AgentBody = z.output<typeof S.CreateAgent> | z.output<typeof S.UpdateAgent>;
+
+/** The agent fields of a create or update body, the embedding resolved through the catalog as for sources. */
+function agentFields(ctx: Context, body: AgentBody): AgentPatch {
+  const embeddingConfig = body.embedding_config
+    ? ctx.embeddings.fromConfig(out.embeddingInput(body.embedding_config)!, 'embedding_config')
+    : body.embedding
+      ? ctx.embeddings.fromHandle(body.embedding, ('embedding_chunk_size' in body ? body.embedding_chunk_size : null) ?? undefined)
+      : undefined;
+  return {
+    description: body.description,
+    system: body.system,
+    model: body.model,
+    llmConfig: body.llm_config,
+    embeddingConfig: embeddingConfig as unknown as Record<string, unknown> | undefined,
+    tags: body.tags,
+    metadata: body.metadata,
+    maxFilesOpen: body.max_files_open,
+    perFileViewWindowCharLimit: body.per_file_view_window_char_limit,
+    ...(body.name != null ? { name: body.name } : {}),
+  };
+}
+
+/** `source_ids` and `folder_ids` (Letta 1.x's name) together; null when neither is given. */
+function sourceIdsOf(body: AgentBody): string[] | null {
+  if (body.source_ids == null && body.folder_ids == null) return null;
+  return [...(body.source_ids ?? []), ...(body.folder_ids ?? [])];
+}
 
 export function agentRoutes(): Route[] {
   const attachRoutes = (['sources', 'folders'] as const).flatMap((kind) => {
@@ -140,29 +169,34 @@ export function agentRoutes(): Route[] {
       body: S.CreateAgent,
       response: S.AgentState,
       handler: async ({ ctx, body }) => {
-        const embeddingConfig = body.embedding_config
-          ? ctx.embeddings.fromConfig(out.embeddingInput(body.embedding_config)!, 'embedding_config')
-          : body.embedding
-            ? ctx.embeddings.fromHandle(body.embedding)
-            : undefined;
         const named = await toolIdsByName(ctx, body.tools ?? []);
         const agent = await createAgent(ctx.db, ctx.actor, {
+          ...agentFields(ctx, body),
           name: body.name ?? `agent-${randomBytes(4).toString('hex')}`,
-          description: body.description,
-          system: body.system,
-          model: body.model,
-          llmConfig: body.llm_config,
-          embeddingConfig: embeddingConfig as unknown as Record<string, unknown> | undefined,
           memoryBlocks: body.memory_blocks,
-          tags: body.tags,
-          metadata: body.metadata,
-          maxFilesOpen: body.max_files_open,
-          perFileViewWindowCharLimit: body.per_file_view_window_char_limit,
-          sourceIds: body.source_ids,
+          sourceIds: sourceIdsOf(body) ?? [],
           toolIds: [...(body.tool_ids ?? []), ...named],
           includeBaseTools: body.include_base_tools ?? true,
         });
         return loadAgentState(ctx, agent.id);
+      },
+    }),
+    route({
+      method: 'PATCH',
+      path: '/agents/{agent_id}',
+      operationId: 'modify_agent',
+      summary: 'Change an agent',
+      description:
+        'Fields left out or null keep their value. `tool_ids` and `source_ids` (or `folder_ids`) replace the agent’s tools and sources: sources ' +
+        'leaving take their files out of its working memory, sources arriving bring theirs (and the file tools) as the attach route does. ' +
+        'A new `model` handle without `llm_config` brings the handle’s `llm_config`.',
+      tags,
+      params: agentOnly,
+      body: S.UpdateAgent,
+      response: S.AgentState,
+      handler: async ({ ctx, params, body }) => {
+        await updateAgent(ctx.db, ctx.actor, params.agent_id, { ...agentFields(ctx, body), sourceIds: sourceIdsOf(body), toolIds: body.tool_ids });
+        return loadAgentState(ctx, params.agent_id);
       },
     }),
     route({

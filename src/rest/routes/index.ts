@@ -1,5 +1,6 @@
 import type { Route } from '../route.js';
 import { agentRoutes } from './agents.js';
+import { serverRoutes, unsupportedRoutes } from './server.js';
 import { workRoutes } from './jobs.js';
 import { sourceRoutes } from './sources.js';
 import { toolRoutes } from './tools.js';
@@ -10,7 +11,15 @@ import { toolRoutes } from './tools.js';
  * a 405.
  */
 export function lettaRoutes(): Route[] {
-  const routes = [...sourceRoutes('sources'), ...sourceRoutes('folders'), ...agentRoutes(), ...toolRoutes(), ...workRoutes()];
+  const routes = [
+    ...serverRoutes(),
+    ...unsupportedRoutes(),
+    ...sourceRoutes('sources'),
+    ...sourceRoutes('folders'),
+    ...agentRoutes(),
+    ...toolRoutes(),
+    ...workRoutes(),
+  ];
   const seen = new Set<string>();
   for (const r of routes) {
     if (seen.has(r.operationId)) throw new Error(`Duplicate operationId ${r.operationId}`);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../../core/errors.js';
 import { cancelJob, deleteJob, getJob, jobWhere } from '../../domain/jobs.js';
-import { getRun, runUsage, runWhere, ACTIVE_RUN_STATUSES } from '../../domain/runs.js';
+import { getRun, getStep, runUsage, runWhere, stepWhere, ACTIVE_RUN_STATUSES } from '../../domain/runs.js';
 import { listBatchMessages } from '../../domain/batches.js';
 import type { Job as JobRow, JobStatus, Prisma, Run as RunRow, RunStatus } from '../../generated/prisma/client.js';
 import { BY_CREATION, page } from '../pages.js';
@@ -83,8 +83,9 @@ function jobRoutes(): Route[] {
       operationId: 'cancel_job',
       summary: 'Cancel a job',
       description:
-        'A job no worker holds ends `cancelled` at once; one a worker holds ends `cancelled` at the worker’s next step. A finished job is answered ' +
-        'as it is. Answers the job (Letta declares that too, though its server answers 500 here).',
+        'Answers the job as the cancel leaves it (Letta declares that too, though its server answers 500 here): a job no worker holds is ' +
+        '`cancelled` at once, with `completed_at`; one a worker holds is still `running` with `cancel_requested_at` set, and ends `cancelled` ' +
+        'at the worker’s next step; a finished job is answered as it is.',
       tags,
       params: byId,
       response: S.Job,
@@ -171,6 +172,26 @@ function runRoutes(): Route[] {
     }),
     route({
       method: 'GET',
+      path: '/runs/{run_id}/steps',
+      operationId: 'list_run_steps',
+      summary: 'The steps of a run',
+      description: 'In the order they were recorded (default newest first); cursors are step ids.',
+      tags,
+      params: byId,
+      query: z.object(listParams('step', { limit: 100, order: 'desc' })),
+      response: z.array(S.Step),
+      handler: async ({ ctx, params, query }) => {
+        await getRun(ctx.db, params.run_id, 'run_id');
+        const rows = await page<StepRow>(
+          ctx.db.runStep,
+          { where: stepWhere({ runId: params.run_id }), keys: [{ field: 'seq' }, { field: 'id' }], type: 'Step', include: stepInclude },
+          { ...query, order: direction(query, 'desc') },
+        );
+        return rows.map(out.step);
+      },
+    }),
+    route({
+      method: 'GET',
       path: '/runs/{run_id}/usage',
       operationId: 'retrieve_run_usage',
       summary: 'Token usage of a run',
@@ -179,6 +200,63 @@ function runRoutes(): Route[] {
       params: byId,
       response: S.UsageStatistics,
       handler: async ({ ctx, params }) => out.usage(runUsage(await getRun(ctx.db, params.run_id, 'run_id'))),
+    }),
+  ];
+}
+
+const stepInclude = { run: { select: { agentId: true } } } as const;
+type StepRow = Prisma.RunStepGetPayload<{ include: typeof stepInclude }>;
+
+/** Letta's ISO datetimes, with an offset or without one (then UTC). */
+const isoDate = (description: string) => describe(z.iso.datetime({ offset: true, local: true }).optional(), description);
+
+function stepRoutes(): Route[] {
+  const tags = ['steps'];
+  return [
+    route({
+      method: 'GET',
+      path: '/steps',
+      operationId: 'list_steps',
+      summary: 'List steps',
+      description:
+        'Steps of all your runs, default newest first. Quarry keeps no feedback, tags, traces or projects on steps: asking for any ' +
+        '(`feedback`, `has_feedback=true`, `tags`, `trace_ids`, `project_id`) matches nothing.',
+      tags,
+      query: z.object({
+        ...listParams('step', { limit: 50, order: 'desc' }),
+        agent_id: describe(idOf('agent').optional(), 'Steps of this agent’s runs.'),
+        model: describe(z.string().optional(), 'Steps that used exactly this model.'),
+        start_date: isoDate('Steps recorded at or after this ISO datetime.'),
+        end_date: isoDate('Steps recorded before this ISO datetime.'),
+        feedback: z.enum(['positive', 'negative']).optional(),
+        has_feedback: q.bool().optional(),
+        tags: q.list(z.string()).optional(),
+        trace_ids: q.list(z.string()).optional(),
+        project_id: z.string().optional(),
+      }),
+      response: z.array(S.Step),
+      handler: async ({ ctx, query }) => {
+        const unknowable = query.feedback !== undefined || query.has_feedback === true || !!query.tags?.length || !!query.trace_ids?.length || query.project_id !== undefined;
+        if (unknowable) return [];
+        const where = stepWhere({
+          agentId: query.agent_id,
+          model: query.model,
+          startDate: query.start_date ? new Date(query.start_date) : null,
+          endDate: query.end_date ? new Date(query.end_date) : null,
+        });
+        const rows = await page<StepRow>(ctx.db.runStep, { where, keys: BY_CREATION, type: 'Step', include: stepInclude }, { ...query, order: direction(query, 'desc') });
+        return rows.map(out.step);
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/steps/{step_id}',
+      operationId: 'retrieve_step',
+      summary: 'Get a step',
+      tags,
+      params: z.object({ step_id: idOf('step') }),
+      response: S.Step,
+      handler: async ({ ctx, params }) => out.step(await getStep(ctx.db, params.step_id, 'step_id')),
     }),
   ];
 }
@@ -222,5 +300,5 @@ function batchRoutes(): Route[] {
 }
 
 export function workRoutes(): Route[] {
-  return [...jobRoutes(), ...runRoutes(), ...batchRoutes()];
+  return [...jobRoutes(), ...runRoutes(), ...stepRoutes(), ...batchRoutes()];
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Context } from '../../context.js';
 import { ensureBaseTools } from '../../domain/base-tools.js';
-import { countTools, createTool, deleteTool, getTool, TOOL_TYPES, toolWhere, updateTool, upsertTool, type ToolFilter, type ToolInput } from '../../domain/tools.js';
+import { countTools, deleteTool, getTool, TOOL_TYPES, toolWhere, updateTool, upsertTool, type ToolFilter, type ToolInput } from '../../domain/tools.js';
 import type { Tool as ToolRow } from '../../generated/prisma/client.js';
 import { BY_CREATION, page } from '../pages.js';
 import { route, type Route } from '../route.js';
@@ -112,15 +112,16 @@ export function toolRoutes(): Route[] {
       method: 'POST',
       path: '/tools',
       operationId: 'create_tool',
-      summary: 'Create a tool',
+      summary: 'Create a tool, or update the one with the same name',
       description:
-        'A name your organization already has is a 409 (Letta ≤0.11; use PUT to create or update). The name and JSON schema come from ' +
-        '`json_schema` or else from the Python source (its last function; the docstring must document every parameter): a failure is a 400.',
+        'As Letta 0.12+ answers it: a name your organization already has updates that tool, which keeps its id (Letta ≤0.11 answered 409). ' +
+        'The name and JSON schema come from `json_schema` or else from the Python source (its last function; the docstring must document ' +
+        'every parameter): a failure is a 400.',
       tags,
       body: S.ToolCreate,
       response: S.Tool,
       errorStatus: { BAD_USER_INPUT: 400 },
-      handler: async ({ ctx, body }) => out.tool(await createTool(ctx.db, ctx.actor, toolInput(body) as ToolInput)),
+      handler: async ({ ctx, body }) => out.tool((await upsertTool(ctx.db, ctx.actor, toolInput(body) as ToolInput)).tool),
     }),
     route({
       method: 'PUT',
