@@ -140,6 +140,7 @@ export interface World {
   toolId: string;
   jobId: string;
   runId: string;
+  stepId: string;
   batchId: string;
   messageIds: string[];
   fileAgentId: string;
@@ -161,7 +162,7 @@ export async function buildWorld(t: TestApp): Promise<World> {
   await attachTool(tenant.db, tenant.actor, agent.id, tool.id);
   const job = await createJob(tenant.db, tenant.actor, { task: 'file_processing', sourceId: source.id, fileId: one.file.id });
   const run = await startRun(tenant.db, tenant.actor, { agentId: agent.id });
-  await recordRunStep(tenant.db, tenant.actor, run.id, { promptTokens: 100, completionTokens: 20, cachedTokens: 5 });
+  const step = await recordRunStep(tenant.db, tenant.actor, run.id, { model: 'openai/gpt-4o-mini', promptTokens: 100, completionTokens: 20, cachedTokens: 5 });
   const batch = await createBatchRun(tenant.db, tenant.actor, { requests: [{ agentId: agent.id }] });
   const messages = await appendBatchMessages(tenant.db, tenant.actor, batch.id, [
     { agentId: agent.id, role: 'user', content: 'hello' },
@@ -181,10 +182,11 @@ export async function buildWorld(t: TestApp): Promise<World> {
     toolId: tool.id,
     jobId: job.id,
     runId: run.id,
+    stepId: step.id,
     batchId: batch.id,
     messageIds: messages.map((m) => m.id),
     fileAgentId: fileAgent.id,
-    ids: [source.id, other.id, ...files.map((f) => f.id), ...passages.map((p) => p.id), agent.id, tool.id, job.id, run.id, batch.id, ...messages.map((m) => m.id), fileAgent.id],
+    ids: [source.id, other.id, ...files.map((f) => f.id), ...passages.map((p) => p.id), agent.id, tool.id, job.id, run.id, step.id, batch.id, ...messages.map((m) => m.id), fileAgent.id],
   };
 }
 
