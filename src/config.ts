@@ -57,6 +57,7 @@ const schema = z.object({
   SUBSCRIPTIONS_PER_ORGANIZATION: z.coerce.number().int().min(1).default(5000),
   WS_KEEPALIVE_MS: z.coerce.number().int().min(0).default(12_000),
   WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).default(3000),
+  JSON_MAX_DEPTH: z.coerce.number().int().min(2).max(1000).default(64),
 });
 
 export type Config = z.infer<typeof schema> & { databaseKind: 'pglite' | 'postgres'; migrateOnStart: boolean };

@@ -26,6 +26,7 @@ export const testConfig = {
   SUBSCRIPTIONS_PER_ORGANIZATION: 5000,
   WS_KEEPALIVE_MS: 12_000,
   WS_CONNECTION_INIT_TIMEOUT_MS: 3000,
+  JSON_MAX_DEPTH: 64,
 };
 
 /** Workers as the embedded server runs them. Recovery sweeps every organization of the shared PostgreSQL test database,
