@@ -25,21 +25,25 @@ export function escapedErrorPolicy(scope: RequestScope | undefined): 'continue' 
 }
 
 /**
- * Process-level handlers for errors that escaped every handler (see escapedErrorPolicy). `exit` is injectable
- * for tests; it defaults to process.exit(1) after the log line is written.
+ * The handler for errors that escaped every handler (see escapedErrorPolicy), as process events call it. `exit`
+ * is injectable for tests; it defaults to process.exit.
  */
-export function installProcessGuards(log: Logger, exit: (code: number) => void = (code) => process.exit(code)) {
-  const handle = (origin: 'unhandledRejection' | 'uncaughtException') => (error: unknown) => {
+export function escapedErrorHandler(log: Logger, origin: 'unhandledRejection' | 'uncaughtException', exit: (code: number) => void = (code) => process.exit(code)) {
+  return (error: unknown) => {
     const scope = requestScope.getStore();
     if (escapedErrorPolicy(scope) === 'continue') {
-      log.error({ err: error, origin, request: scope }, 'an error escaped a request handler; the request failed, the server goes on');
+      log.error({ err: error, origin, request: scope }, 'an error escaped a request handler; that request failed, the server goes on');
       return;
     }
     log.fatal({ err: error, origin }, 'an error escaped every handler outside any request; exiting');
     exit(1);
   };
-  const onRejection = handle('unhandledRejection');
-  const onException = handle('uncaughtException');
+}
+
+/** Installs escapedErrorHandler for unhandled rejections and uncaught exceptions; returns what uninstalls them. */
+export function installProcessGuards(log: Logger) {
+  const onRejection = escapedErrorHandler(log, 'unhandledRejection');
+  const onException = escapedErrorHandler(log, 'uncaughtException');
   process.on('unhandledRejection', onRejection);
   process.on('uncaughtException', onException);
   return () => {

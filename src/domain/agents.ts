@@ -1,5 +1,6 @@
 import type { Actor } from '../core/auth.js';
 import { badInput, notFound } from '../core/errors.js';
+import { checkName } from './names.js';
 import { newId, type IdPrefix } from '../core/ids.js';
 import type { Agent, Prisma, PrismaClient, Source } from '../generated/prisma/client.js';
 import { incomingFileSelect, placedFileSelect, placementWrites, planPlacement } from './agent-files.js';
@@ -70,11 +71,7 @@ function contextWindowOf(llmConfig: Record<string, unknown> | null | undefined):
 
 // ───────────────────────────── validation ─────────────────────────────
 
-function checkName(name: string): string {
-  const trimmed = name.trim();
-  if (!trimmed || trimmed.length > NAME_MAX) throw badInput(`name must be 1 to ${NAME_MAX} characters`, 'name');
-  return trimmed;
-}
+const checkAgentName = (name: string) => checkName(name, { maxLength: NAME_MAX });
 
 function checkObject(value: unknown, field: string): Prisma.InputJsonObject {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badInput(`${field} must be a JSON object`, field);
@@ -124,7 +121,7 @@ interface AgentColumns {
 /** The columns set by the fields present and non-null in `input` (Letta's rule: null does not clear a field). */
 function agentColumns(input: AgentPatch): AgentColumns {
   const columns: AgentColumns = {};
-  if (input.name != null) columns.name = checkName(input.name);
+  if (input.name != null) columns.name = checkAgentName(input.name);
   if (input.description != null) columns.description = input.description;
   if (input.system != null) columns.system = input.system;
   if (input.model != null) columns.model = input.model;
@@ -160,7 +157,7 @@ export async function getAgent(db: PrismaClient, actor: Actor, id: string, field
  * memory as attachSource would put them. Everything is checked before anything is written.
  */
 export async function createAgent(db: PrismaClient, actor: Actor, input: CreateAgentInput): Promise<Agent> {
-  const columns = { ...agentColumns(input), name: checkName(input.name) };
+  const columns = { ...agentColumns(input), name: checkAgentName(input.name) };
   const sourceIds = checkIds('source', input.sourceIds ?? [], 'sourceIds');
   const toolIds = checkIds('tool', input.toolIds ?? [], 'toolIds');
   await requireAll(db, 'source', sourceIds);

@@ -3,12 +3,12 @@ import type { Actor } from '../core/auth.js';
 import { displayPrefix, generateApiKey, hashApiKey } from '../core/auth.js';
 import { badInput, forbidden, notFound } from '../core/errors.js';
 import { isId } from '../core/ids.js';
+import { checkName } from './names.js';
 
 /** `db` is the caller's tenant-scoped client throughout the domain layer. */
 
 export async function createApiKey(db: PrismaClient, actor: Actor, input: { name: string; expiresAt?: Date | null }) {
-  const name = input.name.trim();
-  if (!name || name.length > 200) throw badInput('name must be 1 to 200 characters', 'name');
+  const name = checkName(input.name, { maxLength: 200 });
   if (input.expiresAt && input.expiresAt <= new Date()) throw badInput('expiresAt must be in the future', 'expiresAt');
   const key = generateApiKey();
   const apiKey = await db.apiKey.create({
