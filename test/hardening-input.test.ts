@@ -304,6 +304,19 @@ for (const kind of databaseKinds()) {
         expect(lookup.status, lookup.text).toBe(404);
       });
 
+      it('NUL in any other text (descriptions, metadata, filters) is the client’s mistake, never a 500 / INTERNAL', async () => {
+        for (const body of [{ description: 'a\u0000b' }, { metadata: { k: 'a\u0000b' } }, { instructions: '\u0000' }]) {
+          const result = await api('POST', '/v1/sources', { name: `nul-${uuid()}`, ...body });
+          expect(result.status, `${JSON.stringify(body)}: ${result.text}`).toBe(400);
+          expect(result.body.detail).toMatch(/NUL/);
+        }
+        const agent = await api('POST', '/v1/agents', { name: 'nul-agent', system: 'a\u0000b' });
+        expect(agent.status, agent.text).toBe(422);
+        const filter = await t.gql(key, 'query($n: String) { sources(name: $n) { totalCount } }', { n: 'a\u0000' });
+        refused(filter, 'sources(name:)');
+        refused(await t.gql(key, 'mutation { createSource(input: { name: "nul-literal", description: "a\\u0000b" }) { source { id } } }'), 'literal');
+      });
+
       it('uploads: a custom file name follows the same rule', async () => {
         const source = (await t.gqlOk(key, `mutation { createSource(input: { name: "files-${uuid()}" }) { source { id } } }`)).createSource.source.id;
         for (const [what, name] of Object.entries({ 'zero-width only': '\u200B', 'right-to-left override': 'a\u202Etxt.exe', 'zero-width folder': 'docs/\u200B/a.txt' })) {
