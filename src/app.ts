@@ -3,7 +3,6 @@ import type { Socket } from 'node:net';
 import { GraphQLError, getOperationAST, type ExecutionArgs } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
-import { processRequest, UploadError } from 'graphql-upload-ts';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
@@ -16,6 +15,10 @@ import { PothosValidationError } from '@pothos/core';
 import { AppError, badInput, fromPrismaError, unauthenticated } from './core/errors.js';
 import { useSubscriptionExecution } from './core/live.js';
 import { useQueryJit } from './core/graphql-jit.js';
+import { paramsTooDeep, useJsonDepthLimit } from './core/graphql-json.js';
+import { JsonDepthError } from './core/json.js';
+import { MultipartError, readGraphQLMultipart } from './core/graphql-multipart.js';
+import { requestScope } from './core/request-scope.js';
 import type { Logger } from './core/logger.js';
 import { SubscriptionRegistry, type SubscriptionConnection } from './core/subscription-limits.js';
 import { ScopedClients } from './core/tenancy.js';
@@ -58,6 +61,7 @@ type AppConfig = Pick<
   | 'AUTH_FAILURES_PER_ADDRESS'
   | 'AUTH_FAILURES_PER_KEY_PREFIX'
   | 'AUTH_FAILURE_WINDOW_S'
+  | 'JSON_MAX_DEPTH'
 >;
 
 export function buildApp(options: { config: AppConfig; db: Database; log: Logger; ingest: Ingest }): App {
@@ -104,7 +108,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     },
     context: ({ request }) => contextFor(gate.actorOf(request)),
     // The gate first: nothing below it (body parsing, validation) runs for a caller without a valid key.
-    plugins: [useAuthGate(gate), requestErrorsAreBadInput(), useSubscriptionExecution(), useQueryJit(schema)],
+    plugins: [useAuthGate(gate), requestErrorsAreBadInput(), useSubscriptionExecution(), useQueryJit(schema), useJsonDepthLimit(config.JSON_MAX_DEPTH)],
     maskedErrors: {
       maskError(error, message) {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
@@ -141,9 +145,24 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
       const outcome = await gate.checkRequest(req, (name) => header(req, name), clientAddress(req));
       return 'actor' in outcome ? { ctx: contextFor(outcome.actor) } : outcome;
     },
+    jsonMaxDepth: config.JSON_MAX_DEPTH,
   });
 
-  const server = createServer((req, res) => route(req, res));
+  // Every request runs in its own scope, and nothing it throws leaves it: the process serves everybody else.
+  const server = createServer((req, res) =>
+    requestScope.run({ kind: 'http', method: req.method, url: req.url?.slice(0, 200) }, () => {
+      route(req, res).catch((error: unknown) => requestFailed(res, error));
+    }),
+  );
+  function requestFailed(res: ServerResponse, error: unknown) {
+    log.error({ err: error }, 'unexpected error while serving a request');
+    try {
+      if (res.headersSent) res.destroy();
+      else json(res, 500, { errors: [{ message: 'Unexpected error.', extensions: { code: 'INTERNAL' } }] });
+    } catch {
+      res.destroy();
+    }
+  }
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);
@@ -171,7 +190,12 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         if (!('actor' in outcome)) return refuse(res, outcome);
         try {
           // +1: a file of exactly MAX_UPLOAD_BYTES passes; one byte more fails in uploadFile with its own message.
-          (req as IncomingMessage & { body?: unknown }).body = await processRequest(req, res, { maxFileSize: uploads.maxBytes + 1, maxFiles: uploads.maxFiles });
+          (req as IncomingMessage & { body?: unknown }).body = await readGraphQLMultipart(req, res, {
+            maxFileBytes: uploads.maxBytes + 1,
+            maxFiles: uploads.maxFiles,
+            maxFieldBytes: MULTIPART_FIELD_BYTES,
+            maxJsonDepth: config.JSON_MAX_DEPTH,
+          });
           // What yoga now gets is the parsed operations, not the multipart body its 25 MB request limit counts.
           delete req.headers['content-length'];
         } catch (error) {
@@ -211,7 +235,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
       connectionInitWaitTimeout: config.WS_CONNECTION_INIT_TIMEOUT_MS,
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
       subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
-      onConnect: async (ctx) => {
+      onConnect: (ctx) => inWsScope(ctx.extra.request, async () => {
         const payload = (ctx.connectionParams ?? {}) as Record<string, unknown>;
         const fromPayload = (name: string) => {
           const direct = payload[name] ?? payload[name.toLowerCase()] ?? (name === 'x-api-key' ? payload.apiKey : undefined);
@@ -232,12 +256,19 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
           ctx.extra.socket.close(4429, `Too many failed authentication attempts; retry after ${outcome.headers['retry-after']} s`);
         }
         return false; // graphql-ws closes with 4403 Forbidden
-      },
-      onSubscribe: async (ctx, id, params) => {
+      }).catch((error: unknown) => {
+        log.error({ err: error }, 'unexpected error in a WebSocket connection_init');
+        return false;
+      }),
+      onSubscribe: (ctx, id, params) => inWsScope(ctx.extra.request, async () => {
         // The key may have been revoked since the connection opened: no new operation then.
         if (openSockets.isRevoked(ctx) || !(await authenticator.authenticate(ctx.extra.key ?? null))) {
           ctx.extra.socket.close(4403, 'Forbidden: the API key was revoked or has expired');
           return [toGraphQLError(revokedKeyError())];
+        }
+        // The message was parsed by graphql-ws: its depth is checked here, as every HTTP body's is when parsed.
+        if (paramsTooDeep(params, config.JSON_MAX_DEPTH)) {
+          return [new GraphQLError(new JsonDepthError(config.JSON_MAX_DEPTH).message, { extensions: { code: 'BAD_USER_INPUT' } })];
         }
         const { schema, execute, subscribe, parse, validate } = yoga.getEnveloped({
           ...ctx,
@@ -270,16 +301,36 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         if (!ids) wsOperations.set(ctx, (ids = new Set()));
         ids.add(id);
         return args;
-      },
-      onComplete: (ctx, id) => wsOperationDone(ctx, id),
-      onClose: (ctx) => {
-        openSockets.remove(ctx);
-        wsOperationDone(ctx);
-      },
+      }).catch((error: unknown) => {
+        // Thrown, it would close the whole socket (4500): the operation fails alone, as a request would.
+        log.error({ err: error }, 'unexpected error in a WebSocket subscribe');
+        return [new GraphQLError('Unexpected error.', { extensions: { code: 'INTERNAL' } })];
+      }),
+      onComplete: (ctx, id) => guardWs(() => wsOperationDone(ctx, id)),
+      onClose: (ctx) =>
+        guardWs(() => {
+          openSockets.remove(ctx);
+          wsOperationDone(ctx);
+        }),
     },
     wss,
     config.WS_KEEPALIVE_MS,
   );
+
+  // A socket may report more than the one error graphql-ws listens for; none of them may end the process.
+  wss.on('connection', (socket) => socket.on('error', (error) => log.debug({ err: error }, 'WebSocket error')));
+
+  /** Runs a graphql-ws hook in a request scope of its own (see core/request-scope). */
+  function inWsScope<T>(request: IncomingMessage, fn: () => Promise<T>): Promise<T> {
+    return requestScope.run({ kind: 'ws', url: request.url?.slice(0, 200) }, fn);
+  }
+  function guardWs(fn: () => void) {
+    try {
+      fn();
+    } catch (error) {
+      log.error({ err: error }, 'unexpected error in a WebSocket handler');
+    }
+  }
 
   let stopping: Promise<void> | undefined;
 
@@ -334,15 +385,15 @@ function refuse(res: ServerResponse, outcome: Exclude<GateOutcome, { actor: Acto
   res.end(JSON.stringify(graphqlRefusalBody(outcome.refusal)));
 }
 
-/** A multipart request that graphql-upload-ts refused, as a GraphQL error response. */
+/** Largest `operations` or `map` field of a GraphQL multipart request (graphql-upload's default). */
+const MULTIPART_FIELD_BYTES = 1_000_000;
+
+/** A multipart request that was refused, as a GraphQL error response. */
 function multipartError(res: ServerResponse, error: unknown) {
-  // graphql-upload-ts raises UploadErrors or http-errors with a status; 413 covers too many files and too large parts.
-  const status = (error as { status?: number }).status;
-  const tooMany = status === 413 || (error instanceof UploadError && ['TOO_MANY_FILES', 'FILE_TOO_LARGE', 'FIELD_TOO_LARGE'].includes(error.code));
-  const code = tooMany ? 'PAYLOAD_TOO_LARGE' : 'BAD_USER_INPUT';
-  const message = error instanceof Error ? error.message : 'Invalid multipart request';
+  if (!(error instanceof MultipartError)) throw error;
   res.setHeader('connection', 'close'); // the rest of the body is not read
-  return json(res, tooMany ? 413 : 400, { errors: [{ message, extensions: { code } }] });
+  // 499 (the client left) has no one to answer; 400 is as good a status as any for the log.
+  return json(res, error.status === 413 ? 413 : 400, { errors: [{ message: error.message, extensions: { code: error.code } }] });
 }
 
 function json(res: ServerResponse, status: number, body: unknown) {

@@ -73,6 +73,7 @@ const schema = z.object({
   AUTH_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).default(60),
   AUTH_FAILURES_PER_KEY_PREFIX: z.coerce.number().int().min(1).default(20),
   AUTH_FAILURE_WINDOW_S: z.coerce.number().int().min(1).default(60),
+  JSON_MAX_DEPTH: z.coerce.number().int().min(2).max(1000).default(64),
 });
 
 export type Config = z.infer<typeof schema> & { databaseKind: 'pglite' | 'postgres'; migrateOnStart: boolean };

@@ -8,6 +8,7 @@ import { DataDirInUseError, openDatabase, pgliteDataPath } from './core/db/index
 import { migrate, readMigrations } from './core/db/migrate.js';
 import { useRedisEvents } from './core/events.js';
 import { createLogger } from './core/logger.js';
+import { installProcessGuards } from './core/request-scope.js';
 import { callbackSettings, configureCallbacks, stopCallbacks } from './domain/callbacks.js';
 import { bootstrap } from './domain/organizations.js';
 import { startIngest } from './ingest/start.js';
@@ -16,6 +17,8 @@ async function main() {
   const startedAt = performance.now();
   const config = loadConfigOrExit();
   const log = createLogger(config.LOG_LEVEL);
+  // An error escaping one request's handlers is logged and fails that request only; outside any request it exits.
+  installProcessGuards(log);
   configureCallbacks(callbackSettings(config, log));
   // Load the GraphQL stack while the database opens: the two overlap (file copy and WASM compile run off-thread).
   const appModule = import('./app.js');

@@ -40,9 +40,18 @@ export const unauthenticated = (message = 'A valid API key is required (Authoriz
   new AppError('UNAUTHENTICATED', message);
 export const forbidden = (message: string) => new AppError('FORBIDDEN', message);
 
-/** Prisma's known request errors as domain errors: P2002 unique violation, P2025 missing record. */
+/** PostgreSQL's refusals of text holding NUL (22021 in text columns, 22P05 in jsonb): no column can store it. */
+const NUL_IN_TEXT = new Set(['22021', '22P05']);
+
+/**
+ * Prisma's known request errors as domain errors: P2002 unique violation, P2025 missing record; and text holding
+ * NUL, from Prisma or from raw SQL, is the client's input (BAD_USER_INPUT), whatever field it came in.
+ */
 export function fromPrismaError(error: unknown): AppError | null {
-  const e = error as { code?: string; meta?: { target?: unknown; modelName?: string } };
+  const e = error as { code?: string; meta?: { target?: unknown; modelName?: string; driverAdapterError?: { cause?: { originalCode?: string } } } };
+  if (NUL_IN_TEXT.has(e?.meta?.driverAdapterError?.cause?.originalCode ?? e?.code ?? '')) {
+    return badInput('Text must not contain NUL characters (U+0000)');
+  }
   if (typeof e?.code !== 'string' || !e.code.startsWith('P')) return null;
   if (e.code === 'P2002') {
     const target = Array.isArray(e.meta?.target) ? e.meta.target.join(', ') : String(e.meta?.target ?? 'a unique field');

@@ -1,5 +1,6 @@
 import type { Actor } from '../core/auth.js';
 import { badInput, notFound } from '../core/errors.js';
+import { checkName } from './names.js';
 import { newId, type IdPrefix } from '../core/ids.js';
 import type { Agent, Prisma, PrismaClient, Source } from '../generated/prisma/client.js';
 import { incomingFileSelect, placedFileSelect, placementWrites, planPlacement, type AgentFileLimits } from './agent-files.js';
@@ -75,11 +76,7 @@ function contextWindowOf(llmConfig: Record<string, unknown> | null | undefined):
 
 // ───────────────────────────── validation ─────────────────────────────
 
-function checkName(name: string): string {
-  const trimmed = name.trim();
-  if (!trimmed || trimmed.length > NAME_MAX) throw badInput(`name must be 1 to ${NAME_MAX} characters`, 'name');
-  return trimmed;
-}
+const checkAgentName = (name: string) => checkName(name, { maxLength: NAME_MAX });
 
 function checkObject(value: unknown, field: string): Prisma.InputJsonObject {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badInput(`${field} must be a JSON object`, field);
@@ -129,7 +126,7 @@ interface AgentColumns {
 /** The columns set by the fields present and non-null in `input` (Letta's rule: null does not clear a field). */
 function agentColumns(input: AgentPatch): AgentColumns {
   const columns: AgentColumns = {};
-  if (input.name != null) columns.name = checkName(input.name);
+  if (input.name != null) columns.name = checkAgentName(input.name);
   if (input.description != null) columns.description = input.description;
   if (input.system != null) columns.system = input.system;
   if (input.model != null) columns.model = input.model;
@@ -166,7 +163,7 @@ export async function getAgent(db: PrismaClient, actor: Actor, id: string, field
  */
 export async function createAgent(db: PrismaClient, actor: Actor, input: CreateAgentInput): Promise<Agent> {
   const llmConfig = input.llmConfig ?? (input.model ? llmConfigFromHandle(input.model) : null);
-  const columns = { ...agentColumns({ ...input, llmConfig }), name: checkName(input.name) };
+  const columns = { ...agentColumns({ ...input, llmConfig }), name: checkAgentName(input.name) };
   const sourceIds = checkIds('source', input.sourceIds ?? [], 'sourceIds');
   const toolIds = checkIds('tool', input.toolIds ?? [], 'toolIds');
   await requireAll(db, 'source', sourceIds);

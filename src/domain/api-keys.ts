@@ -3,6 +3,7 @@ import type { Actor } from '../core/auth.js';
 import { displayPrefix, generateApiKey, hashApiKey } from '../core/auth.js';
 import { badInput, forbidden, notFound } from '../core/errors.js';
 import { isId } from '../core/ids.js';
+import { checkName } from './names.js';
 
 /** `db` is the caller's tenant-scoped client throughout the domain layer. */
 
@@ -16,8 +17,7 @@ const withinRole = (actor: Actor, role: UserRole) => RANK[role] <= RANK[actor.ro
  * which key minted it: revoking that key revokes this one too.
  */
 export async function createApiKey(db: PrismaClient, actor: Actor, input: { name: string; expiresAt?: Date | null; role?: UserRole | null }) {
-  const name = input.name.trim();
-  if (!name || name.length > 200) throw badInput('name must be 1 to 200 characters', 'name');
+  const name = checkName(input.name, { maxLength: 200 });
   if (input.expiresAt && input.expiresAt <= new Date()) throw badInput('expiresAt must be in the future', 'expiresAt');
   const role = input.role ?? actor.role;
   if (!withinRole(actor, role)) throw forbidden(`A ${actor.role} key cannot mint ${role} keys`);

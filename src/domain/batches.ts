@@ -1,5 +1,6 @@
 import type { Actor } from '../core/auth.js';
 import { badInput, conflict, notFound } from '../core/errors.js';
+import { checkName } from './names.js';
 import { newId } from '../core/ids.js';
 import type { Job, Message, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { requireId } from './ids.js';
@@ -156,7 +157,7 @@ export async function appendBatchMessages(db: PrismaClient, actor: Actor, batchI
       role: m.role,
       content: checkContent(m.content, `${field}.content`),
       model: m.model ?? null,
-      name: m.name ?? null,
+      name: m.name != null ? checkName(m.name, { field: `${field}.name`, maxLength: 256 }) : null,
       toolCalls: checkObjectList(m.toolCalls, `${field}.toolCalls`),
       toolCallId: m.toolCallId ?? null,
       toolReturns: checkObjectList(m.toolReturns, `${field}.toolReturns`),

@@ -1,5 +1,6 @@
 import type { Actor } from '../core/auth.js';
 import { AppError, badInput, conflict, fromPrismaError, notFound } from '../core/errors.js';
+import { checkName, nameProblem } from './names.js';
 import { events, fileChange } from '../core/events.js';
 import type { Prisma, PrismaClient, Source } from '../generated/prisma/client.js';
 import { asEmbeddingConfig, sameEmbedding, type EmbeddingCatalog, type EmbeddingConfigInput } from './embedding-config.js';
@@ -27,10 +28,10 @@ export interface SourceFilter {
 
 const NAME_MAX = 255;
 
-function checkName(name: string, field = 'name'): string {
-  const trimmed = name.trim();
-  if (!trimmed || trimmed.length > NAME_MAX) throw badInput(`${field} must be 1 to ${NAME_MAX} characters`, field);
-  if (/[\u0000-\u001f/]/.test(trimmed)) throw badInput(`${field} must not contain "/" or control characters`, field);
+function checkSourceName(name: string, field = 'name'): string {
+  const trimmed = checkName(name, { field, maxLength: NAME_MAX });
+  // A source's name prefixes its files' names (`<source>/<file>`).
+  if (trimmed.includes('/')) throw badInput(`${field} must not contain "/"`, field);
   return trimmed;
 }
 
@@ -56,13 +57,14 @@ export async function getSource(db: PrismaClient, id: string, field = 'id'): Pro
 }
 
 export async function getSourceByName(db: PrismaClient, name: string): Promise<Source> {
-  const source = await db.source.findFirst({ where: { name } });
+  // A name the shared rule refuses names no source (and NUL would not even reach PostgreSQL as text).
+  const source = nameProblem(name) ? null : await db.source.findFirst({ where: { name } });
   if (!source) throw new AppError('NOT_FOUND', `Source with name=${name} not found.`, { name });
   return source;
 }
 
 export async function createSource(db: PrismaClient, actor: Actor, catalog: EmbeddingCatalog, input: SourceInput): Promise<Source> {
-  const name = checkName(input.name);
+  const name = checkSourceName(input.name);
   checkMetadata(input.metadata);
   const embeddingConfig = catalog.resolve(input);
   // Passages of this dimension get their HNSW index before the first one is written.
@@ -116,7 +118,7 @@ export async function updateSource(
   checkMetadata(patch.metadata);
   const data: Prisma.SourceUpdateInput = {};
   if (patch.name != null) {
-    const name = checkName(patch.name);
+    const name = checkSourceName(patch.name);
     if (name !== source.name) data.name = name;
   }
   if (patch.description != null && patch.description !== source.description) data.description = patch.description;
@@ -178,7 +180,7 @@ export async function bulkUpsertSources(db: PrismaClient, actor: Actor, catalog:
   if (inputs.length > 1000) throw badInput('At most 1000 sources per call', 'sources');
   const rows = inputs.map((input, i) => {
     const field = `sources.${i}`;
-    const name = checkName(input.name, `${field}.name`);
+    const name = checkSourceName(input.name, `${field}.name`);
     checkMetadata(input.metadata, `${field}.metadata`);
     const given = input.embeddingConfig || input.embedding;
     return {

@@ -1,5 +1,6 @@
 import type { Actor } from '../core/auth.js';
 import { AppError, badInput, conflict, fromPrismaError, notFound } from '../core/errors.js';
+import { checkName } from './names.js';
 import { newId } from '../core/ids.js';
 import type { Agent, AgentTemplate, AgentTemplateVersion, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { createAgent, type MemoryBlock } from './agents.js';
@@ -127,12 +128,7 @@ export function agentMemoryVariables(agent: Pick<Agent, 'memoryVariables' | 'mem
 
 // ───────────────────────────── validation ─────────────────────────────
 
-function checkName(name: string): string {
-  const trimmed = name.trim();
-  if (!trimmed || trimmed.length > NAME_MAX) throw badInput(`name must be 1 to ${NAME_MAX} characters`, 'name');
-  if (/[\u0000-\u001f]/.test(trimmed)) throw badInput('name must not contain control characters', 'name');
-  return trimmed;
-}
+const checkTemplateName = (name: string) => checkName(name, { maxLength: NAME_MAX });
 
 function checkMessage(message: string | null | undefined): string | null {
   if (message == null) return null;
@@ -203,7 +199,7 @@ function versionRow(actor: Actor, templateId: string, version: number, message: 
 export async function createTemplateFromAgent(db: PrismaClient, actor: Actor, input: CaptureInput): Promise<Captured> {
   const message = checkMessage(input.message);
   const { agent, snapshot } = await captureAgent(db, input.agentId);
-  const name = checkName(input.name ?? agent.name);
+  const name = checkTemplateName(input.name ?? agent.name);
   const templateId = newId('template');
   try {
     const [template, version] = await db.$transaction([

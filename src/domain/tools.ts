@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Actor } from '../core/auth.js';
 import { AppError, badInput, conflict, forbidden, fromPrismaError, notFound } from '../core/errors.js';
+import { checkName } from './names.js';
 import { Prisma, type PrismaClient, type Tool } from '../generated/prisma/client.js';
 import { BASE_TOOL_NAMES, ensureBaseTools, FILE_TOOL_NAMES, isBaseTool } from './base-tools.js';
 import { containsInsensitive } from './filters.js';
@@ -94,6 +95,8 @@ function checkSourceType(sourceType: string): string {
 }
 
 function checkToolName(name: unknown, field: string): string {
+  // The shared rule first (its message says what is wrong), then the identifier shape agents call tools by.
+  if (typeof name === 'string') checkName(name, { field, maxLength: Infinity });
   if (typeof name !== 'string' || !TOOL_NAME.test(name)) {
     throw badInput(`Tool name ${JSON.stringify(name)} must be an identifier of at most 48 ASCII letters, digits and underscores`, field);
   }

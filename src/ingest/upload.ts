@@ -10,6 +10,7 @@ import { AppError, badInput, conflict } from '../core/errors.js';
 import { events, fileChange } from '../core/events.js';
 import type { QueuedJob } from '../core/queue.js';
 import { announce } from '../domain/file-jobs.js';
+import { checkName, FORBIDDEN_IN_NAMES, nameProblem } from '../domain/names.js';
 import { getSource } from '../domain/sources.js';
 import type { SqlRunner } from '../core/db/sql.js';
 import type { File, Job, PrismaClient, Source } from '../generated/prisma/client.js';
@@ -200,27 +201,28 @@ function formatBytes(n: number): string {
   return `${n} bytes`;
 }
 
-/** Control characters and bidirectional overrides (which make a name display as something it is not). */
-const CONTROL = /[\p{Cc}\u202A-\u202E\u2066-\u2069]/gu;
-const HAS_CONTROL = /[\p{Cc}\u202A-\u202E\u2066-\u2069]/u;
-
-/** An uploaded file's own name: its last path segment, without control or format characters. */
+/**
+ * An uploaded file's own name: its last path segment, without the characters no name may hold (domain/names),
+ * which are dropped rather than refused since the client's software, not its user, chose the name.
+ */
 export function sanitizeUploadName(filename: string): string {
-  const base = filename.normalize('NFC').split(/[/\\]/).pop()!.replace(CONTROL, '').trim();
-  if (!base || base === '.' || base === '..') throw badInput(`Invalid filename "${filename.replace(CONTROL, '?')}": it has no name left once its path is removed`, 'file');
+  const base = filename.normalize('NFC').split(/[/\\]/).pop()!.replace(FORBIDDEN_IN_NAMES, '').trim();
+  if (!base || base === '.' || base === '..' || nameProblem(base)) {
+    throw badInput(`Invalid filename "${filename.replace(FORBIDDEN_IN_NAMES, '?')}": it has no name left once its path is removed`, 'file');
+  }
   if (base.startsWith('.')) throw badInput(`Invalid filename "${base}": names starting with a dot are not accepted`, 'file');
   return truncateName(base);
 }
 
 /** A name given by the caller: kept as written (slashes make a relative path), but never a path that escapes. */
 export function checkCustomName(name: string): string {
+  // The shared rule (domain/names) first, on the name as given, so a lone surrogate is refused before normalising.
+  checkName(name, { maxLength: Infinity });
   const normalized = name.normalize('NFC').trim();
-  if (!normalized) throw badInput('name must not be empty', 'name');
-  if (HAS_CONTROL.test(normalized)) throw badInput('name must not contain control characters', 'name');
   if (normalized.includes('\\')) throw badInput('name must not contain backslashes; use / between folders', 'name');
   const segments = normalized.split('/');
-  if (segments.some((s) => s === '' || s === '.' || s === '..')) {
-    throw badInput('name must be a relative path without empty, "." or ".." segments', 'name');
+  if (segments.some((s) => s === '' || s === '.' || s === '..' || nameProblem(s))) {
+    throw badInput('name must be a relative path without empty, blank, "." or ".." segments', 'name');
   }
   if (normalized.length > MAX_NAME_LENGTH) throw badInput(`name must be at most ${MAX_NAME_LENGTH} characters`, 'name');
   return normalized;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { Context } from '../context.js';
 import { AppError, ERROR_CODES, fromPrismaError } from '../core/errors.js';
+import { excerpt, parseJson } from '../core/json.js';
 import type { Logger } from '../core/logger.js';
 import { renderDocsPage } from './docs.js';
 import { buildOpenApi } from './openapi.js';
@@ -25,6 +26,8 @@ export interface RestOptions {
    * failed attempts: 429), decided from the headers alone.
    */
   authenticate(req: IncomingMessage): Promise<{ ctx: Context } | { refusal: AppError; headers: Record<string, string> }>;
+  /** Deepest nesting accepted in a JSON body (JSON_MAX_DEPTH). */
+  jsonMaxDepth: number;
 }
 
 export function isRestPath(pathname: string): boolean {
@@ -48,7 +51,10 @@ class HttpError extends Error {
 }
 
 function validationError(issues: ValidationIssue[]): HttpError {
-  const body: Record<string, unknown> = { detail: issues };
+  // The client's input is echoed as FastAPI does, but only an excerpt: a huge or deeply nested value stays out of the body.
+  const body: Record<string, unknown> = {
+    detail: issues.slice(0, MAX_ISSUES).map((issue) => ({ ...issue, input: excerpt(issue.input), ...(issue.ctx ? { ctx: excerpt(issue.ctx) } : {}) })),
+  };
   // Letta 0.13+ adds examples of well-formed ids when a path id failed its pattern.
   const examples = issues.flatMap((issue) => {
     const prefix = issue.loc[0] === 'path' && issue.type === 'string_pattern_mismatch' ? /'([a-z_]+)-\{uuid4\}'/.exec(issue.msg)?.[1] : undefined;
@@ -64,6 +70,9 @@ function parse<S extends z.ZodType>(schema: S | undefined, value: unknown, where
   if (!result.success) throw validationError(toValidationIssues(result.error, where, value));
   return result.data;
 }
+
+/** Issues listed in one 422 body (a body with 100,000 wrong items gets the first ones). */
+const MAX_ISSUES = 20;
 
 /** How much of a refused body is read (and thrown away) so the 413 reaches the client before the connection closes. */
 const DRAIN_MAX = 8 * 1024 * 1024;
@@ -117,19 +126,39 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-function parseJson(raw: Buffer, req: IncomingMessage): unknown {
+/**
+ * A JSON body as FastAPI reads one: with no Content-Type, or `application/json` or `application/…+json`, the bytes
+ * are parsed (nested at most `maxDepth` deep); under any other type they are not JSON, and a route expecting an
+ * object answers 422 as FastAPI does.
+ */
+function parseJsonBody(raw: Buffer, req: IncomingMessage, maxDepth: number): unknown {
   if (raw.length === 0) return undefined;
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (type.startsWith('multipart/')) {
     throw validationError([{ type: 'model_attributes_type', loc: ['body'], msg: 'Input should be a JSON object, not a multipart form', input: null }]);
   }
-  const text = raw.toString('utf8');
+  if (type && !isJsonType(type)) {
+    throw validationError([
+      {
+        type: 'model_attributes_type',
+        loc: ['body'],
+        msg: `Input should be a valid dictionary or object to extract fields from (send JSON with Content-Type: application/json, not ${type})`,
+        input: raw.toString('utf8', 0, 256),
+      },
+    ]);
+  }
   try {
-    return JSON.parse(text);
+    return parseJson(raw.toString('utf8'), maxDepth);
   } catch (error) {
     throw validationError([{ type: 'json_invalid', loc: ['body', 0], msg: 'JSON decode error', input: {}, ctx: { error: (error as Error).message } }]);
   }
 }
+
+const isJsonType = (type: string) => type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+
+/** WHATWG URL parsing resolves `.` and `..` segments (also written `%2e`): such a path names no route of ours. */
+const DOT_SEGMENTS = new Set(['.', '..', '%2e', '.%2e', '%2e.', '%2e%2e']);
+const hasDotSegment = (rawPath: string) => rawPath.split(/[/\\]/).some((segment) => DOT_SEGMENTS.has(segment.toLowerCase()));
 
 function decodeSegment(segment: string): string {
   try {
@@ -188,7 +217,14 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
     return;
   }
   // Letta answers deletes with a literal `null` body: undefined becomes null too.
-  const text = JSON.stringify(body === undefined ? null : body);
+  let text: string;
+  try {
+    text = JSON.stringify(body === undefined ? null : body);
+  } catch {
+    // A body that cannot be serialised (a bug upstream) must not take the request, or the process, down with it.
+    status = 500;
+    text = JSON.stringify({ detail: 'An unknown error occurred' });
+  }
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers });
   res.end(text);
 }
@@ -216,6 +252,7 @@ export function createRestHandler(options: RestOptions) {
 
     let current: Route | undefined;
     try {
+      if (hasDotSegment((req.url ?? '/').split('?')[0])) throw new HttpError(404, { detail: 'Not Found' });
       const prefix = API_PREFIXES.find((p) => pathname === p || pathname.startsWith(`${p}/`));
       // Letta declares collections with a trailing slash and redirects the other form; both are served here.
       const rest = prefix ? pathname.slice(prefix.length).replace(/\/$/, '') : '';
@@ -263,7 +300,7 @@ export function createRestHandler(options: RestOptions) {
       let body: unknown;
       if (!current.rawBody) {
         const raw = await readBody(req, limit);
-        if (current.body) body = parse(current.body, parseJson(raw, req), 'body');
+        if (current.body) body = parse(current.body, parseJsonBody(raw, req, options.jsonMaxDepth), 'body');
       }
 
       const result = await current.handler({ params, query, body, ctx: ctx as Context, request: req });

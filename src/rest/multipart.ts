@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import busboy from 'busboy';
 import { AppError, badInput } from '../core/errors.js';
 import { RequestValidationError } from './validation.js';
@@ -33,6 +33,11 @@ const bodyTooLarge = (maxFileBytes: number) =>
     `The request body is larger than an upload may be (MAX_UPLOAD_BYTES, ${maxFileBytes} bytes, plus ${MULTIPART_OVERHEAD} bytes of multipart framing)`,
     { field: 'file', maxBytes: maxFileBytes },
   );
+
+/** A second file part under the form field's name: which one was meant cannot be known. */
+function duplicatePart(field: string): RequestValidationError {
+  return new RequestValidationError([{ type: 'value_error', loc: ['body', field], msg: `Expected one UploadFile, received more than one \`${field}\` part`, input: null }]);
+}
 
 /** FastAPI's answer when the form has no usable `file` part. */
 function missingPart(field: string, sentAsText: boolean): RequestValidationError {
@@ -74,6 +79,9 @@ export async function withFilePart<T>(
 
   let outcome: Promise<T> | null = null;
   let sentAsText = false;
+  let duplicate: RequestValidationError | null = null;
+  /** What the caller reads: the file part's bytes, ended only once the whole body has been read and found sound. */
+  let held: PassThrough | null = null;
   let onFile!: () => void;
   const fileStarted = new Promise<void>((resolve) => (onFile = resolve));
 
@@ -81,14 +89,33 @@ export async function withFilePart<T>(
     // A part's stream fails with the body (cut short, too large) after its reader may have let go of it (an ignored
     // part, or the file once the domain has answered); the body's own outcome reports that failure.
     stream.on('error', () => undefined);
+    if (name === field && outcome && info.filename !== undefined) {
+      // Refused as a whole, and the first part with it, before the caller can store it.
+      duplicate = duplicatePart(field);
+      held?.destroy(duplicate);
+    }
     // A part with no filename is a text field to FastAPI, whatever its type.
     if (name !== field || outcome || info.filename === undefined) {
       if (name === field && info.filename === undefined) sentAsText = true;
       stream.resume();
       return;
     }
+    const part = (held = new PassThrough());
+    // It may be failed (a second part) before the caller has attached its reader, which then sees the error.
+    part.on('error', () => undefined);
+    stream.on('error', (error) => part.destroy(error));
+    stream.pipe(part, { end: false });
+    // The part ends for the caller only when the body has been read to its end without a fault (a second file
+    // part, a missing closing boundary), so nothing is stored from a body that is refused.
+    stream.on('end', () => {
+      void body.done.then((error) => {
+        if (duplicate) part.destroy(duplicate);
+        else if (error) part.destroy(readError(error, field));
+        else part.end();
+      });
+    });
     // Called at once, so the stream is consumed (and backpressure applies) from its first byte.
-    outcome = use({ filename: info.filename, stream, mimeType: info.mimeType || null });
+    outcome = use({ filename: info.filename, stream: part, mimeType: info.mimeType || null });
     outcome.catch(() => undefined); // awaited below; this only keeps an early rejection from being reported as unhandled
     onFile();
   });
@@ -113,9 +140,11 @@ export async function withFilePart<T>(
     throw settled.error;
   }
   // The rest of the body (at most maxBody in all) is read before answering, so the connection stays usable.
-  await body.done;
+  const trailing = await body.done;
+  if (duplicate) throw duplicate;
   if (!settled.ok) throw settled.error;
-  // An error in what follows the file part (a missing closing boundary) does not undo a stored file.
+  // Only reached when the caller did not wait for the file's end (SKIP of an existing name): nothing was stored.
+  if (trailing) throw readError(trailing, field);
   return settled.value;
 }
 

@@ -2,10 +2,10 @@ import SchemaBuilder from '@pothos/core';
 import ComplexityPlugin from '@pothos/plugin-complexity';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import PrismaPlugin from '@pothos/plugin-prisma';
-import RelayPlugin from '@pothos/plugin-relay';
+import RelayPlugin, { resolveNodes } from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ZodPlugin from '@pothos/plugin-zod';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, GraphQLObjectType, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 import type { Context } from '../context.js';
 import { typeForId } from '../core/ids.js';
 import type PrismaTypes from '../generated/pothos-types.js';
@@ -48,9 +48,17 @@ export const builder = new SchemaBuilder<{
     // Quarry ids (`source-<uuid4>`) are already globally unique and typed by their prefix: they are the node ids.
     encodeGlobalID: (_typename, id) => String(id),
     decodeGlobalID: (globalID) => {
-      const typename = typeForId(globalID);
-      if (!typename) throw new GraphQLError(`"${globalID}" is not a Quarry id`, { extensions: { code: 'BAD_USER_INPUT' } });
-      return { typename, id: globalID };
+      const model = typeForId(globalID);
+      if (!model) throw new GraphQLError(`"${globalID}" is not a Quarry id`, { extensions: { code: 'BAD_USER_INPUT' } });
+      return { typename: GRAPHQL_NAME_OF_MODEL[model] ?? model, id: globalID };
+    },
+    // A well-formed id of a kind that is no node (`file_content-…`) names nothing `node` can return: null, as a
+    // missing id is, and for that entry alone in `nodes`.
+    nodeQueryOptions: {
+      resolve: (_root, { id }, _ctx, info, resolveNode) => (isNodeType(info.schema, id.typename) ? resolveNode(id) : null),
+    },
+    nodesQueryOptions: {
+      resolve: (_root, { ids }, ctx, info) => loadNodes(ctx, info, ids.map((id) => (isNodeType(info.schema, id.typename) ? id : null))),
     },
   },
   complexity: {
@@ -101,6 +109,19 @@ builder.scalarType('JSONObject', {
     return value as Record<string, unknown>;
   },
 });
+
+/** Prisma models whose GraphQL node type is named otherwise (ids carry the model's prefix). */
+const GRAPHQL_NAME_OF_MODEL: Record<string, string> = { FileAgent: 'AgentFile' };
+
+/** relay's own loader (the plugin's `nodes` resolver would load every id it was given). */
+function loadNodes(ctx: Context, info: GraphQLResolveInfo, ids: ({ typename: string; id: string } | null)[]): Promise<unknown[]> {
+  return resolveNodes(builder as never, ctx, info, ids);
+}
+
+function isNodeType(schema: GraphQLSchema, typename: string): boolean {
+  const type = schema.getType(typename);
+  return type instanceof GraphQLObjectType && type.getInterfaces().some((i) => i.name === 'Node');
+}
 
 builder.queryType({});
 builder.mutationType({});

@@ -30,6 +30,7 @@ export const testConfig = {
   AUTH_FAILURES_PER_ADDRESS: 60,
   AUTH_FAILURES_PER_KEY_PREFIX: 20,
   AUTH_FAILURE_WINDOW_S: 60,
+  JSON_MAX_DEPTH: 64,
 };
 
 /** Workers as the embedded server runs them. Recovery sweeps every organization of the shared PostgreSQL test database,
