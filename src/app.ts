@@ -14,6 +14,7 @@ import { AppError, badInput, fromPrismaError, unauthenticated } from './core/err
 import { useSubscriptionExecution } from './core/live.js';
 import { useQueryJit } from './core/graphql-jit.js';
 import type { Logger } from './core/logger.js';
+import type { RedisConnections } from './core/redis.js';
 import { SubscriptionRegistry, type SubscriptionConnection } from './core/subscription-limits.js';
 import { ScopedClients } from './core/tenancy.js';
 import { EmbeddingCatalog } from './domain/embedding-config.js';
@@ -53,8 +54,8 @@ type AppConfig = Pick<
   | 'WS_CONNECTION_INIT_TIMEOUT_MS'
 >;
 
-export function buildApp(options: { config: AppConfig; db: Database; log: Logger; ingest: Ingest }): App {
-  const { config, db, log, ingest } = options;
+export function buildApp(options: { config: AppConfig; db: Database; log: Logger; ingest: Ingest; redis?: RedisConnections | null }): App {
+  const { config, db, log, ingest, redis } = options;
   const uploads = { maxBytes: config.MAX_UPLOAD_BYTES, maxFiles: config.MAX_UPLOAD_FILES };
   const transact: Context['transact'] = (fn) => db.withRunner((runner) => runner.transaction(fn));
   const embeddings = new EmbeddingCatalog(config);
@@ -139,13 +140,16 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     const pathname = url.split('?')[0];
     if (pathname === '/healthz') return json(res, 200, { status: 'ok' });
     if (pathname === '/readyz') {
-      try {
-        await db.ping();
-        return json(res, 200, { status: 'ok', database: db.kind });
-      } catch (error) {
-        log.warn({ err: error }, 'readiness check failed');
-        return json(res, 503, { status: 'unavailable', database: db.kind });
-      }
+      // Ready when the database answers and, with REDIS_URL, Redis does too (jobs and events go through it).
+      const [databaseUp, redisUp] = await Promise.all([
+        db.ping().then(
+          () => true,
+          (error: unknown) => (log.warn({ err: error }, 'readiness check failed'), false),
+        ),
+        redis?.healthy() ?? true,
+      ]);
+      const ready = databaseUp && redisUp;
+      return json(res, ready ? 200 : 503, { status: ready ? 'ok' : 'unavailable', database: db.kind, ...(redis ? { redis: redisUp ? 'ok' : 'unavailable' } : {}) });
     }
     if (isRestPath(pathname)) return rest(req, res);
     if (pathname === '/graphql') {

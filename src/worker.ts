@@ -5,6 +5,7 @@
  */
 import { loadConfigOrExit } from './config.js';
 import { useRedisEvents } from './core/events.js';
+import { openRedis } from './core/redis.js';
 import { openDatabase } from './core/db/index.js';
 import { createLogger } from './core/logger.js';
 import { startIngest } from './ingest/start.js';
@@ -17,8 +18,9 @@ async function main() {
     process.exit(1);
   }
   const db = await openDatabase(config);
-  const closeEvents = await useRedisEvents(config.REDIS_URL);
-  const ingest = await startIngest(config, db, log, true);
+  const redis = openRedis(config, log)!;
+  const closeEvents = await useRedisEvents(redis);
+  const ingest = await startIngest(config, db, log, redis, true);
   log.info({ workerId: ingest.workerId, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
 
   let stopping = false;
@@ -29,6 +31,7 @@ async function main() {
     try {
       await ingest.stop();
       await closeEvents();
+      await redis.close();
       await db.close();
       process.exit(0);
     } catch (error) {

@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: 413,
   RATE_LIMITED: 429,
   INTERNAL: 500,
+  /** A dependency (Redis, the job queue) is unreachable for now: nothing was changed; try again. */
+  SERVICE_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -39,6 +41,7 @@ export const conflict = (message: string, field?: string) => new AppError('CONFL
 export const unauthenticated = (message = 'A valid API key is required (Authorization: Bearer <key> or X-API-Key: <key>)') =>
   new AppError('UNAUTHENTICATED', message);
 export const forbidden = (message: string) => new AppError('FORBIDDEN', message);
+export const serviceUnavailable = (message: string) => new AppError('SERVICE_UNAVAILABLE', message);
 
 /** Prisma's known request errors as domain errors: P2002 unique violation, P2025 missing record. */
 export function fromPrismaError(error: unknown): AppError | null {
