@@ -116,11 +116,15 @@ export class RedisConnections {
   async healthy(timeoutMs = 1000): Promise<boolean> {
     if (this.closed) return false;
     const commands = this.commands();
-    for (const client of this.open) if (client.status !== 'ready') return false;
+    for (const client of this.open) if (client !== commands && client.status !== 'ready') return false;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    // The command connection fails fast while down, so wait for it only when it is still making its first connection.
+    const answered = (commands.status === 'connecting' || commands.status === 'connect' ? this.ready(commands) : Promise.resolve())
+      .then(() => commands.ping())
+      .then((reply) => reply === 'PONG', () => false);
     try {
-      return await Promise.race([commands.ping().then((reply) => reply === 'PONG', () => false), timeout]);
+      return await Promise.race([answered, timeout]);
     } finally {
       clearTimeout(timer);
     }

@@ -97,7 +97,7 @@ const row = (r: UploadResult & { name: string }): UploadRow => ({ outcome: r.out
 builder.mutationFields((t) => ({
   uploadFile: t.field({
     type: UploadFileResult,
-    description: 'Uploads one file (GraphQL multipart request) into a source and queues its processing. Errors: NOT_FOUND, CONFLICT (ERROR handling), PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, BAD_USER_INPUT.',
+    description: 'Uploads one file (GraphQL multipart request) into a source and queues its processing. Errors: NOT_FOUND, CONFLICT (ERROR handling), PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, BAD_USER_INPUT, SERVICE_UNAVAILABLE (the job queue is unreachable: nothing stored, try again).',
     args: { input: t.arg({ type: UploadFileInput, required: true }) },
     resolve: async (_root, { input }, ctx) => row(await receive(ctx, input.file, String(input.sourceId), input.name, input.duplicateHandling ?? 'SUFFIX')),
   }),
