@@ -23,6 +23,7 @@ import WebSocket from 'ws';
 import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/core/db/index.js';
 import { events, fileChange, useRedisEvents } from '../src/core/events.js';
+import { openRedis } from '../src/core/redis.js';
 import { createOrganization } from '../src/domain/organizations.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -94,7 +95,9 @@ async function main() {
   let file = await db.prisma.file.create({
     data: { organizationId: org.organizationId, sourceId: source.id, fileName: 'bench/big.pdf', originalFileName: 'big.pdf', processingStatus: 'EMBEDDING', totalChunks: EVENTS, chunksEmbedded: 0 },
   });
-  const closeEvents = await useRedisEvents(config.REDIS_URL!);
+  const redis = openRedis(config)!;
+  const closeBus = await useRedisEvents(redis);
+  const closeEvents = () => closeBus().then(() => redis.close());
   const server = await startServer();
   const clients: Client[] = [];
   try {
@@ -154,7 +157,7 @@ async function main() {
     // The same events read straight from Redis here: how much of the delay is the broker and the machine.
     const viaRedis = new Float64Array(EVENTS + 1);
     const raw = new Redis(config.REDIS_URL!);
-    await raw.subscribe(`file:${org.organizationId}`);
+    await raw.subscribe(redis.key('events', 'file', org.organizationId));
     raw.on('message', (_channel, message) => {
       const change = JSON.parse(message) as { processingStatus: string; chunksEmbedded: number };
       if (change.processingStatus === 'EMBEDDING') viaRedis[change.chunksEmbedded] = performance.now();

@@ -8,7 +8,7 @@ import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { Authenticator, inactiveKeys, keyFromHeaders, type Actor } from './core/auth.js';
 import { AuthGate, clientAddress, graphqlRefusalBody, useAuthGate, type GateOutcome } from './core/auth-gate.js';
-import { AuthThrottle, redisKeyPrefix } from './core/auth-throttle.js';
+import { AuthThrottle } from './core/auth-throttle.js';
 import { OpenSockets, revokedKeyError, watchRevocations } from './core/revocation.js';
 import type { Database } from './core/db/index.js';
 import { PothosValidationError } from '@pothos/core';
@@ -20,6 +20,7 @@ import { JsonDepthError } from './core/json.js';
 import { MultipartError, readGraphQLMultipart } from './core/graphql-multipart.js';
 import { requestScope } from './core/request-scope.js';
 import type { Logger } from './core/logger.js';
+import type { RedisConnections } from './core/redis.js';
 import { SubscriptionRegistry, type SubscriptionConnection } from './core/subscription-limits.js';
 import { ScopedClients } from './core/tenancy.js';
 import { EmbeddingCatalog } from './domain/embedding-config.js';
@@ -58,14 +59,15 @@ type AppConfig = Pick<
   | 'WS_KEEPALIVE_MS'
   | 'WS_CONNECTION_INIT_TIMEOUT_MS'
   | 'REDIS_URL'
+  | 'REDIS_PREFIX'
   | 'AUTH_FAILURES_PER_ADDRESS'
   | 'AUTH_FAILURES_PER_KEY_PREFIX'
   | 'AUTH_FAILURE_WINDOW_S'
   | 'JSON_MAX_DEPTH'
 >;
 
-export function buildApp(options: { config: AppConfig; db: Database; log: Logger; ingest: Ingest }): App {
-  const { config, db, log, ingest } = options;
+export function buildApp(options: { config: AppConfig; db: Database; log: Logger; ingest: Ingest; redis?: RedisConnections | null }): App {
+  const { config, db, log, ingest, redis } = options;
   const uploads = { maxBytes: config.MAX_UPLOAD_BYTES, maxFiles: config.MAX_UPLOAD_FILES };
   const transact: Context['transact'] = (fn) => db.withRunner((runner) => runner.transaction(fn));
   const embeddings = new EmbeddingCatalog(config);
@@ -75,8 +77,8 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     perAddress: config.AUTH_FAILURES_PER_ADDRESS,
     perKeyPrefix: config.AUTH_FAILURES_PER_KEY_PREFIX,
     windowS: config.AUTH_FAILURE_WINDOW_S,
-    redisUrl: config.REDIS_URL,
-    redisPrefix: redisKeyPrefix(config),
+    redis: redis?.commands(),
+    redisPrefix: config.REDIS_PREFIX,
     log,
   });
   const gate = new AuthGate(authenticator, throttle);
@@ -174,13 +176,16 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     const pathname = url.split('?')[0];
     if (pathname === '/healthz') return json(res, 200, { status: 'ok' });
     if (pathname === '/readyz') {
-      try {
-        await db.ping();
-        return json(res, 200, { status: 'ok', database: db.kind });
-      } catch (error) {
-        log.warn({ err: error }, 'readiness check failed');
-        return json(res, 503, { status: 'unavailable', database: db.kind });
-      }
+      // Ready when the database answers and, with REDIS_URL, Redis does too (jobs and events go through it).
+      const [databaseUp, redisUp] = await Promise.all([
+        db.ping().then(
+          () => true,
+          (error: unknown) => (log.warn({ err: error }, 'readiness check failed'), false),
+        ),
+        redis?.healthy() ?? true,
+      ]);
+      const ready = databaseUp && redisUp;
+      return json(res, ready ? 200 : 503, { status: ready ? 'ok' : 'unavailable', database: db.kind, ...(redis ? { redis: redisUp ? 'ok' : 'unavailable' } : {}) });
     }
     if (isRestPath(pathname)) return rest(req, res);
     if (pathname === '/graphql') {
@@ -358,7 +363,6 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         await Promise.race([completed, limit]);
         for (const client of wss.clients) client.close(1001, 'Server shutting down');
         wss.close();
-        void throttle.close();
         stopRevocationWatch();
         server.closeIdleConnections();
         const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.SHUTDOWN_TIMEOUT_MS).unref());

@@ -20,6 +20,12 @@ const schema = z.object({
     .optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  // Every Redis key, channel and queue of this deployment lives under `<REDIS_PREFIX>:`; deployments sharing a
+  // Redis need different prefixes. No colon: it separates the prefix from what follows.
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, dots, dashes or underscores')
+    .default('quarry'),
   QUARRY_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   MIGRATE_ON_START: bool.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -7,6 +7,7 @@ import { loadConfigOrExit } from './config.js';
 import { DataDirInUseError, openDatabase, pgliteDataPath } from './core/db/index.js';
 import { migrate, readMigrations } from './core/db/migrate.js';
 import { useRedisEvents } from './core/events.js';
+import { openRedis } from './core/redis.js';
 import { createLogger } from './core/logger.js';
 import { installProcessGuards } from './core/request-scope.js';
 import { callbackSettings, configureCallbacks, stopCallbacks } from './domain/callbacks.js';
@@ -59,10 +60,11 @@ async function main() {
   }
 
   // With Redis, job/file/run events from any replica or worker reach subscribers on every replica.
-  const closeEvents = config.REDIS_URL ? await useRedisEvents(config.REDIS_URL) : async () => {};
-  const ingest = await startIngest(config, db, log);
+  const redis = openRedis(config, log);
+  const closeEvents = redis ? await useRedisEvents(redis) : async () => {};
+  const ingest = await startIngest(config, db, log, redis);
   const { buildApp } = await appModule;
-  const app = buildApp({ config, db, log, ingest });
+  const app = buildApp({ config, db, log, ingest, redis });
   const { url } = await app.listen(config.PORT, config.HOST);
   log.info({ url: `${url}/graphql`, startupMs: Math.round(performance.now() - startedAt) }, 'Quarry is listening');
 
@@ -75,6 +77,7 @@ async function main() {
       await app.stop();
       await ingest.stop(); // running file jobs finish their current step; the rest resume on the next start
       await closeEvents(); // after the workers, whose last steps still publish
+      await redis?.close();
       await stopCallbacks(); // outcomes of interrupted deliveries are recorded before the database closes
       await db.close();
       log.info('shutdown complete');

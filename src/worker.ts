@@ -5,6 +5,7 @@
  */
 import { loadConfigOrExit } from './config.js';
 import { useRedisEvents } from './core/events.js';
+import { openRedis } from './core/redis.js';
 import { openDatabase } from './core/db/index.js';
 import { createLogger } from './core/logger.js';
 import { callbackSettings, configureCallbacks, stopCallbacks } from './domain/callbacks.js';
@@ -20,8 +21,9 @@ async function main() {
     process.exit(1);
   }
   const db = await openDatabase(config);
-  const closeEvents = await useRedisEvents(config.REDIS_URL);
-  const ingest = await startIngest(config, db, log, true);
+  const redis = openRedis(config, log)!;
+  const closeEvents = await useRedisEvents(redis);
+  const ingest = await startIngest(config, db, log, redis, true);
   log.info({ workerId: ingest.workerId, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
 
   let stopping = false;
@@ -33,6 +35,7 @@ async function main() {
       await ingest.stop();
       await closeEvents();
       await stopCallbacks(); // outcomes of interrupted deliveries are recorded before the database closes
+      await redis.close();
       await db.close();
       process.exit(0);
     } catch (error) {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import { buildApp, type App } from '../src/app.js';
 import { generateApiKey } from '../src/core/auth.js';
+import { openRedis } from '../src/core/redis.js';
 import { createLogger } from '../src/core/logger.js';
 import { createJob } from '../src/domain/jobs.js';
 import { createTestApp, testConfig, type TestApp } from './support/app.js';
@@ -297,9 +298,11 @@ describe.skipIf(!redisUrl)('throttling shared through Redis', () => {
   it('failures counted by one replica throttle the client on another, under the deployment prefix', async () => {
     const log = createLogger('silent');
     const prefix = `quarry-test-${randomUUID().slice(0, 8)}`;
-    const a = await createTestApp('pglite', {}, { ...throttled, REDIS_URL: redisUrl!, ...({ REDIS_PREFIX: prefix } as object) });
+    const a = await createTestApp('pglite', {}, { ...throttled, REDIS_URL: redisUrl!, REDIS_PREFIX: prefix });
     // A second replica on the same database and Redis.
-    const b: App = buildApp({ config: { ...testConfig, ...throttled, REDIS_URL: redisUrl!, ...({ REDIS_PREFIX: prefix } as object) }, db: a.db, log, ingest: a.ingest });
+    const config = { ...testConfig, ...throttled, REDIS_URL: redisUrl!, REDIS_PREFIX: prefix };
+    const redisB = openRedis(config, log)!;
+    const b: App = buildApp({ config, db: a.db, log, ingest: a.ingest, redis: redisB });
     const probe = new Redis(redisUrl!);
     try {
       const urlA = (await a.app.listen(0)).url;
@@ -313,6 +316,7 @@ describe.skipIf(!redisUrl)('throttling shared through Redis', () => {
     } finally {
       probe.disconnect();
       await b.stop();
+      await redisB.close();
       await a.close();
     }
   });

@@ -6,11 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { events, fileChange, useRedisEvents } from '../src/core/events.js';
+import { events, fileChange } from '../src/core/events.js';
 import { hub } from '../src/core/live.js';
 import { createJob, transitionJob } from '../src/domain/jobs.js';
 import { createTestApp, type Tenant, type TestApp } from './support/app.js';
 import { startQuarry, type QuarryProcess } from './support/process.js';
+import { testRedis, useTestRedisEvents } from './support/redis.js';
 import { sseClient, subscribe, wsClient, type Sink } from './support/subscriptions.js';
 
 const postgresUrl = inject('postgresUrl');
@@ -18,11 +19,12 @@ const redisUrl = inject('redisUrl');
 
 describe.skipIf(!redisUrl)('the Redis bus', () => {
   it('a stream listens only once Redis has confirmed the channel, one channel per organization however many streams', async () => {
-    const closeBus = await useRedisEvents(redisUrl!);
+    const redis = testRedis();
+    const closeBus = await useTestRedisEvents(redis);
     const probe = new Redis(redisUrl!);
     try {
       const organizationId = `org-${randomUUID()}`;
-      const channel = `file:${organizationId}`;
+      const channel = `${redis.prefix}:events:file:${organizationId}`;
       const received: unknown[] = [];
       // With Redis paused, the SUBSCRIBE is sent but not yet answered: listening must wait for the answer.
       await probe.call('CLIENT', 'PAUSE', '300', 'ALL');
@@ -44,7 +46,7 @@ describe.skipIf(!redisUrl)('the Redis bus', () => {
   });
 
   it('after a lost Redis connection, open streams re-read the state whose events they may have missed', async () => {
-    const closeBus = await useRedisEvents(redisUrl!);
+    const closeBus = await useTestRedisEvents();
     const probe = new Redis(redisUrl!);
     const t = await createTestApp('pglite', {}, {}, { workers: false });
     try {
@@ -79,10 +81,11 @@ describe.skipIf(!postgresUrl || !redisUrl)('subscriptions across processes (Post
   let closeBus: () => Promise<void>;
 
   beforeAll(async () => {
-    closeBus = await useRedisEvents(redisUrl!);
+    const redis = testRedis();
+    closeBus = await useTestRedisEvents(redis);
     a = await createTestApp('postgres', {}, {}, { workers: false });
     aUrl = (await a.app.listen(0)).url;
-    b = await startQuarry({ DATABASE_URL: postgresUrl!, REDIS_URL: redisUrl!, RUN_WORKERS: 'false', MIGRATE_ON_START: 'false' });
+    b = await startQuarry({ DATABASE_URL: postgresUrl!, REDIS_URL: redisUrl!, REDIS_PREFIX: redis.prefix, RUN_WORKERS: 'false', MIGRATE_ON_START: 'false' });
     tenant = await a.tenant();
   });
   afterAll(async () => {

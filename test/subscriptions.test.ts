@@ -5,7 +5,8 @@
  * when DATABASE_URL is set, and each over the in-memory bus and, when REDIS_URL is set, Redis pub/sub.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { events, fileChange, useRedisEvents } from '../src/core/events.js';
+import { events, fileChange } from '../src/core/events.js';
+import { useTestRedisEvents } from './support/redis.js';
 import { hub } from '../src/core/live.js';
 import { createJob, transitionJob } from '../src/domain/jobs.js';
 import { deleteFile } from '../src/domain/files.js';
@@ -52,7 +53,7 @@ for (const kind of databaseKinds()) {
       let url: string;
       let closeBus: () => Promise<void> = async () => {};
       beforeAll(async () => {
-        if (bus === 'redis') closeBus = await useRedisEvents(inject('redisUrl')!);
+        if (bus === 'redis') closeBus = await useTestRedisEvents();
         t = await createTestApp(kind);
         url = (await t.app.listen(0)).url;
       });

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Logger } from './logger.js';
 
@@ -16,8 +16,9 @@ export interface AuthThrottleOptions {
   /** Failed attempts allowed per key prefix per window. */
   perKeyPrefix: number;
   windowS: number;
-  redisUrl?: string;
-  /** The deployment's prefix for Redis keys: keys are `<prefix>:auth-failures:…`. */
+  /** The process's short-command connection (core/redis.ts); without one, each process counts on its own. */
+  redis?: Redis;
+  /** The deployment's prefix for Redis keys (REDIS_PREFIX): keys are `<prefix>:auth-failures:…`. */
   redisPrefix: string;
   log: Logger;
 }
@@ -25,15 +26,6 @@ export interface AuthThrottleOptions {
 /** A refusal: how long until the client may try again. */
 export interface Throttled {
   retryAfterS: number;
-}
-
-/**
- * The deployment's Redis key prefix: REDIS_PREFIX when the configuration has one, else `quarry`. One place,
- * so it follows the deployment prefix wherever that is configured.
- */
-export function redisKeyPrefix(config: object): string {
-  const prefix = (config as { REDIS_PREFIX?: unknown }).REDIS_PREFIX;
-  return typeof prefix === 'string' && prefix ? prefix : 'quarry';
 }
 
 export class AuthThrottle {
@@ -44,7 +36,8 @@ export class AuthThrottle {
   private readonly connected: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: AuthThrottleOptions) {
-    const { perAddress, perKeyPrefix, windowS: duration, redisUrl, redisPrefix, log } = options;
+    const { perAddress, perKeyPrefix, windowS: duration, redis, redisPrefix, log } = options;
+    this.redis = redis;
     const limiter = (points: number, name: string): RateLimiterAbstract => {
       const keyPrefix = `${redisPrefix}:auth-failures:${name}`;
       const memory = new RateLimiterMemory({ points, duration, keyPrefix });
@@ -52,10 +45,8 @@ export class AuthThrottle {
       // While Redis is unreachable, this process counts on its own (the insurance limiter) rather than failing open.
       return new RateLimiterRedis({ storeClient: this.redis, points, duration, keyPrefix, rejectIfRedisNotReady: true, insuranceLimiter: memory });
     };
-    if (redisUrl) {
-      this.redis = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: `quarry-auth-throttle-${process.pid}` });
-      this.redis.on('error', (error: Error) => log.debug({ err: error }, 'auth throttle: Redis unavailable, counting in memory'));
-      const redis = this.redis;
+    if (redis && redis.status !== 'ready') {
+      log.debug('auth throttle: waiting for Redis before counting');
       this.connected = new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 2000).unref();
         redis.once('ready', () => {
@@ -87,9 +78,6 @@ export class AuthThrottle {
     return over.length ? throttled(over) : null;
   }
 
-  async close(): Promise<void> {
-    await this.redis?.quit().catch(() => this.redis?.disconnect());
-  }
 }
 
 async function consume(limiter: RateLimiterAbstract, key: string): Promise<{ over: boolean; res: RateLimiterRes }> {

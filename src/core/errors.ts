@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: 413,
   RATE_LIMITED: 429,
   INTERNAL: 500,
+  /** A dependency (Redis, the job queue) is unreachable for now: nothing was changed; try again. */
+  SERVICE_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -39,6 +41,7 @@ export const conflict = (message: string, field?: string) => new AppError('CONFL
 export const unauthenticated = (message = 'A valid API key is required (Authorization: Bearer <key> or X-API-Key: <key>)') =>
   new AppError('UNAUTHENTICATED', message);
 export const forbidden = (message: string) => new AppError('FORBIDDEN', message);
+export const serviceUnavailable = (message: string) => new AppError('SERVICE_UNAVAILABLE', message);
 
 /** PostgreSQL's refusals of text holding NUL (22021 in text columns, 22P05 in jsonb): no column can store it. */
 const NUL_IN_TEXT = new Set(['22021', '22P05']);

@@ -1,4 +1,6 @@
 import { createPubSub } from 'graphql-yoga';
+import type { Redis } from 'ioredis';
+import type { RedisConnections } from './redis.js';
 import type { File, Job, Run } from '../generated/prisma/client.js';
 
 /**
@@ -84,29 +86,65 @@ export const events = {
   },
 };
 
-/** Puts Redis pub/sub under the bus; returns a function that closes both connections. */
-export async function useRedisEvents(redisUrl: string): Promise<() => Promise<void>> {
-  const [{ Redis }, { createRedisEventTarget }] = await Promise.all([import('ioredis'), import('@graphql-yoga/redis-event-target')]);
-  // Named, so CLIENT LIST tells which process a connection belongs to.
-  const publishClient = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, connectionName: `quarry-events-pub-${process.pid}` });
-  const subscribeClient = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, connectionName: `quarry-events-sub-${process.pid}` });
-  await Promise.all([publishClient.connect(), subscribeClient.connect()]);
+/** Publishes held while Redis is unreachable, at most; past that, new ones are dropped (streams re-read state anyway). */
+const MAX_HELD_PUBLISHES = 10_000;
+
+/**
+ * Puts Redis pub/sub under the bus; returns a function that closes both connections. Channels are named
+ * `<REDIS_PREFIX>:events:<topic>:<organization id>`, so deployments sharing a Redis never hear each other.
+ *
+ * While Redis is down the bus keeps working: publishes are held and sent once it is back, subscriptions stay open,
+ * and once the subscriber connection is back every open stream re-reads its state (`onReconnect`), so a terminal
+ * state reached during the outage is delivered either way.
+ */
+export async function useRedisEvents(redis: RedisConnections): Promise<() => Promise<void>> {
+  const { createRedisEventTarget } = await import('@graphql-yoga/redis-event-target');
+  const log = redis.log;
+  const publishClient = redis.connect('publisher', 'events-pub');
+  const subscribeClient = redis.connect('subscriber', 'events-sub');
+  await Promise.all([redis.ready(publishClient), redis.ready(subscribeClient)]);
+  const prefix = `${redis.key('events')}:`;
+  let held = 0;
+  let dropping = false;
+  // The event target publishes without awaiting or catching: failures are handled here, never left unhandled.
+  const publisher = {
+    publish: (channel: string, message: string) => {
+      if (publishClient.status !== 'ready' && held >= MAX_HELD_PUBLISHES) {
+        if (!dropping) log?.warn({ held }, 'Redis unreachable: event publishes dropped until it is back');
+        dropping = true;
+        return Promise.resolve(0);
+      }
+      dropping = false;
+      held++;
+      return publishClient
+        .publish(prefix + channel, message)
+        .catch((error: unknown) => {
+          log?.warn({ err: error, channel }, 'event publish failed');
+          return 0;
+        })
+        .finally(() => held--);
+    },
+  } as unknown as Redis;
   // The event target fires SUBSCRIBE without awaiting it; keep each channel's acknowledgement for `ready`.
   const acks = new Map<string, Promise<unknown>>();
   const subscriber = {
-    on: (event: 'message', listener: (channel: string, message: string) => void) => subscribeClient.on(event, listener),
+    on: (event: 'message', listener: (channel: string, message: string) => void) =>
+      subscribeClient.on(event, (channel: string, message: string) => {
+        if (channel.startsWith(prefix)) listener(channel.slice(prefix.length), message);
+      }),
     subscribe: (channel: string) => {
-      const ack = subscribeClient.subscribe(channel);
+      const ack = subscribeClient.subscribe(prefix + channel);
       ack.catch(() => {}); // surfaced through `ready`
       acks.set(channel, ack);
       return ack;
     },
     unsubscribe: (channel: string) => {
       acks.delete(channel);
-      return subscribeClient.unsubscribe(channel);
+      // Nothing to undo if Redis is gone: a new connection starts with no subscriptions.
+      return subscribeClient.unsubscribe(prefix + channel).catch(() => 0);
     },
-  } as unknown as typeof subscribeClient;
-  bus = createPubSub<Topics>({ eventTarget: createRedisEventTarget({ publishClient, subscribeClient: subscriber }) });
+  } as unknown as Redis;
+  bus = createPubSub<Topics>({ eventTarget: createRedisEventTarget({ publishClient: publisher, subscribeClient: subscriber }) });
   // 'ready' again means a reconnection. ioredis re-sends its SUBSCRIBEs right after emitting it; a PING sent
   // after them is answered after them, so once it is, the channels are back and streams can re-read state.
   subscribeClient.on('ready', () =>
@@ -123,7 +161,7 @@ export async function useRedisEvents(redisUrl: string): Promise<() => Promise<vo
   closeBus = async () => {
     bus = createPubSub<Topics>();
     confirmed = async () => {};
-    await Promise.allSettled([publishClient.quit(), subscribeClient.quit()]);
+    await Promise.all([redis.release(publishClient), redis.release(subscribeClient)]);
   };
   return () => closeBus();
 }

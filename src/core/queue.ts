@@ -1,4 +1,5 @@
 import type { Logger } from './logger.js';
+import type { RedisConnections } from './redis.js';
 
 /**
  * The work queue between whoever creates a job (an upload, a re-embedding) and the workers that do it.
@@ -28,13 +29,18 @@ export interface JobQueue {
    * job is still held by the queue (e.g. by a worker that died, or by the delivery asking for a retry).
    */
   add(job: QueuedJob, options?: AddOptions): Promise<void>;
+  /** False while jobs cannot be queued (Redis unreachable): callers answer SERVICE_UNAVAILABLE before writing. */
+  available(): boolean;
+  /** Called each time the queue's connection is back after an outage. */
+  onReconnect(listener: () => void): void;
   /** Starts consuming with up to `concurrency` jobs at once. */
   consume(handler: JobHandler, concurrency: number): Promise<void>;
   /** Stops taking new jobs and waits for running handlers to return. */
   close(): Promise<void>;
 }
 
-export const QUEUE_NAME = 'quarry-jobs';
+/** Under the deployment's prefix: `<REDIS_PREFIX>:jobs:…`. */
+export const QUEUE_NAME = 'jobs';
 
 /** In-process queue: FIFO, deduplicated by job id while queued. */
 export class MemoryQueue implements JobQueue {
@@ -47,6 +53,12 @@ export class MemoryQueue implements JobQueue {
   private closed = false;
 
   constructor(private readonly log?: Logger) {}
+
+  available(): boolean {
+    return !this.closed;
+  }
+
+  onReconnect(): void {}
 
   async add(job: QueuedJob, { delayMs = 0 }: AddOptions = {}): Promise<void> {
     if (delayMs > 0) {
@@ -89,66 +101,103 @@ export class MemoryQueue implements JobQueue {
 /**
  * BullMQ on Redis. Quarry's jobs table already tracks attempts, heartbeats and recovery, so BullMQ delivers
  * and forgets: no BullMQ retries, finished entries removed. The BullMQ job id is Quarry's, so adding a job that
- * is still queued does nothing.
+ * is still queued does nothing. The queue's keys live under the deployment's prefix (`<REDIS_PREFIX>:jobs:…`).
+ *
+ * While Redis is unreachable, `add` fails at once (`available()` says so beforehand); a job whose add failed is
+ * added again as soon as the connection is back, and the workers' recovery sweep catches anything else (a job
+ * queued before Redis restarted empty, or added by a process that died).
  */
 export class RedisQueue implements JobQueue {
   readonly kind = 'redis';
-  private queue: import('bullmq').Queue | null = null;
+  private queue!: import('bullmq').Queue;
   private worker: import('bullmq').Worker | null = null;
   private bullmq!: typeof import('bullmq');
+  private producer!: import('ioredis').Redis;
+  private consumer: import('ioredis').Redis | null = null;
+  /** Adds that failed while Redis was unreachable, by job id: made again on reconnection. */
+  private readonly unqueued = new Map<string, { job: QueuedJob; options: AddOptions }>();
+  private readonly reconnectListeners = new Set<() => void>();
+  private closed = false;
 
   private constructor(
-    private readonly redisUrl: string,
+    private readonly redis: RedisConnections,
     private readonly log?: Logger,
   ) {}
 
-  static async connect(redisUrl: string, log?: Logger): Promise<RedisQueue> {
-    const queue = new RedisQueue(redisUrl, log);
+  static async connect(redis: RedisConnections, log?: Logger): Promise<RedisQueue> {
+    const queue = new RedisQueue(redis, log);
     queue.bullmq = await import('bullmq');
-    queue.queue = new queue.bullmq.Queue(QUEUE_NAME, { connection: queue.connection() });
+    queue.producer = redis.connect('queue', 'queue');
+    queue.queue = new queue.bullmq.Queue(QUEUE_NAME, { connection: asBullConnection(queue.producer), prefix: redis.prefix });
+    queue.queue.on('error', (error) => log?.debug({ err: error }, 'job queue error'));
     await queue.queue.waitUntilReady();
+    // 'ready' after the first one is a reconnection.
+    queue.producer.on('ready', () => void queue.reconnected());
     return queue;
   }
 
-  private connection() {
-    const url = new URL(this.redisUrl);
-    return {
-      host: url.hostname,
-      port: Number(url.port || 6379),
-      username: url.username || undefined,
-      password: url.password ? decodeURIComponent(url.password) : undefined,
-      db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : undefined,
-      tls: url.protocol === 'rediss:' ? {} : undefined,
-      // BullMQ's workers block on Redis; they need commands retried forever rather than failed.
-      maxRetriesPerRequest: null,
-    };
+  available(): boolean {
+    return !this.closed && this.producer.status === 'ready';
   }
 
-  async add(job: QueuedJob, { delayMs = 0, redelivery = false }: AddOptions = {}): Promise<void> {
+  onReconnect(listener: () => void): void {
+    this.reconnectListeners.add(listener);
+  }
+
+  async add(job: QueuedJob, options: AddOptions = {}): Promise<void> {
+    const { delayMs = 0, redelivery = false } = options;
     // BullMQ drops an add whose id it still holds (a retry asked for by the active delivery, or the delivery a dead
     // worker held until BullMQ's stall check): a redelivery needs an id of its own.
     const jobId = redelivery ? `${job.jobId}:${Date.now()}:${Math.random().toString(36).slice(2, 8)}` : job.jobId;
-    await this.queue!.add('job', job, { jobId, delay: delayMs, removeOnComplete: true, removeOnFail: true, attempts: 1 });
+    try {
+      await this.queue.add('job', job, { jobId, delay: delayMs, removeOnComplete: true, removeOnFail: true, attempts: 1 });
+      this.unqueued.delete(job.jobId);
+    } catch (error) {
+      if (!this.closed && this.unqueued.size < MAX_UNQUEUED) this.unqueued.set(job.jobId, { job, options });
+      throw error;
+    }
+  }
+
+  private async reconnected(): Promise<void> {
+    if (this.closed) return;
+    const retry = [...this.unqueued.values()];
+    if (retry.length) this.log?.info({ count: retry.length }, 'Redis is back: queueing jobs whose queueing failed');
+    for (const { job, options } of retry) {
+      await this.add(job, options).catch((error: unknown) => this.log?.warn({ err: error, jobId: job.jobId }, 'queueing a job failed again'));
+    }
+    for (const listener of this.reconnectListeners) listener();
   }
 
   async consume(handler: JobHandler, concurrency: number): Promise<void> {
+    this.consumer = this.redis.connect('worker', 'worker');
     this.worker = new this.bullmq.Worker<QueuedJob>(QUEUE_NAME, (job) => handler(job.data), {
-      connection: this.connection(),
+      connection: asBullConnection(this.consumer),
+      prefix: this.redis.prefix,
       concurrency: Math.max(1, concurrency),
       // Quarry's own heartbeat decides when a job was abandoned; BullMQ's stall check only re-delivers, which
       // the claim makes harmless.
       maxStalledCount: 1,
     });
-    this.worker.on('error', (error) => this.log?.error({ err: error }, 'queue worker error'));
+    // During a Redis outage BullMQ reports failed lock renewals and moves; the job's row decides what happens.
+    this.worker.on('error', (error) => this.log?.debug({ err: error }, 'queue worker error'));
     await this.worker.waitUntilReady();
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.unqueued.clear();
     await this.worker?.close();
-    await this.queue?.close();
+    await this.queue.close();
+    await Promise.all([this.redis.release(this.producer), this.consumer && this.redis.release(this.consumer)]);
   }
 }
 
-export function openQueue(redisUrl: string | undefined, log?: Logger): Promise<JobQueue> {
-  return redisUrl ? RedisQueue.connect(redisUrl, log) : Promise.resolve(new MemoryQueue(log));
+/** BullMQ pins its own ioredis release; it takes any ioredis 5 instance (it checks the API, not the class). */
+const asBullConnection = (client: import('ioredis').Redis) => client as unknown as import('bullmq').ConnectionOptions;
+
+/** Failed adds remembered for the reconnection, at most; beyond that the recovery sweep finds the jobs. */
+const MAX_UNQUEUED = 10_000;
+
+export function openQueue(redis: RedisConnections | null, log?: Logger): Promise<JobQueue> {
+  return redis ? RedisQueue.connect(redis, log) : Promise.resolve(new MemoryQueue(log));
 }

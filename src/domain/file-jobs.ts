@@ -14,19 +14,26 @@ import { ACTIVE_JOB_STATUSES } from './jobs.js';
  * config; the old passages stay searchable until the new ones replace them in one transaction.
  */
 
-export type Enqueue = (job: QueuedJob) => Promise<void>;
+/** Where new jobs go (the ingestion service). */
+export interface JobSink {
+  /** Throws SERVICE_UNAVAILABLE while jobs cannot be queued: called before writing anything that needs a job. */
+  assertAvailable(): void;
+  /** Queues a committed job; if that fails, the job is queued later (reconnection, recovery sweep). */
+  enqueue(job: QueuedJob): Promise<void>;
+}
 
 /** Queues one file for processing again. A file whose processing is under way is a CONFLICT. */
-export async function reprocessFile(db: PrismaClient, actor: Actor, enqueue: Enqueue, fileId: string): Promise<{ file: File; job: Job }> {
+export async function reprocessFile(db: PrismaClient, actor: Actor, jobs: JobSink, fileId: string): Promise<{ file: File; job: Job }> {
   const file = await getFile(db, fileId);
   const metadata = await detectedType(db, file);
+  jobs.assertAvailable();
   const job = await db.$transaction(async (tx) => {
     await tx.$executeRawUnsafe('SELECT pg_advisory_xact_lock(hashtext($1))', file.id);
     const active = await tx.job.findFirst({ where: { fileId: file.id, status: { in: [...ACTIVE_JOB_STATUSES] } }, select: { id: true } });
     if (active) throw conflict(`File ${file.id} is being processed (job ${active.id}); wait for it or cancel it first`, 'id');
     return tx.job.create({ data: reembeddingJob(actor, file, metadata) });
   });
-  await announce(job, enqueue);
+  await announce(job, jobs);
   return { file, job };
 }
 
@@ -45,10 +52,10 @@ export async function prepareReembedding(tx: PrismaClient, actor: Actor, sourceI
   return jobs;
 }
 
-export async function announce(job: Job, enqueue: Enqueue): Promise<void> {
+export async function announce(job: Job, jobs: JobSink): Promise<void> {
   events.publish('job', job.organizationId, jobChange(job));
-  // Committed: if the queue is unreachable now, the workers' recovery sweep queues the job later.
-  await enqueue({ jobId: job.id, organizationId: job.organizationId }).catch(() => {});
+  // Committed: if the queue became unreachable since `assertAvailable`, the job is queued when it is back.
+  await jobs.enqueue({ jobId: job.id, organizationId: job.organizationId }).catch(() => {});
 }
 
 function reembeddingJob(actor: Actor, file: File, metadata: Prisma.InputJsonObject): Prisma.JobUncheckedCreateInput {

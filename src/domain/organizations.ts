@@ -1,9 +1,6 @@
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { displayPrefix, generateApiKey, hashApiKey } from '../core/auth.js';
 
-/** Letta's default organization and user ids, so single-user setups look familiar to Letta clients. */
-export const DEFAULT_ORG_ID = 'org-00000000-0000-4000-8000-000000000000';
-export const DEFAULT_USER_ID = 'user-00000000-0000-4000-8000-000000000000';
 
 export interface NewOrganization {
   organizationId: string;
@@ -14,14 +11,14 @@ export interface NewOrganization {
 /** Creates an organization with an admin user and one API key (returned in clear, once). Unscoped by nature. */
 export async function createOrganization(
   prisma: PrismaClient,
-  input: { name: string; adminName?: string; organizationId?: string; userId?: string; apiKey?: string },
+  input: { name: string; adminName?: string; isDefault?: boolean; apiKey?: string },
 ): Promise<NewOrganization> {
   const apiKey = input.apiKey ?? generateApiKey();
   const org = await prisma.organization.create({
     data: {
-      id: input.organizationId,
       name: input.name,
-      users: { create: { id: input.userId, name: input.adminName ?? 'admin', role: 'ADMIN' } },
+      isDefault: input.isDefault,
+      users: { create: { name: input.adminName ?? 'admin', role: 'ADMIN' } },
     },
     select: { id: true, users: { select: { id: true } } },
   });
@@ -41,25 +38,34 @@ export type BootstrapResult =
  * First start: create the default organization and its admin. QUARRY_API_KEY, when set, becomes the admin's
  * key (also on later starts, if it is not stored yet); otherwise a key is generated and returned to be
  * printed once — only its hash is kept.
+ *
+ * The default organization is found by its `isDefault` mark, not by a fixed id: its id is random per install, so
+ * two installs never share an organization id (on a shared Redis, channels are per organization). Installs made
+ * when the id was fixed had it marked by the migration that added the mark.
  */
 export async function bootstrap(prisma: PrismaClient, configuredKey?: string): Promise<BootstrapResult> {
-  const existing = await prisma.organization.findUnique({ where: { id: DEFAULT_ORG_ID }, select: { id: true } });
+  const existing = await prisma.organization.findFirst({ where: { isDefault: true }, select: { id: true } });
   if (!existing) {
-    const created = await createOrganization(prisma, {
-      name: 'default_org',
-      adminName: 'default_user',
-      organizationId: DEFAULT_ORG_ID,
-      userId: DEFAULT_USER_ID,
-      apiKey: configuredKey,
-    });
-    return { kind: 'created', apiKey: created.apiKey, generated: !configuredKey };
+    try {
+      const created = await createOrganization(prisma, { name: 'default_org', adminName: 'default_user', isDefault: true, apiKey: configuredKey });
+      return { kind: 'created', apiKey: created.apiKey, generated: !configuredKey };
+    } catch (error) {
+      // Another process bootstrapping the same database at the same moment made it first (unique mark).
+      if ((error as { code?: string }).code !== 'P2002') throw error;
+      return bootstrap(prisma, configuredKey);
+    }
   }
   if (configuredKey) {
     const hash = hashApiKey(configuredKey);
     const stored = await prisma.apiKey.findUnique({ where: { keyHash: hash }, select: { id: true } });
     if (!stored) {
+      const admin = await prisma.user.findFirstOrThrow({
+        where: { organizationId: existing.id, role: 'ADMIN' },
+        orderBy: { createdAt: 'asc' },
+        select: { id: true },
+      });
       await prisma.apiKey.create({
-        data: { organizationId: DEFAULT_ORG_ID, userId: DEFAULT_USER_ID, name: 'QUARRY_API_KEY', role: 'ADMIN', prefix: displayPrefix(configuredKey), keyHash: hash },
+        data: { organizationId: existing.id, userId: admin.id, name: 'QUARRY_API_KEY', role: 'ADMIN', prefix: displayPrefix(configuredKey), keyHash: hash },
       });
       return { kind: 'key-added' };
     }

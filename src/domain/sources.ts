@@ -6,7 +6,7 @@ import type { Prisma, PrismaClient, Source } from '../generated/prisma/client.js
 import { asEmbeddingConfig, sameEmbedding, type EmbeddingCatalog, type EmbeddingConfigInput } from './embedding-config.js';
 import { containsInsensitive } from './filters.js';
 import { orNotFound, requireId } from './ids.js';
-import { announce, prepareReembedding, type Enqueue } from './file-jobs.js';
+import { announce, prepareReembedding, type JobSink } from './file-jobs.js';
 import { ensureVectorIndex } from './vector-indexes.js';
 
 /** Sources: named folders of documents with one embedding configuration. `db` is tenant-scoped throughout. */
@@ -102,8 +102,8 @@ export interface SourcePatch {
 /**
  * Applies the fields that are present and non-null (Letta's rule; null cannot clear a field), skipping the write
  * when nothing changes. A new embedding model, dimension or chunk size re-embeds the source's files: one
- * `file_reembedding` job per file, created in the same transaction as the change and queued with `enqueue`.
- * Without `enqueue` (a caller that cannot queue work) such a change to a source with files is a CONFLICT, so
+ * `file_reembedding` job per file, created in the same transaction as the change and queued on `jobs` (nothing is
+ * changed while they cannot be queued: SERVICE_UNAVAILABLE). Without `jobs` (a caller that cannot queue work) such a change to a source with files is a CONFLICT, so
  * passages never silently disagree with their source.
  */
 export async function updateSource(
@@ -112,7 +112,7 @@ export async function updateSource(
   catalog: EmbeddingCatalog,
   id: string,
   patch: SourcePatch,
-  enqueue?: Enqueue,
+  jobs?: JobSink,
 ): Promise<Source> {
   const source = await getSource(db, id);
   checkMetadata(patch.metadata);
@@ -132,7 +132,7 @@ export async function updateSource(
     const current = asEmbeddingConfig(source.embeddingConfig);
     if (JSON.stringify(next) !== JSON.stringify(current)) {
       reembed = (!sameEmbedding(next, current) || next.chunkSize !== current.chunkSize) && (await db.file.count({ where: { sourceId: id } })) > 0;
-      if (reembed && !enqueue) {
+      if (reembed && !jobs) {
         throw conflict(`Source ${id} has files embedded with ${current.handle ?? current.model}; this server cannot re-embed them here`, 'embeddingConfig');
       }
       await ensureVectorIndex(db, next.dim);
@@ -141,11 +141,12 @@ export async function updateSource(
   }
   if (Object.keys(data).length === 0) return source;
   try {
-    const { updated, jobs } = await db.$transaction(async (tx) => {
+    if (reembed) jobs!.assertAvailable();
+    const { updated, reembedding } = await db.$transaction(async (tx) => {
       const updated = await tx.source.update({ where: { id }, data: { ...data, lastUpdatedById: actor.userId } });
-      return { updated, jobs: reembed ? await prepareReembedding(tx as PrismaClient, actor, id) : [] };
+      return { updated, reembedding: reembed ? await prepareReembedding(tx as PrismaClient, actor, id) : [] };
     });
-    for (const job of jobs) await announce(job, enqueue!);
+    for (const job of reembedding) await announce(job, jobs!);
     return updated;
   } catch (error) {
     throw duplicateName(error, String(data.name ?? source.name));

@@ -2,14 +2,21 @@ import type { Config } from '../config.js';
 import type { Database } from '../core/db/index.js';
 import type { Logger } from '../core/logger.js';
 import { openQueue } from '../core/queue.js';
+import type { RedisConnections } from '../core/redis.js';
 import { Ingest } from './worker.js';
 
 /**
- * The ingestion service as configured: an in-memory queue, or BullMQ with REDIS_URL; workers in this process
- * unless RUN_WORKERS=false (then `npm run worker` processes run them).
+ * The ingestion service as configured: an in-memory queue, or BullMQ on the process's Redis connections (with
+ * REDIS_URL); workers in this process unless RUN_WORKERS=false (then `npm run worker` processes run them).
  */
-export async function startIngest(config: Config, db: Database, log: Logger, runWorkers = config.RUN_WORKERS): Promise<Ingest> {
-  const queue = await openQueue(config.REDIS_URL, log);
+export async function startIngest(
+  config: Config,
+  db: Database,
+  log: Logger,
+  redis: RedisConnections | null,
+  runWorkers = config.RUN_WORKERS,
+): Promise<Ingest> {
+  const queue = await openQueue(redis, log);
   const ingest = new Ingest({
     prisma: db.prisma,
     queue,

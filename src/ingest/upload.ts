@@ -9,7 +9,7 @@ import type { Actor } from '../core/auth.js';
 import { AppError, badInput, conflict } from '../core/errors.js';
 import { events, fileChange } from '../core/events.js';
 import type { QueuedJob } from '../core/queue.js';
-import { announce } from '../domain/file-jobs.js';
+import { announce, type JobSink } from '../domain/file-jobs.js';
 import { checkName, FORBIDDEN_IN_NAMES, nameProblem } from '../domain/names.js';
 import { getSource } from '../domain/sources.js';
 import type { SqlRunner } from '../core/db/sql.js';
@@ -49,7 +49,8 @@ export interface UploadDeps {
   actor: Actor;
   /** A raw SQL transaction on the same database (core/db): bytes go through the driver, not Prisma's engine. */
   transact: <T>(fn: (tx: SqlRunner) => Promise<T>) => Promise<T>;
-  enqueue: (job: QueuedJob) => Promise<void>;
+  /** Where the processing job goes; while it cannot take jobs, an upload is refused before anything is stored. */
+  jobs: JobSink;
   maxBytes: number;
 }
 
@@ -68,6 +69,7 @@ export async function uploadFile(deps: UploadDeps, incoming: IncomingUpload, req
   const { db, actor } = deps;
   let staged: Staged | null = null;
   try {
+    deps.jobs.assertAvailable(); // before reading the body: refused at once
     const handling = request.duplicateHandling ?? 'SUFFIX';
     if (!DUPLICATE_HANDLING.includes(handling)) throw badInput(`duplicateHandling must be one of ${DUPLICATE_HANDLING.join(', ')}`, 'duplicateHandling');
     const source = await getSource(db, request.sourceId, 'sourceId');
@@ -87,6 +89,7 @@ export async function uploadFile(deps: UploadDeps, incoming: IncomingUpload, req
     const type = detectMediaType(incoming.filename, staged.head) ?? (request.name != null ? detectMediaType(name, staged.head) : null);
     if (!type) throw unsupported(incoming, name);
 
+    deps.jobs.assertAvailable(); // again: receiving a large body takes a while
     // Raw SQL: Prisma turns every byte of a Bytes value into base64 and back, which costs more memory than the
     // bytes themselves; through the driver, memory stays flat. Every statement names the organization.
     const org = actor.organizationId;
@@ -121,7 +124,7 @@ export async function uploadFile(deps: UploadDeps, incoming: IncomingUpload, req
     if (!written.jobId) return { outcome: written.outcome, file, job: null };
     const job = await db.job.findUniqueOrThrow({ where: { id: written.jobId } });
     events.publish('file', file.organizationId, fileChange(file));
-    await announce(job, deps.enqueue);
+    await announce(job, deps.jobs);
     return { outcome: written.outcome, file, job };
   } catch (error) {
     incoming.stream.resume(); // drain what is left so the request can finish

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { events, jobChange } from '../core/events.js';
+import { serviceUnavailable } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { JobQueue, QueuedJob } from '../core/queue.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
@@ -49,6 +50,12 @@ export class Ingest {
     return this.options.queue.kind;
   }
 
+  /** Before writing work that must be queued: SERVICE_UNAVAILABLE while the queue is unreachable, so nothing is half-written. */
+  assertAvailable(): void {
+    if (!this.options.queue.available()) throw serviceUnavailable('The job queue is unreachable right now; nothing was stored. Try again shortly.');
+  }
+
+  /** Queues a job whose row is committed. If the queue is unreachable it is queued on reconnection (or by the sweep). */
   enqueue(job: QueuedJob): Promise<void> {
     return this.options.queue.add(job);
   }
@@ -67,13 +74,16 @@ export class Ingest {
       staleMs: settings.staleMs,
       maxAttempts: settings.maxAttempts,
       retryDelayMs: settings.retryDelayMs,
-      requeue: (job, delayMs) => queue.add(job, { delayMs, redelivery: true }),
+      // A requeue that fails (Redis down) is made again on reconnection; the job's row stays PENDING meanwhile.
+      requeue: (job, delayMs) => queue.add(job, { delayMs, redelivery: true }).catch((error: unknown) => log.warn({ err: error, jobId: job.jobId }, 'requeue failed; retried when the queue is back')),
     };
     await queue.consume((job) => processFileJob(pipeline, job), settings.concurrency);
     if (this.options.exclusive) await this.takeOver();
     await this.recover(this.options.exclusive ? 0 : settings.staleMs);
     this.sweep = setInterval(() => void this.recover(settings.staleMs), Math.max(1000, settings.staleMs / 2));
     this.sweep.unref();
+    // Redis may have come back empty (restarted without persistence): look for forgotten jobs at once.
+    queue.onReconnect(() => void this.recover(settings.staleMs));
     log.info({ workerId: this.workerId, queue: queue.kind, concurrency: settings.concurrency }, 'ingestion workers started');
   }
 
@@ -93,6 +103,7 @@ export class Ingest {
         orderBy: { createdAt: 'asc' },
         take: 1000,
       });
+      if (jobs.length && !this.options.queue.available()) return 0; // the reconnection runs the sweep again
       for (const job of jobs) {
         await this.options.queue.add({ jobId: job.id, organizationId: job.organizationId }, { redelivery: job.status === 'RUNNING' });
       }

@@ -225,7 +225,7 @@ builder.mutationFields((t) => ({
   updateSource: t.field({
     type: UpdateSourcePayload,
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateSourceInput, required: true }) },
-    resolve: async (_root, { id, input }, ctx) => ({ sourceId: (await updateSource(ctx.db, ctx.actor, ctx.embeddings, String(id), input, (job) => ctx.ingest.enqueue(job))).id }),
+    resolve: async (_root, { id, input }, ctx) => ({ sourceId: (await updateSource(ctx.db, ctx.actor, ctx.embeddings, String(id), input, ctx.ingest)).id }),
   }),
   deleteSource: t.field({
     type: DeleteSourcePayload,

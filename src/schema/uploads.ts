@@ -85,7 +85,7 @@ async function receive(ctx: Context, upload: Promise<FileUpload>, sourceId: stri
     throw badInput(`The upload could not be read: ${error.message}`, 'file');
   });
   const result = await uploadFile(
-    { db: ctx.db, actor: ctx.actor, transact: ctx.transact, enqueue: (job) => ctx.ingest.enqueue(job), maxBytes: ctx.uploads.maxBytes },
+    { db: ctx.db, actor: ctx.actor, transact: ctx.transact, jobs: ctx.ingest, maxBytes: ctx.uploads.maxBytes },
     { filename: file.filename, stream: file.createReadStream(), declaredType: file.mimetype },
     { sourceId, name, duplicateHandling: handling },
   );
@@ -97,7 +97,7 @@ const row = (r: UploadResult & { name: string }): UploadRow => ({ outcome: r.out
 builder.mutationFields((t) => ({
   uploadFile: t.field({
     type: UploadFileResult,
-    description: 'Uploads one file (GraphQL multipart request) into a source and queues its processing. Errors: NOT_FOUND, CONFLICT (ERROR handling), PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, BAD_USER_INPUT.',
+    description: 'Uploads one file (GraphQL multipart request) into a source and queues its processing. Errors: NOT_FOUND, CONFLICT (ERROR handling), PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, BAD_USER_INPUT, SERVICE_UNAVAILABLE (the job queue is unreachable: nothing stored, try again).',
     args: { input: t.arg({ type: UploadFileInput, required: true }) },
     resolve: async (_root, { input }, ctx) => row(await receive(ctx, input.file, String(input.sourceId), input.name, input.duplicateHandling ?? 'SUFFIX')),
   }),
@@ -129,7 +129,7 @@ builder.mutationFields((t) => ({
       'Parses, chunks and embeds a file again from its stored original, with its source\'s current embedding config. Its passages are swapped in one transaction when the new ones are ready. CONFLICT while it is being processed.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => {
-      const { file, job } = await reprocessFile(ctx.db, ctx.actor, (j) => ctx.ingest.enqueue(j), String(id));
+      const { file, job } = await reprocessFile(ctx.db, ctx.actor, ctx.ingest, String(id));
       return { fileId: file.id, jobId: job.id };
     },
   }),

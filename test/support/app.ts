@@ -4,6 +4,7 @@ import { scopedPrisma } from '../../src/core/tenancy.js';
 import type { NewOrganization } from '../../src/domain/organizations.js';
 import type { PrismaClient } from '../../src/generated/prisma/client.js';
 import type { Database, OpenOptions } from '../../src/core/db/index.js';
+import { openRedis } from '../../src/core/redis.js';
 import { createLogger } from '../../src/core/logger.js';
 import { MemoryQueue } from '../../src/core/queue.js';
 import type { EmbedderOptions } from '../../src/ingest/embedders/index.js';
@@ -27,6 +28,7 @@ export const testConfig = {
   WS_KEEPALIVE_MS: 12_000,
   WS_CONNECTION_INIT_TIMEOUT_MS: 3000,
   REDIS_URL: undefined as string | undefined,
+  REDIS_PREFIX: 'quarry',
   AUTH_FAILURES_PER_ADDRESS: 60,
   AUTH_FAILURES_PER_KEY_PREFIX: 20,
   AUTH_FAILURE_WINDOW_S: 60,
@@ -90,7 +92,9 @@ export async function createTestApp(
     exclusive: false,
   });
   if (appOptions.workers !== false) await ingest.startWorkers();
-  const app = buildApp({ config: merged, db, log, ingest });
+  // With REDIS_URL the app's Redis-shared parts (the auth throttle) use it, as in production.
+  const redis = openRedis(merged, log);
+  const app = buildApp({ config: merged, db, log, ingest, redis });
   const gql: TestApp['gql'] = async (key, query, variables) => {
     const response = await app.yoga.fetch('http://quarry/graphql', {
       method: 'POST',
@@ -121,6 +125,7 @@ export async function createTestApp(
     async close() {
       await app.stop();
       await ingest.stop();
+      await redis?.close();
       await db.close();
     },
   };

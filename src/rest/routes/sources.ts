@@ -215,7 +215,7 @@ export function sourceRoutes(kind: Kind): Route[] {
             instructions: body.instructions,
             metadata: body.metadata,
             embeddingConfig: out.embeddingInput(body.embedding_config),
-          }, (job) => ctx.ingest.enqueue(job)),
+          }, ctx.ingest),
         ),
     }),
     route({
@@ -358,7 +358,7 @@ export function sourceRoutes(kind: Kind): Route[] {
           const { maxBytes } = ctx.uploads;
           const result = await withFilePart(request, { field: 'file', maxFileBytes: maxBytes }, (part) =>
             uploadFile(
-              { db: ctx.db, actor: ctx.actor, transact: ctx.transact, enqueue: (job) => ctx.ingest.enqueue(job), maxBytes },
+              { db: ctx.db, actor: ctx.actor, transact: ctx.transact, jobs: ctx.ingest, maxBytes },
               { filename: part.filename, stream: part.stream, declaredType: part.mimeType },
               { sourceId: idOfParams(params), name: query.name ?? null, duplicateHandling: DUPLICATE_HANDLING_OF[query.duplicate_handling] },
             ),
