@@ -13,6 +13,10 @@ import { PothosValidationError } from '@pothos/core';
 import { AppError, badInput, fromPrismaError, unauthenticated } from './core/errors.js';
 import { useSubscriptionExecution } from './core/live.js';
 import { useQueryJit } from './core/graphql-jit.js';
+import { applyConnectionCap, serverOptions } from './core/connection-limits.js';
+import { corsPolicy } from './core/cors.js';
+import { useQueryLimits } from './core/query-limits.js';
+import { useSchemaDisclosure } from './core/schema-disclosure.js';
 import type { Logger } from './core/logger.js';
 import { SubscriptionRegistry, type SubscriptionConnection } from './core/subscription-limits.js';
 import { ScopedClients } from './core/tenancy.js';
@@ -51,6 +55,14 @@ type AppConfig = Pick<
   | 'SUBSCRIPTIONS_PER_ORGANIZATION'
   | 'WS_KEEPALIVE_MS'
   | 'WS_CONNECTION_INIT_TIMEOUT_MS'
+  | 'GRAPHQL_MAX_TOKENS'
+  | 'GRAPHQL_MAX_LIST_SIZE'
+  | 'GRAPHQL_INTROSPECTION'
+  | 'GRAPHQL_SUGGESTIONS'
+  | 'CORS_ORIGINS'
+  | 'MAX_CONNECTIONS'
+  | 'HEADERS_TIMEOUT_MS'
+  | 'REQUEST_TIMEOUT_MS'
 >;
 
 export function buildApp(options: { config: AppConfig; db: Database; log: Logger; ingest: Ingest }): App {
@@ -60,7 +72,15 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
   const embeddings = new EmbeddingCatalog(config);
   const scopedClients = new ScopedClients(db.prisma);
   const authenticator = new Authenticator(db.prisma, config.AUTH_CACHE_TTL_MS);
-  const limits = { depth: config.GRAPHQL_MAX_DEPTH, complexity: config.GRAPHQL_MAX_COMPLEXITY, breadth: config.GRAPHQL_MAX_BREADTH };
+  const queryLimits = {
+    maxTokens: config.GRAPHQL_MAX_TOKENS,
+    maxDepth: config.GRAPHQL_MAX_DEPTH,
+    maxBreadth: config.GRAPHQL_MAX_BREADTH,
+    maxComplexity: config.GRAPHQL_MAX_COMPLEXITY,
+    maxListSize: config.GRAPHQL_MAX_LIST_SIZE,
+  };
+  const connectionLimits = { maxConnections: config.MAX_CONNECTIONS, headersTimeoutMs: config.HEADERS_TIMEOUT_MS, requestTimeoutMs: config.REQUEST_TIMEOUT_MS };
+  const applyCors = corsPolicy(config.CORS_ORIGINS);
   const registry = new SubscriptionRegistry({ perConnection: config.SUBSCRIPTIONS_PER_CONNECTION, perOrganization: config.SUBSCRIPTIONS_PER_ORGANIZATION });
 
   /** An HTTP request (SSE included) is a connection of its own; a WebSocket passes its own. */
@@ -68,7 +88,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     const actor: Actor | null = await authenticator.authenticate(keyFromHeaders(get));
     if (!actor) throw toGraphQLError(unauthenticated());
     return {
-      actor, db: scopedClients.for(actor.organizationId), sql: db.sql, log, limits, embeddings, authenticator, ingest, uploads, transact,
+      actor, db: scopedClients.for(actor.organizationId), sql: db.sql, log, embeddings, authenticator, ingest, uploads, transact,
       subscriptions: { registry, connection },
     };
   };
@@ -78,6 +98,8 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     graphqlEndpoint: '/graphql',
     graphiql: config.GRAPHIQL ? { title: 'Quarry', headers: JSON.stringify({ Authorization: 'Bearer <your API key>' }) } : false,
     landingPage: false,
+    // The server's own CORS policy covers every route (core/cors.ts).
+    cors: false,
     // Multipart bodies are parsed by graphql-upload-ts before yoga (see route), streaming files to disk.
     multipart: false,
     logging: {
@@ -87,7 +109,13 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
       error: (...args) => log.error({ args }, 'yoga'),
     },
     context: ({ request }) => contextFor((name) => request.headers.get(name)),
-    plugins: [requestErrorsAreBadInput(), useSubscriptionExecution(), useQueryJit(schema)],
+    plugins: [
+      useQueryLimits(queryLimits),
+      useSchemaDisclosure({ introspection: config.GRAPHQL_INTROSPECTION, suggestions: config.GRAPHQL_SUGGESTIONS }),
+      requestErrorsAreBadInput(),
+      useSubscriptionExecution(),
+      useQueryJit(schema),
+    ],
     maskedErrors: {
       maskError(error, message) {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
@@ -127,7 +155,8 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
       }),
   });
 
-  const server = createServer((req, res) => route(req, res));
+  const server = createServer(serverOptions(connectionLimits), (req, res) => route(req, res));
+  applyConnectionCap(server, connectionLimits);
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);
@@ -137,6 +166,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
   async function route(req: IncomingMessage, res: ServerResponse) {
     const url = req.url ?? '/';
     const pathname = url.split('?')[0];
+    if (applyCors(req, res)) return; // a preflight, answered
     if (pathname === '/healthz') return json(res, 200, { status: 'ok' });
     if (pathname === '/readyz') {
       try {

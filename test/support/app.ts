@@ -26,6 +26,14 @@ export const testConfig = {
   SUBSCRIPTIONS_PER_ORGANIZATION: 5000,
   WS_KEEPALIVE_MS: 12_000,
   WS_CONNECTION_INIT_TIMEOUT_MS: 3000,
+  GRAPHQL_MAX_TOKENS: 5000,
+  GRAPHQL_MAX_LIST_SIZE: 100,
+  GRAPHQL_INTROSPECTION: true,
+  GRAPHQL_SUGGESTIONS: true,
+  CORS_ORIGINS: [] as string[],
+  MAX_CONNECTIONS: 1000,
+  HEADERS_TIMEOUT_MS: 10_000,
+  REQUEST_TIMEOUT_MS: 120_000,
 };
 
 /** Workers as the embedded server runs them. Recovery sweeps every organization of the shared PostgreSQL test database,
