@@ -19,6 +19,10 @@ import { paramsTooDeep, useJsonDepthLimit } from './core/graphql-json.js';
 import { JsonDepthError } from './core/json.js';
 import { MultipartError, readGraphQLMultipart } from './core/graphql-multipart.js';
 import { requestScope } from './core/request-scope.js';
+import { applyConnectionCap, serverOptions } from './core/connection-limits.js';
+import { corsPolicy } from './core/cors.js';
+import { useQueryLimits } from './core/query-limits.js';
+import { useSchemaDisclosure } from './core/schema-disclosure.js';
 import type { Logger } from './core/logger.js';
 import type { RedisConnections } from './core/redis.js';
 import { SubscriptionRegistry, type SubscriptionConnection } from './core/subscription-limits.js';
@@ -64,6 +68,14 @@ type AppConfig = Pick<
   | 'AUTH_FAILURES_PER_KEY_PREFIX'
   | 'AUTH_FAILURE_WINDOW_S'
   | 'JSON_MAX_DEPTH'
+  | 'GRAPHQL_MAX_TOKENS'
+  | 'GRAPHQL_MAX_LIST_SIZE'
+  | 'GRAPHQL_INTROSPECTION'
+  | 'GRAPHQL_SUGGESTIONS'
+  | 'CORS_ORIGINS'
+  | 'MAX_CONNECTIONS'
+  | 'HEADERS_TIMEOUT_MS'
+  | 'REQUEST_TIMEOUT_MS'
 >;
 
 export function buildApp(options: { config: AppConfig; db: Database; log: Logger; ingest: Ingest; redis?: RedisConnections | null }): App {
@@ -82,7 +94,15 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     log,
   });
   const gate = new AuthGate(authenticator, throttle);
-  const limits = { depth: config.GRAPHQL_MAX_DEPTH, complexity: config.GRAPHQL_MAX_COMPLEXITY, breadth: config.GRAPHQL_MAX_BREADTH };
+  const queryLimits = {
+    maxTokens: config.GRAPHQL_MAX_TOKENS,
+    maxDepth: config.GRAPHQL_MAX_DEPTH,
+    maxBreadth: config.GRAPHQL_MAX_BREADTH,
+    maxComplexity: config.GRAPHQL_MAX_COMPLEXITY,
+    maxListSize: config.GRAPHQL_MAX_LIST_SIZE,
+  };
+  const connectionLimits = { maxConnections: config.MAX_CONNECTIONS, headersTimeoutMs: config.HEADERS_TIMEOUT_MS, requestTimeoutMs: config.REQUEST_TIMEOUT_MS };
+  const applyCors = corsPolicy(config.CORS_ORIGINS);
   const registry = new SubscriptionRegistry({ perConnection: config.SUBSCRIPTIONS_PER_CONNECTION, perOrganization: config.SUBSCRIPTIONS_PER_ORGANIZATION });
 
   /** The context of an authenticated caller. An HTTP request (SSE included) is a connection of its own; a WebSocket passes its own. */
@@ -90,7 +110,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     if (!actor) throw toGraphQLError(unauthenticated()); // unreachable: the gate answered already
     connection ??= registry.connection(actor.apiKeyId);
     return {
-      actor, db: scopedClients.for(actor.organizationId), sql: db.sql, log, limits, embeddings, authenticator, ingest, uploads, transact,
+      actor, db: scopedClients.for(actor.organizationId), sql: db.sql, log, embeddings, authenticator, ingest, uploads, transact,
       subscriptions: { registry, connection },
     };
   };
@@ -100,6 +120,8 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     graphqlEndpoint: '/graphql',
     graphiql: config.GRAPHIQL ? { title: 'Quarry', headers: JSON.stringify({ Authorization: 'Bearer <your API key>' }) } : false,
     landingPage: false,
+    // The server's own CORS policy covers every route (core/cors.ts).
+    cors: false,
     // Multipart bodies are parsed by graphql-upload-ts before yoga (see route), streaming files to disk.
     multipart: false,
     logging: {
@@ -110,7 +132,15 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     },
     context: ({ request }) => contextFor(gate.actorOf(request)),
     // The gate first: nothing below it (body parsing, validation) runs for a caller without a valid key.
-    plugins: [useAuthGate(gate), requestErrorsAreBadInput(), useSubscriptionExecution(), useQueryJit(schema), useJsonDepthLimit(config.JSON_MAX_DEPTH)],
+    plugins: [
+      useAuthGate(gate),
+      useJsonDepthLimit(config.JSON_MAX_DEPTH),
+      useQueryLimits(queryLimits),
+      useSchemaDisclosure({ introspection: config.GRAPHQL_INTROSPECTION, suggestions: config.GRAPHQL_SUGGESTIONS }),
+      requestErrorsAreBadInput(),
+      useSubscriptionExecution(),
+      useQueryJit(schema),
+    ],
     maskedErrors: {
       maskError(error, message) {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
@@ -151,11 +181,12 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
   });
 
   // Every request runs in its own scope, and nothing it throws leaves it: the process serves everybody else.
-  const server = createServer((req, res) =>
+  const server = createServer(serverOptions(connectionLimits), (req, res) =>
     requestScope.run({ kind: 'http', method: req.method, url: req.url?.slice(0, 200) }, () => {
       route(req, res).catch((error: unknown) => requestFailed(res, error));
     }),
   );
+  applyConnectionCap(server, connectionLimits);
   function requestFailed(res: ServerResponse, error: unknown) {
     log.error({ err: error }, 'unexpected error while serving a request');
     try {
@@ -174,6 +205,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
   async function route(req: IncomingMessage, res: ServerResponse) {
     const url = req.url ?? '/';
     const pathname = url.split('?')[0];
+    if (applyCors(req, res)) return; // a preflight, answered
     if (pathname === '/healthz') return json(res, 200, { status: 'ok' });
     if (pathname === '/readyz') {
       // Ready when the database answers and, with REDIS_URL, Redis does too (jobs and events go through it).

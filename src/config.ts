@@ -11,6 +11,9 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** The largest GRAPHQL_MAX_LIST_SIZE allowed; connections clamp to it should a page size ever get past the check. */
+export const GRAPHQL_LIST_SIZE_CEILING = 1000;
+
 const schema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8283),
@@ -80,9 +83,38 @@ const schema = z.object({
   AUTH_FAILURES_PER_KEY_PREFIX: z.coerce.number().int().min(1).default(20),
   AUTH_FAILURE_WINDOW_S: z.coerce.number().int().min(1).default(60),
   JSON_MAX_DEPTH: z.coerce.number().int().min(2).max(1000).default(64),
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).default(5000),
+  GRAPHQL_MAX_LIST_SIZE: z.coerce.number().int().min(1).max(GRAPHQL_LIST_SIZE_CEILING).default(100),
+  GRAPHQL_INTROSPECTION: bool.default(true),
+  /** Unset: suggestions follow GRAPHQL_INTROSPECTION (they reveal nothing introspection does not). */
+  GRAPHQL_SUGGESTIONS: bool.optional(),
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((list) => list.split(',').map((o) => o.trim()).filter(Boolean))
+    .refine((origins) => origins.every((o) => o === '*' || isOrigin(o)), 'must be * or a comma-separated list of origins like https://app.example.com'),
+  MAX_CONNECTIONS: z.coerce.number().int().min(1).default(1000),
+  HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(0).default(120_000),
+}).refine((c) => c.REQUEST_TIMEOUT_MS === 0 || c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, {
+  message: 'must not exceed REQUEST_TIMEOUT_MS',
+  path: ['HEADERS_TIMEOUT_MS'],
 });
 
-export type Config = z.infer<typeof schema> & { databaseKind: 'pglite' | 'postgres'; migrateOnStart: boolean };
+/** `scheme://host[:port]` exactly as browsers send it in Origin. */
+function isOrigin(value: string): boolean {
+  try {
+    return new URL(value).origin === value;
+  } catch {
+    return false;
+  }
+}
+
+export type Config = Omit<z.infer<typeof schema>, 'GRAPHQL_SUGGESTIONS'> & {
+  GRAPHQL_SUGGESTIONS: boolean;
+  databaseKind: 'pglite' | 'postgres';
+  migrateOnStart: boolean;
+};
 
 export class ConfigError extends Error {}
 
@@ -103,6 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, envFile = '.env
     // The embedded database is ours alone, so it migrates itself; a shared PostgreSQL is migrated
     // as a one-shot step (npm run db:migrate) unless MIGRATE_ON_START=true.
     migrateOnStart: c.MIGRATE_ON_START ?? databaseKind === 'pglite',
+    GRAPHQL_SUGGESTIONS: c.GRAPHQL_SUGGESTIONS ?? c.GRAPHQL_INTROSPECTION,
   };
 }
 

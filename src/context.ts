@@ -18,8 +18,6 @@ export interface Context {
   embeddings: EmbeddingCatalog;
   /** For dropping a revoked key from the authentication cache. */
   authenticator: Authenticator;
-  /** Query depth, breadth and complexity limits (GRAPHQL_MAX_*), checked before execution. */
-  limits: { depth: number; complexity: number; breadth: number };
   /** A raw SQL transaction on the same database, for bulk writes where Prisma's engine costs too much. */
   transact: <T>(fn: (tx: SqlRunner) => Promise<T>) => Promise<T>;
   /** Queues file processing jobs. */

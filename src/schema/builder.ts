@@ -8,6 +8,7 @@ import ZodPlugin from '@pothos/plugin-zod';
 import { GraphQLError, GraphQLObjectType, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 import type { Context } from '../context.js';
 import { typeForId } from '../core/ids.js';
+import { GRAPHQL_LIST_SIZE_CEILING } from '../config.js';
 import type PrismaTypes from '../generated/pothos-types.js';
 import { getDatamodel } from '../generated/pothos-types.js';
 
@@ -39,7 +40,8 @@ export const builder = new SchemaBuilder<{
     exposeDescriptions: false,
     filterConnectionTotalCount: true,
     onUnusedQuery: schemaOptions.onUnusedQuery,
-    maxConnectionSize: 100,
+    // Page sizes above GRAPHQL_MAX_LIST_SIZE are refused before execution; this only bounds what gets past that.
+    maxConnectionSize: GRAPHQL_LIST_SIZE_CEILING,
     defaultConnectionSize: 20,
   },
   relay: {
@@ -59,19 +61,14 @@ export const builder = new SchemaBuilder<{
     },
     nodesQueryOptions: {
       resolve: (_root, { ids }, ctx, info) => loadNodes(ctx, info, ids.map((id) => (isNodeType(info.schema, id.typename) ? id : null))),
+      // Each id is a lookup: the selection costs once per id (the list's length is capped before this is counted).
+      complexity: (args: { ids: readonly unknown[] }) => ({ field: 1, multiplier: args.ids.length }),
     },
   },
+  // Field costs only: the limits are checked before execution, with the request's variables (core/query-limits.ts).
   complexity: {
     defaultComplexity: 1,
     defaultListMultiplier: 10,
-    limit: (ctx) => ctx.limits,
-    complexityError: (kind, result) => {
-      const key = kind.toLowerCase() as 'depth' | 'breadth' | 'complexity';
-      const max = result[`max${kind}` as 'maxDepth' | 'maxBreadth' | 'maxComplexity'];
-      return new GraphQLError(`Query ${key} ${result[key]} exceeds the limit of ${max}`, {
-        extensions: { code: 'BAD_USER_INPUT', limit: key, value: result[key], max },
-      });
-    },
   },
   zod: {
     validationError: (error) =>

@@ -2,6 +2,7 @@ import { createContextCache } from '@pothos/core';
 import { resolveCursorConnection, type DefaultConnectionArguments, type PageInfoShape, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import DataLoader from 'dataloader';
 import type { Context } from '../context.js';
+import { GRAPHQL_LIST_SIZE_CEILING } from '../config.js';
 import { Prisma } from '../generated/prisma/client.js';
 
 /**
@@ -76,7 +77,7 @@ export function childConnection<T>(
   where?: Prisma.Sql,
 ): Promise<{ pageInfo: PageInfoShape; edges: { cursor: string; node: T }[] }> {
   return resolveCursorConnection(
-    { args, toCursor: (row) => String((row as { id: string }).id), defaultSize: 20, maxSize: 100 },
+    { args, toCursor: (row) => String((row as { id: string }).id), defaultSize: 20, maxSize: GRAPHQL_LIST_SIZE_CEILING },
     (page) => pageLoader(ctx, spec, { ...page, where }).load(parentId) as Promise<T[]>,
   ) as Promise<{ pageInfo: PageInfoShape; edges: { cursor: string; node: T }[] }>;
 }

@@ -89,6 +89,9 @@ builder.queryField('searchPassages', (t) =>
       topK: t.arg.int({ defaultValue: 10 }),
       mode: t.arg({ type: SearchMode, defaultValue: 'HYBRID' }),
     },
+    // A search embeds its query (often a remote call) and runs one or two ranked scans: it costs like a hundred
+    // plain fields, so one request holds a few dozen searches at most (GRAPHQL_MAX_COMPLEXITY).
+    complexity: (args) => ({ field: 100, multiplier: args.topK ?? 10 }),
     resolve: (_root, args, ctx) =>
       searchByText(ctx.db, ctx.actor, ctx.embeddings.env, {
         ...args,

@@ -33,6 +33,14 @@ export const testConfig = {
   AUTH_FAILURES_PER_KEY_PREFIX: 20,
   AUTH_FAILURE_WINDOW_S: 60,
   JSON_MAX_DEPTH: 64,
+  GRAPHQL_MAX_TOKENS: 5000,
+  GRAPHQL_MAX_LIST_SIZE: 100,
+  GRAPHQL_INTROSPECTION: true,
+  GRAPHQL_SUGGESTIONS: true,
+  CORS_ORIGINS: [] as string[],
+  MAX_CONNECTIONS: 1000,
+  HEADERS_TIMEOUT_MS: 10_000,
+  REQUEST_TIMEOUT_MS: 120_000,
 };
 
 /** Workers as the embedded server runs them. Recovery sweeps every organization of the shared PostgreSQL test database,
