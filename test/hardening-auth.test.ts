@@ -332,7 +332,8 @@ describe.each(databaseKinds())('revocation reaches open connections on %s', (kin
 
   async function setup() {
     const tenant = await t.tenant();
-    const mint = async (key: string, name: string) => (await t.gqlOk(key, MINT, { input: { name, role: 'MEMBER' } })).createApiKey as { key: string; apiKey: { id: string } };
+    const mint = async (key: string, name: string) =>
+      (await t.gqlOk(key, 'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { key apiKey { id } } }', { input: { name } })).createApiKey as { key: string; apiKey: { id: string } };
     const parent = await mint(tenant.apiKey, 'parent');
     const child = await mint(parent.key, 'child');
     const job = await createJob(tenant.db, tenant.actor, { status: 'RUNNING' });
