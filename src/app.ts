@@ -8,7 +8,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { Authenticator, inactiveKeys, keyFromHeaders, type Actor } from './core/auth.js';
-import { AuthGate, clientAddress, graphqlRefusalBody, useAuthGate, type GateOutcome } from './core/auth-gate.js';
+import { AuthGate, graphqlRefusalBody, useAuthGate, type GateOutcome } from './core/auth-gate.js';
 import { AuthThrottle, redisKeyPrefix } from './core/auth-throttle.js';
 import { OpenSockets, revokedKeyError, watchRevocations } from './core/revocation.js';
 import type { Database } from './core/db/index.js';
@@ -58,6 +58,7 @@ type AppConfig = Pick<
   | 'AUTH_FAILURES_PER_ADDRESS'
   | 'AUTH_FAILURES_PER_KEY_PREFIX'
   | 'AUTH_FAILURE_WINDOW_S'
+  | 'TRUSTED_PROXIES'
 >;
 
 export function buildApp(options: { config: AppConfig; db: Database; log: Logger; ingest: Ingest }): App {
@@ -75,7 +76,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     redisPrefix: redisKeyPrefix(config),
     log,
   });
-  const gate = new AuthGate(authenticator, throttle);
+  const gate = new AuthGate(authenticator, throttle, config.TRUSTED_PROXIES);
   const limits = { depth: config.GRAPHQL_MAX_DEPTH, complexity: config.GRAPHQL_MAX_COMPLEXITY, breadth: config.GRAPHQL_MAX_BREADTH };
   const registry = new SubscriptionRegistry({ perConnection: config.SUBSCRIPTIONS_PER_CONNECTION, perOrganization: config.SUBSCRIPTIONS_PER_ORGANIZATION });
 
@@ -138,7 +139,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     routes: lettaRoutes(),
     log,
     authenticate: async (req) => {
-      const outcome = await gate.checkRequest(req, (name) => header(req, name), clientAddress(req));
+      const outcome = await gate.checkRequest(req, (name) => header(req, name), gate.addressOf(req));
       return 'actor' in outcome ? { ctx: contextFor(outcome.actor) } : outcome;
     },
   });
@@ -167,7 +168,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     if (pathname === '/graphql') {
       if (req.method === 'POST' && req.headers['content-type']?.toLowerCase().startsWith('multipart/form-data')) {
         // Uploads are streamed to disk before yoga sees the request: the key is checked first (yoga's gate reuses the answer).
-        const outcome = await gate.checkRequest(req, (name) => header(req, name), clientAddress(req));
+        const outcome = await gate.checkRequest(req, (name) => header(req, name), gate.addressOf(req));
         if (!('actor' in outcome)) return refuse(res, outcome);
         try {
           // +1: a file of exactly MAX_UPLOAD_BYTES passes; one byte more fails in uploadFile with its own message.
@@ -219,7 +220,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         };
         const request = ctx.extra.request;
         const key = keyFromHeaders((name) => fromPayload(name) ?? header(request, name));
-        const outcome = await gate.check(key, clientAddress(request));
+        const outcome = await gate.check(key, gate.addressOf(request));
         if ('actor' in outcome) {
           ctx.extra.context = contextFor(outcome.actor, registry.connection(outcome.actor.apiKeyId));
           ctx.extra.key = key!;

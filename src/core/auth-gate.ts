@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { isIPv6 } from 'node:net';
+import { BlockList, isIP, isIPv6 } from 'node:net';
 import type { Plugin } from 'graphql-yoga';
 import { displayPrefix, keyFromHeaders, type Actor, type Authenticator } from './auth.js';
 import type { AuthThrottle } from './auth-throttle.js';
@@ -18,11 +18,21 @@ export type GateOutcome = { actor: Actor } | { refusal: AppError; headers: Recor
 export class AuthGate {
   /** Actors of requests that passed, for the request's context (a Request or an IncomingMessage). */
   private readonly passed = new WeakMap<object, Actor>();
+  private readonly proxies: BlockList;
 
   constructor(
     private readonly authenticator: Authenticator,
     private readonly throttle: AuthThrottle,
-  ) {}
+    /** TRUSTED_PROXIES: addresses or CIDR ranges whose X-Forwarded-For names the client. */
+    trustedProxies: readonly string[] = [],
+  ) {
+    this.proxies = proxyList(trustedProxies);
+  }
+
+  /** The client's address, for throttling (see clientAddress). */
+  addressOf(req: IncomingMessage | undefined): string {
+    return clientAddress(req, this.proxies);
+  }
 
   /** Authenticates a key presented from `address`: the actor, or the refusal to answer (401 or 429). */
   async check(key: string | null, address: string): Promise<GateOutcome> {
@@ -71,15 +81,46 @@ function throttledOutcome(retryAfterS: number): GateOutcome {
   };
 }
 
+/** A list of addresses and CIDR ranges (validated by the configuration) as a BlockList. */
+export function proxyList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address, bits] = entry.split('/');
+    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(address, family);
+    else list.addSubnet(address, Number(bits), family);
+  }
+  return list;
+}
+
+const unmapped = (address: string) => /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] ?? address;
+
 /**
- * Who is knocking, for throttling: the peer's address (IPv4-mapped IPv6 as IPv4, IPv6 by its /64, which one
- * host usually holds whole). Requests that do not come over a socket (in-process) share one name.
+ * Who is knocking, for throttling: the peer's address, or, when the peer is a trusted proxy, the last address
+ * in X-Forwarded-For that is not one (what a client puts further left is not believed). IPv4-mapped IPv6 counts
+ * as IPv4, IPv6 by its /64 (which one host usually holds whole). In-process requests share one name.
  */
-export function clientAddress(req: Pick<IncomingMessage, 'socket'> | undefined): string {
-  const address = req?.socket?.remoteAddress;
-  if (!address) return 'in-process';
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return mapped[1];
+export function clientAddress(req: Pick<IncomingMessage, 'socket' | 'headers'> | undefined, proxies?: BlockList): string {
+  const peer = req?.socket?.remoteAddress;
+  if (!peer) return 'in-process';
+  let address = unmapped(peer);
+  const trusted = (a: string) => {
+    const family = isIP(a);
+    return family !== 0 && proxies !== undefined && proxies.check(a, family === 6 ? 'ipv6' : 'ipv4');
+  };
+  const forwarded = req.headers?.['x-forwarded-for'];
+  if (forwarded && trusted(address)) {
+    const hops = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded).split(',').map((h) => unmapped(h.trim()));
+    while (trusted(address) && hops.length) {
+      const next = hops.pop()!;
+      if (isIP(next) === 0) break; // not an address: stop at the last proxy we trust
+      address = next;
+    }
+  }
+  return normalized(address);
+}
+
+function normalized(address: string): string {
   if (!isIPv6(address)) return address;
   const [head, tail = ''] = address.split('::');
   const left = head ? head.split(':') : [];
@@ -97,7 +138,7 @@ export function useAuthGate(gate: AuthGate): Plugin<Record<string, never>, { req
     async onRequest({ request, serverContext, endResponse, fetchAPI }) {
       const req = serverContext?.req;
       if (req) gate.carry(req, request);
-      const outcome = await gate.checkRequest(request, (name) => request.headers.get(name), clientAddress(req));
+      const outcome = await gate.checkRequest(request, (name) => request.headers.get(name), gate.addressOf(req));
       if ('actor' in outcome) return;
       endResponse(
         new fetchAPI.Response(JSON.stringify(graphqlRefusalBody(outcome.refusal)), {

@@ -31,6 +31,7 @@ export const testConfig = {
   AUTH_FAILURES_PER_ADDRESS: 100_000,
   AUTH_FAILURES_PER_KEY_PREFIX: 100_000,
   AUTH_FAILURE_WINDOW_S: 60,
+  TRUSTED_PROXIES: [] as string[],
 };
 
 /** Workers as the embedded server runs them. Recovery sweeps every organization of the shared PostgreSQL test database,
