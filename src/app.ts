@@ -105,7 +105,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     },
     context: ({ request }) => contextFor(gate.actorOf(request)),
     // The gate first: nothing below it (body parsing, validation) runs for a caller without a valid key.
-    plugins: [useAuthGate(gate), requestErrorsAreBadInput(), useSubscriptionExecution(), useQueryJit(schema)],
+    plugins: [useAuthGate(gate, log), requestErrorsAreBadInput(), useSubscriptionExecution(), useQueryJit(schema)],
     maskedErrors: {
       maskError(error, message) {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
@@ -220,7 +220,14 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         };
         const request = ctx.extra.request;
         const key = keyFromHeaders((name) => fromPayload(name) ?? header(request, name));
-        const outcome = await gate.check(key, gate.addressOf(request));
+        let outcome: GateOutcome;
+        try {
+          outcome = await gate.check(key, gate.addressOf(request));
+        } catch (error) {
+          log.error({ err: error }, 'authentication failed');
+          ctx.extra.socket.close(4500, 'Internal server error'); // not the cause: it stays in the log
+          return false;
+        }
         if ('actor' in outcome) {
           ctx.extra.context = contextFor(outcome.actor, registry.connection(outcome.actor.apiKeyId));
           ctx.extra.key = key!;
@@ -236,7 +243,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
       },
       onSubscribe: async (ctx, id, params) => {
         // The key may have been revoked since the connection opened: no new operation then.
-        if (openSockets.isRevoked(ctx) || !(await authenticator.authenticate(ctx.extra.key ?? null))) {
+        if (openSockets.isRevoked(ctx) || !(await authenticator.authenticate(ctx.extra.key ?? null).catch(() => ctx.extra.context!.actor))) {
           ctx.extra.socket.close(4403, 'Forbidden: the API key was revoked or has expired');
           return [toGraphQLError(revokedKeyError())];
         }

@@ -240,6 +240,24 @@ describe.each(databaseKinds())('authentication before any work on %s', (kind) =>
   });
 });
 
+it('a key that cannot be checked (database gone) is INTERNAL, with nothing of the cause', async () => {
+  const t = await createTestApp('pglite', {}, {}, { workers: false });
+  const url = (await t.app.listen(0)).url;
+  const ws = rawSocket(url);
+  await ws.opened;
+  await t.db.close();
+  try {
+    const result = await t.gql(generateApiKey(), '{ __typename }');
+    expect(result.status).toBe(500);
+    expect(result.errors).toEqual([{ message: 'Unexpected error.', extensions: { code: 'INTERNAL' } }]);
+    ws.send({ type: 'connection_init', payload: { authorization: `Bearer ${generateApiKey()}` } });
+    expect(await ws.closed).toEqual({ code: 4500, reason: 'Internal server error' });
+  } finally {
+    await t.app.stop();
+    await t.ingest.stop();
+  }
+});
+
 const redisUrl = inject('redisUrl');
 
 /** Throttling, with small limits: 5 failures per address, 3 per key prefix. */

@@ -4,6 +4,7 @@ import type { Plugin } from 'graphql-yoga';
 import { displayPrefix, keyFromHeaders, type Actor, type Authenticator } from './auth.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import { AppError, unauthenticated } from './errors.js';
+import type { Logger } from './logger.js';
 
 /**
  * The one door every authenticated request goes through — GraphQL over HTTP and SSE (a yoga plugin that runs
@@ -133,17 +134,26 @@ function normalized(address: string): string {
  * The gate for yoga: runs in onRequest, before yoga's request parsers read the body. A refused request is
  * answered at once with `Connection: close`, its body left unread; a passing one keeps its actor for the context.
  */
-export function useAuthGate(gate: AuthGate): Plugin<Record<string, never>, { req?: IncomingMessage }> {
+export function useAuthGate(gate: AuthGate, log: Logger): Plugin<Record<string, never>, { req?: IncomingMessage }> {
   return {
     async onRequest({ request, serverContext, endResponse, fetchAPI }) {
       const req = serverContext?.req;
       if (req) gate.carry(req, request);
-      const outcome = await gate.checkRequest(request, (name) => request.headers.get(name), gate.addressOf(req));
-      if ('actor' in outcome) return;
+      let refusal: AppError;
+      let headers: Record<string, string> = {};
+      try {
+        const outcome = await gate.checkRequest(request, (name) => request.headers.get(name), gate.addressOf(req));
+        if ('actor' in outcome) return;
+        ({ refusal, headers } = outcome);
+      } catch (error) {
+        // The key could not be checked (database unreachable): nothing of the cause reaches the client.
+        log.error({ err: error }, 'authentication failed');
+        refusal = new AppError('INTERNAL', 'Unexpected error.');
+      }
       endResponse(
-        new fetchAPI.Response(JSON.stringify(graphqlRefusalBody(outcome.refusal)), {
-          status: outcome.refusal.httpStatus,
-          headers: { 'content-type': 'application/json; charset=utf-8', connection: 'close', ...outcome.headers },
+        new fetchAPI.Response(JSON.stringify(graphqlRefusalBody(refusal)), {
+          status: refusal.httpStatus,
+          headers: { 'content-type': 'application/json; charset=utf-8', connection: 'close', ...headers },
         }),
       );
     },
