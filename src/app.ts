@@ -7,7 +7,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { Authenticator, inactiveKeys, keyFromHeaders, type Actor } from './core/auth.js';
-import { AuthGate, clientAddress, graphqlRefusalBody, useAuthGate, type GateOutcome } from './core/auth-gate.js';
+import { AuthGate, graphqlRefusalBody, useAuthGate, type GateOutcome } from './core/auth-gate.js';
 import { AuthThrottle } from './core/auth-throttle.js';
 import { OpenSockets, revokedKeyError, watchRevocations } from './core/revocation.js';
 import type { Database } from './core/db/index.js';
@@ -76,6 +76,7 @@ type AppConfig = Pick<
   | 'MAX_CONNECTIONS'
   | 'HEADERS_TIMEOUT_MS'
   | 'REQUEST_TIMEOUT_MS'
+  | 'TRUSTED_PROXIES'
 >;
 
 export function buildApp(options: { config: AppConfig; db: Database; log: Logger; ingest: Ingest; redis?: RedisConnections | null }): App {
@@ -93,7 +94,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     redisPrefix: config.REDIS_PREFIX,
     log,
   });
-  const gate = new AuthGate(authenticator, throttle);
+  const gate = new AuthGate(authenticator, throttle, config.TRUSTED_PROXIES);
   const queryLimits = {
     maxTokens: config.GRAPHQL_MAX_TOKENS,
     maxDepth: config.GRAPHQL_MAX_DEPTH,
@@ -133,7 +134,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     context: ({ request }) => contextFor(gate.actorOf(request)),
     // The gate first: nothing below it (body parsing, validation) runs for a caller without a valid key.
     plugins: [
-      useAuthGate(gate),
+      useAuthGate(gate, log),
       useJsonDepthLimit(config.JSON_MAX_DEPTH),
       useQueryLimits(queryLimits),
       useSchemaDisclosure({ introspection: config.GRAPHQL_INTROSPECTION, suggestions: config.GRAPHQL_SUGGESTIONS }),
@@ -174,7 +175,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     routes: lettaRoutes(),
     log,
     authenticate: async (req) => {
-      const outcome = await gate.checkRequest(req, (name) => header(req, name), clientAddress(req));
+      const outcome = await gate.checkRequest(req, (name) => header(req, name), gate.addressOf(req));
       return 'actor' in outcome ? { ctx: contextFor(outcome.actor) } : outcome;
     },
     jsonMaxDepth: config.JSON_MAX_DEPTH,
@@ -223,7 +224,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     if (pathname === '/graphql') {
       if (req.method === 'POST' && req.headers['content-type']?.toLowerCase().startsWith('multipart/form-data')) {
         // Uploads are streamed to disk before yoga sees the request: the key is checked first (yoga's gate reuses the answer).
-        const outcome = await gate.checkRequest(req, (name) => header(req, name), clientAddress(req));
+        const outcome = await gate.checkRequest(req, (name) => header(req, name), gate.addressOf(req));
         if (!('actor' in outcome)) return refuse(res, outcome);
         try {
           // +1: a file of exactly MAX_UPLOAD_BYTES passes; one byte more fails in uploadFile with its own message.
@@ -280,7 +281,14 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         };
         const request = ctx.extra.request;
         const key = keyFromHeaders((name) => fromPayload(name) ?? header(request, name));
-        const outcome = await gate.check(key, clientAddress(request));
+        let outcome: GateOutcome;
+        try {
+          outcome = await gate.check(key, gate.addressOf(request));
+        } catch (error) {
+          log.error({ err: error }, 'authentication failed');
+          ctx.extra.socket.close(4500, 'Internal server error'); // not the cause: it stays in the log
+          return false;
+        }
         if ('actor' in outcome) {
           ctx.extra.context = contextFor(outcome.actor, registry.connection(outcome.actor.apiKeyId));
           ctx.extra.key = key!;
@@ -299,7 +307,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
       }),
       onSubscribe: (ctx, id, params) => inWsScope(ctx.extra.request, async () => {
         // The key may have been revoked since the connection opened: no new operation then.
-        if (openSockets.isRevoked(ctx) || !(await authenticator.authenticate(ctx.extra.key ?? null))) {
+        if (openSockets.isRevoked(ctx) || !(await authenticator.authenticate(ctx.extra.key ?? null).catch(() => ctx.extra.context!.actor))) {
           ctx.extra.socket.close(4403, 'Forbidden: the API key was revoked or has expired');
           return [toGraphQLError(revokedKeyError())];
         }

@@ -11,6 +11,8 @@ import WebSocket from 'ws';
 import { buildApp, type App } from '../src/app.js';
 import { generateApiKey } from '../src/core/auth.js';
 import { openRedis } from '../src/core/redis.js';
+import { clientAddress, proxyList } from '../src/core/auth-gate.js';
+import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/core/logger.js';
 import { createJob } from '../src/domain/jobs.js';
 import { createTestApp, testConfig, type TestApp } from './support/app.js';
@@ -239,6 +241,24 @@ describe.each(databaseKinds())('authentication before any work on %s', (kind) =>
   });
 });
 
+it('a key that cannot be checked (database gone) is INTERNAL, with nothing of the cause', async () => {
+  const t = await createTestApp('pglite', {}, {}, { workers: false });
+  const url = (await t.app.listen(0)).url;
+  const ws = rawSocket(url);
+  await ws.opened;
+  await t.db.close();
+  try {
+    const result = await t.gql(generateApiKey(), '{ __typename }');
+    expect(result.status).toBe(500);
+    expect(result.errors).toEqual([{ message: 'Unexpected error.', extensions: { code: 'INTERNAL' } }]);
+    ws.send({ type: 'connection_init', payload: { authorization: `Bearer ${generateApiKey()}` } });
+    expect(await ws.closed).toEqual({ code: 4500, reason: 'Internal server error' });
+  } finally {
+    await t.app.stop();
+    await t.ingest.stop();
+  }
+});
+
 const redisUrl = inject('redisUrl');
 
 /** Throttling, with small limits: 5 failures per address, 3 per key prefix. */
@@ -336,7 +356,8 @@ describe.each(databaseKinds())('revocation reaches open connections on %s', (kin
 
   async function setup() {
     const tenant = await t.tenant();
-    const mint = async (key: string, name: string) => (await t.gqlOk(key, MINT, { input: { name, role: 'MEMBER' } })).createApiKey as { key: string; apiKey: { id: string } };
+    const mint = async (key: string, name: string) =>
+      (await t.gqlOk(key, 'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { key apiKey { id } } }', { input: { name } })).createApiKey as { key: string; apiKey: { id: string } };
     const parent = await mint(tenant.apiKey, 'parent');
     const child = await mint(parent.key, 'child');
     const job = await createJob(tenant.db, tenant.actor, { status: 'RUNNING' });
@@ -412,5 +433,34 @@ describe.each(databaseKinds())('revocation reaches open connections on %s', (kin
     socket.send({ id: 'q2', type: 'subscribe', payload: { query: '{ me { apiKey { id } } }' } });
     expect((await socket.closed).code).toBe(4403);
     expect(socket.messages.filter((m) => m.id === 'q2' && m.type === 'next')).toEqual([]);
+  });
+});
+
+describe('the client address the throttle counts by', () => {
+  const req = (remoteAddress: string, forwarded?: string) => ({ socket: { remoteAddress }, headers: forwarded ? { 'x-forwarded-for': forwarded } : {} }) as never;
+
+  it('is the peer, IPv4-mapped IPv6 as IPv4, IPv6 by its /64', () => {
+    expect(clientAddress(req('203.0.113.7'))).toBe('203.0.113.7');
+    expect(clientAddress(req('::ffff:203.0.113.7'))).toBe('203.0.113.7');
+    expect(clientAddress(req('2001:db8:0:12:abcd::1'))).toBe('2001:db8:0:12::/64');
+    expect(clientAddress(req('2001:db8::1'))).toBe('2001:db8:0:0::/64');
+    expect(clientAddress(undefined)).toBe('in-process');
+  });
+
+  it('believes X-Forwarded-For only from TRUSTED_PROXIES, and only up to the first address it does not trust', () => {
+    const proxies = proxyList(['10.0.0.0/8', '::1']);
+    // Not from a trusted proxy: the header is ignored.
+    expect(clientAddress(req('198.51.100.1', '203.0.113.9'), proxies)).toBe('198.51.100.1');
+    expect(clientAddress(req('10.0.0.5', '203.0.113.9'))).toBe('10.0.0.5');
+    // From one: the last hop it does not trust; what the client wrote further left is not believed.
+    expect(clientAddress(req('10.0.0.5', '1.1.1.1, 203.0.113.9'), proxies)).toBe('203.0.113.9');
+    expect(clientAddress(req('::1', '1.1.1.1, 203.0.113.9, 10.2.3.4'), proxies)).toBe('203.0.113.9');
+    expect(clientAddress(req('10.0.0.5', 'garbage'), proxies)).toBe('10.0.0.5');
+  });
+
+  it('TRUSTED_PROXIES takes addresses and CIDR ranges, and nothing else', () => {
+    expect(loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8, 192.168.1.1,::1, fd00::/8' }, '/nonexistent').TRUSTED_PROXIES).toEqual(['10.0.0.0/8', '192.168.1.1', '::1', 'fd00::/8']);
+    expect(loadConfig({}, '/nonexistent').TRUSTED_PROXIES).toEqual([]);
+    for (const bad of ['example.com', '10.0.0.0/33', '10.0.0.1/8/2']) expect(() => loadConfig({ TRUSTED_PROXIES: bad }, '/nonexistent')).toThrow(/TRUSTED_PROXIES/);
   });
 });

@@ -1,9 +1,10 @@
 import type { IncomingMessage } from 'node:http';
-import { isIPv6 } from 'node:net';
+import { BlockList, isIP, isIPv6 } from 'node:net';
 import type { Plugin } from 'graphql-yoga';
 import { displayPrefix, keyFromHeaders, type Actor, type Authenticator } from './auth.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import { AppError, unauthenticated } from './errors.js';
+import type { Logger } from './logger.js';
 
 /**
  * The one door every authenticated request goes through — GraphQL over HTTP and SSE (a yoga plugin that runs
@@ -18,11 +19,21 @@ export type GateOutcome = { actor: Actor } | { refusal: AppError; headers: Recor
 export class AuthGate {
   /** Actors of requests that passed, for the request's context (a Request or an IncomingMessage). */
   private readonly passed = new WeakMap<object, Actor>();
+  private readonly proxies: BlockList;
 
   constructor(
     private readonly authenticator: Authenticator,
     private readonly throttle: AuthThrottle,
-  ) {}
+    /** TRUSTED_PROXIES: addresses or CIDR ranges whose X-Forwarded-For names the client. */
+    trustedProxies: readonly string[] = [],
+  ) {
+    this.proxies = proxyList(trustedProxies);
+  }
+
+  /** The client's address, for throttling (see clientAddress). */
+  addressOf(req: IncomingMessage | undefined): string {
+    return clientAddress(req, this.proxies);
+  }
 
   /** Authenticates a key presented from `address`: the actor, or the refusal to answer (401 or 429). */
   async check(key: string | null, address: string): Promise<GateOutcome> {
@@ -71,15 +82,46 @@ function throttledOutcome(retryAfterS: number): GateOutcome {
   };
 }
 
+/** A list of addresses and CIDR ranges (validated by the configuration) as a BlockList. */
+export function proxyList(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address, bits] = entry.split('/');
+    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(address, family);
+    else list.addSubnet(address, Number(bits), family);
+  }
+  return list;
+}
+
+const unmapped = (address: string) => /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] ?? address;
+
 /**
- * Who is knocking, for throttling: the peer's address (IPv4-mapped IPv6 as IPv4, IPv6 by its /64, which one
- * host usually holds whole). Requests that do not come over a socket (in-process) share one name.
+ * Who is knocking, for throttling: the peer's address, or, when the peer is a trusted proxy, the last address
+ * in X-Forwarded-For that is not one (what a client puts further left is not believed). IPv4-mapped IPv6 counts
+ * as IPv4, IPv6 by its /64 (which one host usually holds whole). In-process requests share one name.
  */
-export function clientAddress(req: Pick<IncomingMessage, 'socket'> | undefined): string {
-  const address = req?.socket?.remoteAddress;
-  if (!address) return 'in-process';
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return mapped[1];
+export function clientAddress(req: Pick<IncomingMessage, 'socket' | 'headers'> | undefined, proxies?: BlockList): string {
+  const peer = req?.socket?.remoteAddress;
+  if (!peer) return 'in-process';
+  let address = unmapped(peer);
+  const trusted = (a: string) => {
+    const family = isIP(a);
+    return family !== 0 && proxies !== undefined && proxies.check(a, family === 6 ? 'ipv6' : 'ipv4');
+  };
+  const forwarded = req.headers?.['x-forwarded-for'];
+  if (forwarded && trusted(address)) {
+    const hops = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded).split(',').map((h) => unmapped(h.trim()));
+    while (trusted(address) && hops.length) {
+      const next = hops.pop()!;
+      if (isIP(next) === 0) break; // not an address: stop at the last proxy we trust
+      address = next;
+    }
+  }
+  return normalized(address);
+}
+
+function normalized(address: string): string {
   if (!isIPv6(address)) return address;
   const [head, tail = ''] = address.split('::');
   const left = head ? head.split(':') : [];
@@ -92,17 +134,26 @@ export function clientAddress(req: Pick<IncomingMessage, 'socket'> | undefined):
  * The gate for yoga: runs in onRequest, before yoga's request parsers read the body. A refused request is
  * answered at once with `Connection: close`, its body left unread; a passing one keeps its actor for the context.
  */
-export function useAuthGate(gate: AuthGate): Plugin<Record<string, never>, { req?: IncomingMessage }> {
+export function useAuthGate(gate: AuthGate, log: Logger): Plugin<Record<string, never>, { req?: IncomingMessage }> {
   return {
     async onRequest({ request, serverContext, endResponse, fetchAPI }) {
       const req = serverContext?.req;
       if (req) gate.carry(req, request);
-      const outcome = await gate.checkRequest(request, (name) => request.headers.get(name), clientAddress(req));
-      if ('actor' in outcome) return;
+      let refusal: AppError;
+      let headers: Record<string, string> = {};
+      try {
+        const outcome = await gate.checkRequest(request, (name) => request.headers.get(name), gate.addressOf(req));
+        if ('actor' in outcome) return;
+        ({ refusal, headers } = outcome);
+      } catch (error) {
+        // The key could not be checked (database unreachable): nothing of the cause reaches the client.
+        log.error({ err: error }, 'authentication failed');
+        refusal = new AppError('INTERNAL', 'Unexpected error.');
+      }
       endResponse(
-        new fetchAPI.Response(JSON.stringify(graphqlRefusalBody(outcome.refusal)), {
-          status: outcome.refusal.httpStatus,
-          headers: { 'content-type': 'application/json; charset=utf-8', connection: 'close', ...outcome.headers },
+        new fetchAPI.Response(JSON.stringify(graphqlRefusalBody(refusal)), {
+          status: refusal.httpStatus,
+          headers: { 'content-type': 'application/json; charset=utf-8', connection: 'close', ...headers },
         }),
       );
     },

@@ -81,7 +81,8 @@ export function watchRevocations(options: RevocationWatchOptions): () => void {
       const gone = await inactive([...ids]);
       if (gone.length) {
         log.info({ apiKeyIds: gone }, 'closing connections whose API key was revoked or expired');
-        revoke(new Set(gone));
+        // Forgotten by the cache too, so requests with the key stop at once; the listener above closes what it holds.
+        authenticator.forget(gone);
       }
     } catch (error) {
       log.warn({ err: error }, 'could not re-check the API keys of open connections');
