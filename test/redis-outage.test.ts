@@ -62,6 +62,7 @@ describe.each(kinds)('a Redis outage during processing (%s)', (kind) => {
       WORKER_CONCURRENCY: '1',
       JOB_HEARTBEAT_MS: '200',
       JOB_STALE_MS: '1500',
+      WS_CONNECTION_INIT_TIMEOUT_MS: '20000', // the processes share a busy machine with the test
     };
     const processes: QuarryProcess[] = [];
     let api: QuarryProcess;
@@ -109,7 +110,7 @@ describe.each(kinds)('a Redis outage during processing (%s)', (kind) => {
     });
     const watchA = subscribe(ws, FILE_STATUS, { id: fileA }, 'file A over graphql-ws');
     const watchB = subscribe(sse, FILE_STATUS, { id: fileB }, 'file B over SSE');
-    await Promise.all([watchA.count(1), watchB.count(1)]);
+    await Promise.all([watchA.count(1, 30_000), watchB.count(1, 30_000)]);
     expect((await readyz(url)).status).toBe(200);
 
     // The outage.
