@@ -69,7 +69,7 @@ describe.each(kinds)('a Redis outage during processing (%s)', (kind) => {
     if (kind === 'pglite') {
       const dataDir = await mkdtemp(path.join(os.tmpdir(), 'quarry-outage-'));
       cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
-      api = await startQuarry({ ...env, DATA_DIR: dataDir });
+      api = await startQuarry({ ...env, DATA_DIR: dataDir }, 90_000);
       processes.push(api);
     } else {
       // A database of its own: the recovery sweep must not take other test files' jobs.
@@ -82,7 +82,7 @@ describe.each(kinds)('a Redis outage during processing (%s)', (kind) => {
         await admin.end();
       });
       Object.assign(env, { DATABASE_URL: inject('postgresUrl')!.replace(/\/[^/?]+(\?|$)/, `/${dbName}$1`), MIGRATE_ON_START: 'true' });
-      const [server, worker] = await Promise.all([startQuarry({ ...env, RUN_WORKERS: 'false' }), startWorker(env)]);
+      const [server, worker] = await Promise.all([startQuarry({ ...env, RUN_WORKERS: 'false' }, 90_000), startWorker(env, 90_000)]);
       api = server;
       processes.push(server, worker);
     }
@@ -97,7 +97,7 @@ describe.each(kinds)('a Redis outage during processing (%s)', (kind) => {
     fake.fallback = 'hold';
     const a = await upload('a.txt');
     expect(a.errors).toBeUndefined();
-    await until(async () => fake.holding, (n) => n > 0);
+    await until(async () => fake.holding, (n) => n > 0, 30_000);
     const b = await upload('b.txt');
     expect(b.errors).toBeUndefined();
     const [fileA, fileB] = [a.data.uploadFile.file.id as string, b.data.uploadFile.file.id as string];
@@ -115,7 +115,7 @@ describe.each(kinds)('a Redis outage during processing (%s)', (kind) => {
 
     // The outage.
     await redis.stop();
-    const down = await until(() => readyz(url), (r) => r.status === 503, 5000);
+    const down = await until(() => readyz(url), (r) => r.status === 503, 10_000);
     expect(down.body).toMatchObject({ status: 'unavailable', redis: 'unavailable' });
 
     // Uploads are refused at once, over GraphQL and REST, and store nothing.
@@ -131,13 +131,13 @@ describe.each(kinds)('a Redis outage during processing (%s)', (kind) => {
     fake.fallback = 'ok';
     fake.release();
     const FILE = 'query($id: ID!) { file(id: $id) { processingStatus } }';
-    await until(() => gql(url, key, FILE, { id: fileA }), (r) => r.file.processingStatus === 'COMPLETED', 15_000);
+    await until(() => gql(url, key, FILE, { id: fileA }), (r) => r.file.processingStatus === 'COMPLETED', 30_000);
     expect((await readyz(url)).status).toBe(503);
 
     // Redis comes back empty: file B's queue entry is gone, and is queued again.
     await redis.start();
-    await until(() => readyz(url), (r) => r.status === 200, 10_000);
-    await Promise.all([watchA.end(15_000), watchB.end(15_000)]);
+    await until(() => readyz(url), (r) => r.status === 200, 30_000);
+    await Promise.all([watchA.end(30_000), watchB.end(30_000)]);
     for (const watch of [watchA, watchB]) {
       expect(watch.failure).toBeUndefined();
       expect(watch.completed).toBe(true);
@@ -152,5 +152,5 @@ describe.each(kinds)('a Redis outage during processing (%s)', (kind) => {
     expect(e.errors).toBeUndefined();
     for (const p of processes) expect(p.child.exitCode, p.stderr()).toBeNull();
     for (const p of processes) expect(await p.stop()).toBe(0);
-  }, 60_000);
+  }, 180_000);
 });
