@@ -62,13 +62,14 @@ describe.each(kinds)('a Redis outage during processing (%s)', (kind) => {
       WORKER_CONCURRENCY: '1',
       JOB_HEARTBEAT_MS: '200',
       JOB_STALE_MS: '1500',
+      WS_CONNECTION_INIT_TIMEOUT_MS: '20000', // the processes share a busy machine with the test
     };
     const processes: QuarryProcess[] = [];
     let api: QuarryProcess;
     if (kind === 'pglite') {
       const dataDir = await mkdtemp(path.join(os.tmpdir(), 'quarry-outage-'));
       cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
-      api = await startQuarry({ ...env, DATA_DIR: dataDir });
+      api = await startQuarry({ ...env, DATA_DIR: dataDir }, 90_000);
       processes.push(api);
     } else {
       // A database of its own: the recovery sweep must not take other test files' jobs.
@@ -81,7 +82,7 @@ describe.each(kinds)('a Redis outage during processing (%s)', (kind) => {
         await admin.end();
       });
       Object.assign(env, { DATABASE_URL: inject('postgresUrl')!.replace(/\/[^/?]+(\?|$)/, `/${dbName}$1`), MIGRATE_ON_START: 'true' });
-      const [server, worker] = await Promise.all([startQuarry({ ...env, RUN_WORKERS: 'false' }), startWorker(env)]);
+      const [server, worker] = await Promise.all([startQuarry({ ...env, RUN_WORKERS: 'false' }, 90_000), startWorker(env, 90_000)]);
       api = server;
       processes.push(server, worker);
     }
@@ -96,7 +97,7 @@ describe.each(kinds)('a Redis outage during processing (%s)', (kind) => {
     fake.fallback = 'hold';
     const a = await upload('a.txt');
     expect(a.errors).toBeUndefined();
-    await until(async () => fake.holding, (n) => n > 0);
+    await until(async () => fake.holding, (n) => n > 0, 30_000);
     const b = await upload('b.txt');
     expect(b.errors).toBeUndefined();
     const [fileA, fileB] = [a.data.uploadFile.file.id as string, b.data.uploadFile.file.id as string];
@@ -109,12 +110,12 @@ describe.each(kinds)('a Redis outage during processing (%s)', (kind) => {
     });
     const watchA = subscribe(ws, FILE_STATUS, { id: fileA }, 'file A over graphql-ws');
     const watchB = subscribe(sse, FILE_STATUS, { id: fileB }, 'file B over SSE');
-    await Promise.all([watchA.count(1), watchB.count(1)]);
+    await Promise.all([watchA.count(1, 30_000), watchB.count(1, 30_000)]);
     expect((await readyz(url)).status).toBe(200);
 
     // The outage.
     await redis.stop();
-    const down = await until(() => readyz(url), (r) => r.status === 503, 5000);
+    const down = await until(() => readyz(url), (r) => r.status === 503, 10_000);
     expect(down.body).toMatchObject({ status: 'unavailable', redis: 'unavailable' });
 
     // Uploads are refused at once, over GraphQL and REST, and store nothing.
@@ -130,13 +131,13 @@ describe.each(kinds)('a Redis outage during processing (%s)', (kind) => {
     fake.fallback = 'ok';
     fake.release();
     const FILE = 'query($id: ID!) { file(id: $id) { processingStatus } }';
-    await until(() => gql(url, key, FILE, { id: fileA }), (r) => r.file.processingStatus === 'COMPLETED', 15_000);
+    await until(() => gql(url, key, FILE, { id: fileA }), (r) => r.file.processingStatus === 'COMPLETED', 30_000);
     expect((await readyz(url)).status).toBe(503);
 
     // Redis comes back empty: file B's queue entry is gone, and is queued again.
     await redis.start();
-    await until(() => readyz(url), (r) => r.status === 200, 10_000);
-    await Promise.all([watchA.end(15_000), watchB.end(15_000)]);
+    await until(() => readyz(url), (r) => r.status === 200, 30_000);
+    await Promise.all([watchA.end(30_000), watchB.end(30_000)]);
     for (const watch of [watchA, watchB]) {
       expect(watch.failure).toBeUndefined();
       expect(watch.completed).toBe(true);
@@ -150,6 +151,8 @@ describe.each(kinds)('a Redis outage during processing (%s)', (kind) => {
     const e = await upload('e.txt');
     expect(e.errors).toBeUndefined();
     for (const p of processes) expect(p.child.exitCode, p.stderr()).toBeNull();
+    // Shutting down while Redis is down again ends cleanly too (nothing waits for Redis to come back).
+    await redis.stop();
     for (const p of processes) expect(await p.stop()).toBe(0);
-  }, 60_000);
+  }, 180_000);
 });

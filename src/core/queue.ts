@@ -186,7 +186,18 @@ export class RedisQueue implements JobQueue {
   async close(): Promise<void> {
     this.closed = true;
     this.unqueued.clear();
-    await this.worker?.close();
+    if (this.worker) {
+      // With Redis up, running deliveries finish and BullMQ says goodbye; with Redis down that would wait for it to
+      // come back, so the worker is closed at once (the jobs' rows and heartbeats decide who resumes them).
+      const worker = this.worker;
+      const graceful = this.consumer?.status === 'ready';
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        worker.close(!graceful).catch((error: unknown) => this.log?.warn({ err: error }, 'closing the queue worker failed')),
+        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
+      ]);
+      clearTimeout(timer);
+    }
     await this.queue.close();
     await Promise.all([this.redis.release(this.producer), this.consumer && this.redis.release(this.consumer)]);
   }
@@ -194,6 +205,9 @@ export class RedisQueue implements JobQueue {
 
 /** BullMQ pins its own ioredis release; it takes any ioredis 5 instance (it checks the API, not the class). */
 const asBullConnection = (client: import('ioredis').Redis) => client as unknown as import('bullmq').ConnectionOptions;
+
+/** How long closing waits for BullMQ's worker before leaving it (the process is ending). */
+const CLOSE_TIMEOUT_MS = 10_000;
 
 /** Failed adds remembered for the reconnection, at most; beyond that the recovery sweep finds the jobs. */
 const MAX_UNQUEUED = 10_000;
