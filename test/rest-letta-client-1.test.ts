@@ -171,10 +171,11 @@ describe.each(databaseKinds())('the Letta 1.x client (1.12.1) on %s', (kind) => 
     const client = clientOf(tenant);
     const kb = await client.folders.create({ name: 'kb', embedding: 'local/lexical-384' });
     const extra = await client.folders.create({ name: 'extra', embedding: 'local/lexical-384' });
-    for (const [folder, name, content] of [[kb, 'a.txt', 'Alpha line.\n\nBeta line.'], [kb, 'b.txt', 'Gamma.'], [extra, 'c.txt', 'Delta.']] as const) {
+    const uploads = ([[kb, 'a.txt', 'Alpha line.\n\nBeta line.'], [kb, 'b.txt', 'Gamma.'], [extra, 'c.txt', 'Delta.']] as const).map(async ([folder, name, content]) => {
       const file = await client.folders.files.upload(folder.id, { file: text(content, name) });
-      await until(() => client.folders.files.retrieve(file.id, { folder_id: folder.id }), (f) => f.processing_status === 'completed');
-    }
+      await until(() => client.folders.files.retrieve(file.id, { folder_id: folder.id }), (f) => f.processing_status === 'completed', 20_000, 50);
+    });
+    await Promise.all(uploads);
     const tool = await client.tools.create({ source_code: PYTHON_TOOL });
 
     // ── create: Letta fills llm_config from the model handle ──

@@ -249,8 +249,9 @@ interface SourceChange {
  * The writes that attach and detach an agent's sources, to run in one transaction after any write to the agent
  * itself, in this order: sources leaving take their files out of the agent's working memory; sources arriving are
  * linked, bring the file tools, and put the files the agent does not have yet into its working memory, the newest
- * open within its open-file limit (planPlacement); an agent left without sources loses the file tools. Only reads
- * happen here, so nothing is written when a check fails.
+ * open within its open-file limit (planPlacement); an agent left without sources loses the file tools. Apart from
+ * making sure the organization has the file tools (idempotent), nothing is written here: a caller's later check
+ * that fails leaves the agent as it was.
  */
 async function sourceChangeWrites(db: PrismaClient, actor: Actor, agent: AgentFileLimits, change: SourceChange): Promise<Prisma.PrismaPromise<unknown>[]> {
   const { attach = [], detach = [] } = change;
