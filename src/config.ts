@@ -18,6 +18,8 @@ const schema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// connection string')
     .optional(),
   DATA_DIR: z.string().min(1).default('./data'),
+  // Where the embedded database runs: its own thread (the server stays responsive during long statements) or the server's.
+  PGLITE_THREAD: z.enum(['worker', 'main']).default('worker'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
   QUARRY_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   MIGRATE_ON_START: bool.optional(),
