@@ -151,11 +151,18 @@ async function openPGliteThread(dir: string, options: PGliteOptions, unlock: () 
     });
   const thread = await startPGliteThread(dir, onThreadExit);
   // idleTimeoutMillis 0: the connection is never closed for idleness (a new one costs a thread round trip for nothing).
-  const pool = new pg.Pool({ host: thread.socketDir, port: thread.port, user: 'postgres', database: 'postgres', max: 1, idleTimeoutMillis: 0 });
+  const pool = new pg.Pool({
+    host: thread.socketDir,
+    port: thread.port,
+    user: 'postgres',
+    database: 'postgres',
+    max: 1,
+    idleTimeoutMillis: 0,
+    // A new connection finds the session as the last one left it: its prepared statements (the reader's) would clash
+    // with the ones this connection's `pg` prepares again.
+    onConnect: async (client) => void (await client.query('DEALLOCATE ALL')),
+  });
   pool.on('error', () => {});
-  // A new connection finds the session as the last one left it: its prepared statements (the reader's) would clash
-  // with the ones this connection's `pg` prepares again.
-  pool.on('connect', (client) => void client.query('DEALLOCATE ALL').catch(() => {}));
   const prisma = makePrisma(new PrismaPg(pool), options);
   let closing: Promise<void> | undefined;
   return {

@@ -1,9 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { CACHE_DIR } from '../paths.js';
 
 /**
  * The embedded database in a thread of its own. PGlite is PostgreSQL compiled to WASM: a statement runs to its end
@@ -33,11 +35,33 @@ export type ThreadMessage = { type: 'ready' } | { type: 'close' } | { type: 'clo
 
 const PORT = 5432;
 
-/** Run from src/ (tsx, tests) the entry is TypeScript, loaded through tsx; in the bundle `npm start` runs, a sibling .mjs. */
-function entry(): { url: URL; execArgv: string[] } {
-  if (!import.meta.url.endsWith('.ts')) return { url: new URL('./pglite-thread-entry.mjs', import.meta.url), execArgv: process.execArgv };
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  return { url: new URL('./pglite-thread-entry.ts', import.meta.url), execArgv: [...process.execArgv, '--import', tsx] };
+let sourceEntry: Promise<URL> | undefined;
+
+/**
+ * The thread's module. In the bundle `npm start` runs, it was built beside this one (scripts/start.mjs). Run from
+ * src/ (tsx, vitest), it is TypeScript, which a worker thread cannot load on Node 20 (the parent's TypeScript loader
+ * does not reach it), so it is bundled here once, with esbuild as start.mjs does, into the cache folder: inside
+ * node_modules, so its imports of packages resolve.
+ */
+function entry(): Promise<URL> {
+  if (!import.meta.url.endsWith('.ts')) return Promise.resolve(new URL('./pglite-thread-entry.mjs', import.meta.url));
+  sourceEntry ??= (async () => {
+    const { build } = await import('esbuild');
+    const result = await build({
+      entryPoints: [new URL('./pglite-thread-entry.ts', import.meta.url).pathname],
+      bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', write: false, logLevel: 'warning',
+    });
+    const code = result.outputFiles[0].contents;
+    const file = path.join(CACHE_DIR, `pglite-thread-entry-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
+    if (!existsSync(file)) {
+      await mkdir(CACHE_DIR, { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      await writeFile(tmp, code);
+      await rename(tmp, file);
+    }
+    return pathToFileURL(file);
+  })();
+  return sourceEntry;
 }
 
 /**
@@ -46,8 +70,8 @@ function entry(): { url: URL; execArgv: string[] } {
  */
 export async function startPGliteThread(dataDir: string, onExit: (error: Error) => void): Promise<PGliteThread> {
   const socketDir = await mkdtemp(path.join(os.tmpdir(), 'quarry-pglite-'));
-  const { url, execArgv } = entry();
-  const worker = new Worker(url, { workerData: { dataDir, socketPath: path.join(socketDir, `.s.PGSQL.${PORT}`) } satisfies ThreadData, execArgv });
+  const worker = new Worker(await entry(), { workerData: { dataDir, socketPath: path.join(socketDir, `.s.PGSQL.${PORT}`) } satisfies ThreadData });
+  let started = false;
   let stopping = false;
   let failure: string | undefined;
   worker.on('message', (message: ThreadMessage) => {
@@ -57,7 +81,7 @@ export async function startPGliteThread(dataDir: string, onExit: (error: Error) 
   worker.on('error', (error) => (failure ??= error.message));
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve)).then(async (code) => {
     await rm(socketDir, { recursive: true, force: true });
-    if (!stopping) onExit(new Error(`The embedded database's thread ended (exit code ${code})${failure ? `: ${failure}` : ''}`));
+    if (started && !stopping) onExit(new Error(`The embedded database's thread ended (exit code ${code})${failure ? `: ${failure}` : ''}`));
     return code;
   });
 
@@ -65,10 +89,8 @@ export async function startPGliteThread(dataDir: string, onExit: (error: Error) 
     worker.on('message', (message: ThreadMessage) => message.type === 'ready' && resolve(true));
     void exited.then(() => resolve(false));
   });
-  if (!ready) {
-    stopping = true;
-    throw new Error(`PGlite could not open ${dataDir}: ${failure ?? 'its thread ended'}`);
-  }
+  if (!ready) throw new Error(`PGlite could not open ${dataDir}: ${failure ?? 'its thread ended'}`);
+  started = true;
 
   let stopped: Promise<'closed' | 'terminated'> | undefined;
   return {
