@@ -8,6 +8,8 @@ import { build } from 'esbuild';
 
 const root = path.resolve(import.meta.dirname, '..');
 const entries = { main: 'src/main.ts', worker: 'src/worker.ts' };
+// Built beside them, not run from here: the embedded database's thread (src/core/db/pglite-thread.ts loads it).
+const threadEntries = { 'pglite-thread-entry': 'src/core/db/pglite-thread-entry.ts' };
 const outdir = path.join(root, 'node_modules', '.cache', 'quarry', 'dist');
 
 function newestSource(dir) {
@@ -35,7 +37,7 @@ const sourcesChanged = Math.max(newestSource(path.join(root, 'src')), builtAt(pa
 if (sourcesChanged) {
   rmSync(outdir, { recursive: true, force: true }); // chunk names are content hashes: drop the old ones
   await build({
-    entryPoints: Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, path.join(root, v)])),
+    entryPoints: Object.fromEntries(Object.entries({ ...entries, ...threadEntries }).map(([k, v]) => [k, path.join(root, v)])),
     outdir,
     outExtension: { '.js': '.mjs' },
     bundle: true,

@@ -23,6 +23,8 @@ const schema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// connection string')
     .optional(),
   DATA_DIR: z.string().min(1).default('./data'),
+  // Where the embedded database runs: its own thread (the server stays responsive during long statements) or the server's.
+  PGLITE_THREAD: z.enum(['worker', 'main']).default('worker'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
   // Every Redis key, channel and queue of this deployment lives under `<REDIS_PREFIX>:`; deployments sharing a
   // Redis need different prefixes. No colon: it separates the prefix from what follows.

@@ -26,7 +26,12 @@ async function main() {
 
   let db;
   try {
-    db = await openDatabase(config);
+    db = await openDatabase(config, {
+      onThreadExit(error) {
+        log.fatal({ err: error }, 'the embedded database stopped; exiting');
+        process.exit(1);
+      },
+    });
   } catch (error) {
     if (error instanceof DataDirInUseError) {
       log.fatal(error.message);
@@ -34,7 +39,7 @@ async function main() {
     }
     throw error;
   }
-  log.info({ database: db.kind, ...(db.kind === 'pglite' ? { dataDir: pgliteDataPath(config) } : {}) }, 'database open');
+  log.info({ database: db.kind, ...(db.kind === 'pglite' ? { dataDir: pgliteDataPath(config), thread: config.PGLITE_THREAD } : {}) }, 'database open');
 
   if (config.migrateOnStart) {
     const result = await db.withRunner((runner) => migrate(runner));
@@ -72,6 +77,7 @@ async function main() {
   const shutdown = async (signal: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
+    const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
     log.info({ signal }, 'shutting down: finishing in-flight requests');
     try {
       await app.stop();
@@ -79,7 +85,8 @@ async function main() {
       await closeEvents(); // after the workers, whose last steps still publish
       await redis?.close();
       await stopCallbacks(); // outcomes of interrupted deliveries are recorded before the database closes
-      await db.close();
+      // PGlite finishes the statement it runs and closes, within what is left of the shutdown time (at least 1 s).
+      await db.close({ timeoutMs: Math.max(1000, deadline - Date.now()) });
       log.info('shutdown complete');
       process.exit(0);
     } catch (error) {

@@ -80,6 +80,8 @@ export interface TestAppOptions {
   ingest?: Partial<IngestSettings>;
   /** HTTP embedder tuning (fast retries in tests). */
   embedderOptions?: EmbedderOptions;
+  /** Serve this open database instead of a fresh test database (closed with the app). */
+  database?: Database;
 }
 
 export async function createTestApp(
@@ -88,7 +90,7 @@ export async function createTestApp(
   config: Partial<typeof testConfig> = {},
   appOptions: TestAppOptions = {},
 ): Promise<TestApp> {
-  const db = await openTestDatabase(kind, options);
+  const db = appOptions.database ?? (await openTestDatabase(kind, options));
   const log = createLogger((process.env.TEST_LOG_LEVEL as 'silent') ?? 'silent');
   const merged = { ...testConfig, ...config };
   const ingest = new Ingest({

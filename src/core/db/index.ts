@@ -11,6 +11,7 @@ import lockfile from 'proper-lockfile';
 import type { Config } from '../../config.js';
 import { PrismaClient } from '../../generated/prisma/client.js';
 import { copyTemplateTo } from './pglite-template.js';
+import { startPGliteThread } from './pglite-thread.js';
 import { pgReader, pgliteReader, type SqlReader } from './reader.js';
 import { pgClientRunner, pgliteRunner, type SqlRunner } from './sql.js';
 
@@ -22,6 +23,9 @@ export { PrismaClient };
  *
  * PGlite runs one query at a time and an interactive transaction blocks every other query, so code that
  * must run on both keeps transactions short and never uses the outer client inside `$transaction`.
+ *
+ * The server runs PGlite in a thread of its own and reaches it through `pg` over a unix socket (pglite-thread.ts),
+ * so a long statement does not stop the server's event loop; tests and CLIs open it in their own thread (wrapPGlite).
  */
 export interface Database {
   readonly kind: 'pglite' | 'postgres';
@@ -31,7 +35,11 @@ export interface Database {
   /** Raw SQL outside Prisma: migrations, health checks. */
   withRunner<T>(fn: (runner: SqlRunner) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
-  close(): Promise<void>;
+  /**
+   * Closes the connections (and the embedded database). `timeoutMs` bounds the wait for a statement still running
+   * in PGlite's thread: after it, the thread is stopped and close rejects with PGliteStoppedError.
+   */
+  close(options?: { timeoutMs?: number }): Promise<void>;
 }
 
 export interface OpenOptions {
@@ -39,16 +47,28 @@ export interface OpenOptions {
   onQuery?: (sql: string) => void;
 }
 
+export interface PGliteOptions extends OpenOptions {
+  /** `worker` (default): PGlite runs in a thread of its own; `main`: in the caller's thread. */
+  thread?: 'worker' | 'main';
+  /** Default for `close({ timeoutMs })`. */
+  closeTimeoutMs?: number;
+  /** PGlite's thread ended unexpectedly (not through close): nothing can reach the database any more. */
+  onThreadExit?: (error: Error) => void;
+}
+
+/** close() had to stop PGlite's thread in the middle of a statement. */
+export class PGliteStoppedError extends Error {}
+
 export class DataDirInUseError extends Error {}
 
 export function pgliteDataPath(config: Pick<Config, 'DATA_DIR'>): string {
   return path.join(config.DATA_DIR, 'pglite');
 }
 
-export async function openDatabase(config: Config, options: OpenOptions = {}): Promise<Database> {
+export async function openDatabase(config: Config, options: PGliteOptions = {}): Promise<Database> {
   return config.databaseKind === 'postgres'
     ? openPostgres(config.DATABASE_URL!, config.DATABASE_POOL_SIZE, options)
-    : openPGliteDir(pgliteDataPath(config), options);
+    : openPGliteDir(pgliteDataPath(config), { thread: config.PGLITE_THREAD, closeTimeoutMs: config.SHUTDOWN_TIMEOUT_MS, ...options });
 }
 
 function makePrisma(adapter: SqlDriverAdapterFactory, options: OpenOptions): PrismaClient {
@@ -103,17 +123,78 @@ function holderIsGone(lockPath: string): boolean {
   }
 }
 
-export async function openPGliteDir(dir: string, options: OpenOptions = {}): Promise<Database> {
+export async function openPGliteDir(dir: string, options: PGliteOptions = {}): Promise<Database> {
   const unlock = await lockDataDir(dir);
   try {
     // A new folder starts as a copy of the install-time template instead of running initdb (pglite-template.ts).
     if (!existsSync(path.join(dir, 'PG_VERSION'))) await copyTemplateTo(dir);
+    if ((options.thread ?? 'worker') === 'worker') return await openPGliteThread(dir, options, unlock);
     const db = await PGlite.create({ dataDir: dir, extensions: { vector } });
     return wrapPGlite(db, options, unlock);
   } catch (error) {
     await unlock();
     throw error;
   }
+}
+
+/**
+ * PGlite in its own thread, reached through `pg` (pglite-thread.ts): Prisma, the raw reader and the runners are
+ * PostgreSQL's. One connection: PGlite is one session that runs one statement at a time, so a second connection
+ * would only interleave protocol messages in that session (pglite-wire.ts). As in-thread, an interactive
+ * transaction has the database to itself until it ends.
+ */
+async function openPGliteThread(dir: string, options: PGliteOptions, unlock: () => Promise<void>): Promise<Database> {
+  const onThreadExit =
+    options.onThreadExit ??
+    ((error: Error) => {
+      throw error;
+    });
+  const thread = await startPGliteThread(dir, onThreadExit);
+  // idleTimeoutMillis 0: the connection is never closed for idleness (a new one costs a thread round trip for nothing).
+  const pool = new pg.Pool({
+    host: thread.socketDir,
+    port: thread.port,
+    user: 'postgres',
+    database: 'postgres',
+    max: 1,
+    idleTimeoutMillis: 0,
+    // A new connection finds the session as the last one left it: its prepared statements (the reader's) would clash
+    // with the ones this connection's `pg` prepares again.
+    onConnect: async (client) => void (await client.query('DEALLOCATE ALL')),
+  });
+  pool.on('error', () => {});
+  const prisma = makePrisma(new PrismaPg(pool), options);
+  let closing: Promise<void> | undefined;
+  return {
+    kind: 'pglite',
+    prisma,
+    sql: pgReader(pool, options.onQuery),
+    async withRunner(fn) {
+      const client = await pool.connect();
+      try {
+        return await fn(pgClientRunner(client, 'pglite'));
+      } finally {
+        client.release();
+      }
+    },
+    ping: async () => void (await pool.query('SELECT 1')),
+    close({ timeoutMs = options.closeTimeoutMs ?? 10_000 } = {}) {
+      closing ??= (async () => {
+        const deadline = Date.now() + timeoutMs;
+        // A statement still running keeps its connection until it ends; PGlite closes after it, or is stopped at the deadline.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([prisma.$disconnect().then(() => pool.end()), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+        clearTimeout(timer);
+        const outcome = await thread.stop(Math.max(0, deadline - Date.now())).finally(unlock);
+        if (outcome === 'terminated') {
+          throw new PGliteStoppedError(
+            `PGlite was still running a statement after ${timeoutMs} ms and was stopped; the next start recovers ${dir} from its write-ahead log`,
+          );
+        }
+      })();
+      return closing;
+    },
+  };
 }
 
 /** Wraps an open PGlite (a folder, memory, or a test clone). */

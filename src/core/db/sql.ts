@@ -37,10 +37,13 @@ export function pgliteRunner(db: PGlite): SqlRunner {
   return runner;
 }
 
-/** A runner over one dedicated PostgreSQL connection (session-level advisory locks need the same session). */
-export function pgClientRunner(client: pg.Client | pg.PoolClient): SqlRunner {
+/**
+ * A runner over one dedicated PostgreSQL connection (session-level advisory locks need the same session); `kind`
+ * says which database answers on it (PGlite in its thread speaks the same protocol).
+ */
+export function pgClientRunner(client: pg.Client | pg.PoolClient, kind: SqlRunner['kind'] = 'postgres'): SqlRunner {
   const runner: SqlRunner = {
-    kind: 'postgres',
+    kind,
     async query<T>(sql: string, params: unknown[] = []) {
       return (await client.query(sql, params)).rows as T[];
     },

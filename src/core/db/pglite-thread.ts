@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { CACHE_DIR } from '../paths.js';
+
+/**
+ * The embedded database in a thread of its own. PGlite is PostgreSQL compiled to WASM: a statement runs to its end
+ * synchronously in whichever thread calls it. In the server's thread, a long statement (a big file's passages, an
+ * index build) stops everything else there: requests, heartbeats, timers, signal handlers. In this thread it stops
+ * only this thread; the server talks to it over a unix socket with `pg`, the same code path as PostgreSQL.
+ */
+export interface PGliteThread {
+  /** What `pg` takes as `host`: the folder holding the socket (created with mode 0700, so only this user connects). */
+  readonly socketDir: string;
+  /** With `socketDir`, names the socket file `.s.PGSQL.<port>` as `pg` expects. */
+  readonly port: number;
+  /**
+   * Closes PGlite in its thread, once the statement it runs (if any) has ended, and ends the thread. After
+   * `timeoutMs` it stops the thread instead, mid-statement: the folder is then left as after a crash, and the next
+   * open recovers it from PostgreSQL's write-ahead log (committed data is kept, the interrupted transaction is not).
+   */
+  stop(timeoutMs: number): Promise<'closed' | 'terminated'>;
+}
+
+export interface ThreadData {
+  dataDir: string;
+  socketPath: string;
+}
+
+export type ThreadMessage = { type: 'ready' } | { type: 'close' } | { type: 'closed' } | { type: 'failed'; message: string };
+
+const PORT = 5432;
+
+let sourceEntry: Promise<URL> | undefined;
+
+/**
+ * The thread's module. In the bundle `npm start` runs, it was built beside this one (scripts/start.mjs). Run from
+ * src/ (tsx, vitest), it is TypeScript, which a worker thread cannot load on Node 20 (the parent's TypeScript loader
+ * does not reach it), so it is bundled here once, with esbuild as start.mjs does, into the cache folder: inside
+ * node_modules, so its imports of packages resolve.
+ */
+function entry(): Promise<URL> {
+  if (!import.meta.url.endsWith('.ts')) return Promise.resolve(new URL('./pglite-thread-entry.mjs', import.meta.url));
+  sourceEntry ??= (async () => {
+    const { build } = await import('esbuild');
+    const result = await build({
+      entryPoints: [new URL('./pglite-thread-entry.ts', import.meta.url).pathname],
+      bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', write: false, logLevel: 'warning',
+    });
+    const code = result.outputFiles[0].contents;
+    const file = path.join(CACHE_DIR, `pglite-thread-entry-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
+    if (!existsSync(file)) {
+      await mkdir(CACHE_DIR, { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      await writeFile(tmp, code);
+      await rename(tmp, file);
+    }
+    return pathToFileURL(file);
+  })();
+  return sourceEntry;
+}
+
+/**
+ * Starts the thread on `dataDir` (a PGlite folder that exists, or a path for a new one) and resolves once it serves.
+ * `onExit` is called if the thread ends other than through `stop` (PGlite aborted): the database is gone then.
+ */
+export async function startPGliteThread(dataDir: string, onExit: (error: Error) => void): Promise<PGliteThread> {
+  const socketDir = await mkdtemp(path.join(os.tmpdir(), 'quarry-pglite-'));
+  const worker = new Worker(await entry(), { workerData: { dataDir, socketPath: path.join(socketDir, `.s.PGSQL.${PORT}`) } satisfies ThreadData });
+  let started = false;
+  let stopping = false;
+  let failure: string | undefined;
+  worker.on('message', (message: ThreadMessage) => {
+    if (message.type === 'failed') failure = message.message;
+  });
+  // An uncaught error ends the thread; its exit is what counts, reported below.
+  worker.on('error', (error) => (failure ??= error.message));
+  const exited = new Promise<number>((resolve) => worker.once('exit', resolve)).then(async (code) => {
+    await rm(socketDir, { recursive: true, force: true });
+    if (started && !stopping) onExit(new Error(`The embedded database's thread ended (exit code ${code})${failure ? `: ${failure}` : ''}`));
+    return code;
+  });
+
+  const ready = await new Promise<boolean>((resolve) => {
+    worker.on('message', (message: ThreadMessage) => message.type === 'ready' && resolve(true));
+    void exited.then(() => resolve(false));
+  });
+  if (!ready) throw new Error(`PGlite could not open ${dataDir}: ${failure ?? 'its thread ended'}`);
+  started = true;
+
+  let stopped: Promise<'closed' | 'terminated'> | undefined;
+  return {
+    socketDir,
+    port: PORT,
+    stop(timeoutMs) {
+      stopped ??= (async () => {
+        stopping = true;
+        worker.postMessage({ type: 'close' } satisfies ThreadMessage);
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
+        const outcome = await Promise.race([exited, late]);
+        clearTimeout(timer);
+        if (outcome === 'late') {
+          await worker.terminate();
+          await exited;
+          return 'terminated';
+        }
+        if (failure) throw new Error(`PGlite did not close cleanly: ${failure}`);
+        return 'closed';
+      })();
+      return stopped;
+    },
+  };
+}
