@@ -7,7 +7,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { Authenticator, inactiveKeys, keyFromHeaders, type Actor } from './core/auth.js';
-import { AuthGate, graphqlRefusalBody, useAuthGate, type GateOutcome } from './core/auth-gate.js';
+import { AuthGate, authenticateSocket, graphqlRefusalBody, useAuthGate, type GateOutcome } from './core/auth-gate.js';
 import { AuthThrottle } from './core/auth-throttle.js';
 import { OpenSockets, revokedKeyError, watchRevocations } from './core/revocation.js';
 import type { Database } from './core/db/index.js';
@@ -281,26 +281,13 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         };
         const request = ctx.extra.request;
         const key = keyFromHeaders((name) => fromPayload(name) ?? header(request, name));
-        let outcome: GateOutcome;
-        try {
-          outcome = await gate.check(key, gate.addressOf(request));
-        } catch (error) {
-          log.error({ err: error }, 'authentication failed');
-          ctx.extra.socket.close(4500, 'Internal server error'); // not the cause: it stays in the log
-          return false;
-        }
-        if ('actor' in outcome) {
-          ctx.extra.context = contextFor(outcome.actor, registry.connection(outcome.actor.apiKeyId));
-          ctx.extra.key = key!;
-          const socket = ctx.extra.socket;
-          openSockets.add(ctx, outcome.actor.apiKeyId, () => socket.close(4403, 'Forbidden: the API key was revoked or has expired'));
-          return true;
-        }
-        if (outcome.refusal.code === 'RATE_LIMITED') {
-          // graphql-ws would close with 4403; a throttled client is told to wait instead (the first close code wins).
-          ctx.extra.socket.close(4429, `Too many failed authentication attempts; retry after ${outcome.headers['retry-after']} s`);
-        }
-        return false; // graphql-ws closes with 4403 Forbidden
+        const { socket } = ctx.extra;
+        const actor = await authenticateSocket(gate, key, request, socket, log);
+        if (!actor) return false; // graphql-ws closes with 4403 Forbidden (unless closed with 4429/4500 already)
+        ctx.extra.context = contextFor(actor, registry.connection(actor.apiKeyId));
+        ctx.extra.key = key!;
+        openSockets.add(ctx, actor.apiKeyId, () => socket.close(4403, 'Forbidden: the API key was revoked or has expired'));
+        return true;
       }).catch((error: unknown) => {
         log.error({ err: error }, 'unexpected error in a WebSocket connection_init');
         return false;

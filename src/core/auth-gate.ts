@@ -160,6 +160,32 @@ export function useAuthGate(gate: AuthGate, log: Logger): Plugin<Record<string, 
   };
 }
 
+/** What graphql-ws's connection handling needs of the socket: closing it with a code. */
+interface ClosableSocket {
+  close(code: number, reason: string): void;
+}
+
+/**
+ * graphql-ws's connection_init: the actor, or null after closing the socket with what the client should know —
+ * 4429 when throttled, 4500 when the key could not be checked; for a refused key the caller returns false and
+ * graphql-ws closes with 4403 (a second close is ignored, the first code wins).
+ */
+export async function authenticateSocket(gate: AuthGate, key: string | null, request: IncomingMessage, socket: ClosableSocket, log: Logger): Promise<Actor | null> {
+  let outcome: GateOutcome;
+  try {
+    outcome = await gate.check(key, gate.addressOf(request));
+  } catch (error) {
+    log.error({ err: error }, 'authentication failed');
+    socket.close(4500, 'Internal server error'); // not the cause: it stays in the log
+    return null;
+  }
+  if ('actor' in outcome) return outcome.actor;
+  if (outcome.refusal.code === 'RATE_LIMITED') {
+    socket.close(4429, `Too many failed authentication attempts; retry after ${outcome.headers['retry-after']} s`);
+  }
+  return null;
+}
+
 /** A refusal as a GraphQL response body: `errors` with the code (and the retry delay), no `data`. */
 export function graphqlRefusalBody(refusal: AppError) {
   return { errors: [{ message: refusal.message, extensions: { code: refusal.code, ...refusal.details } }] };
