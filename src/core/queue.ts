@@ -129,7 +129,8 @@ export class RedisQueue implements JobQueue {
     queue.bullmq = await import('bullmq');
     queue.producer = redis.connect('queue', 'queue');
     queue.queue = new queue.bullmq.Queue(QUEUE_NAME, { connection: asBullConnection(queue.producer), prefix: redis.prefix });
-    queue.queue.on('error', (error) => log?.debug({ err: error }, 'job queue error'));
+    // Connection errors are logged (once per outage) by core/redis; the rest matter.
+    queue.queue.on('error', (error) => log?.[queue.producer.status === 'ready' ? 'warn' : 'debug']({ err: error }, 'job queue error'));
     await queue.queue.waitUntilReady();
     // 'ready' after the first one is a reconnection.
     queue.producer.on('ready', () => void queue.reconnected());
@@ -178,8 +179,9 @@ export class RedisQueue implements JobQueue {
       // the claim makes harmless.
       maxStalledCount: 1,
     });
-    // During a Redis outage BullMQ reports failed lock renewals and moves; the job's row decides what happens.
-    this.worker.on('error', (error) => this.log?.debug({ err: error }, 'queue worker error'));
+    // During a Redis outage BullMQ reports failed lock renewals and moves (and, after it, jobs Redis forgot): the job's
+    // row decides what happens, so these are not the job's errors.
+    this.worker.on('error', (error) => this.log?.[this.consumer?.status === 'ready' ? 'warn' : 'debug']({ err: error }, 'queue worker error'));
     await this.worker.waitUntilReady();
   }
 

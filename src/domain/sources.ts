@@ -135,13 +135,13 @@ export async function updateSource(
       if (reembed && !jobs) {
         throw conflict(`Source ${id} has files embedded with ${current.handle ?? current.model}; this server cannot re-embed them here`, 'embeddingConfig');
       }
+      if (reembed) jobs!.assertAvailable();
       await ensureVectorIndex(db, next.dim);
       data.embeddingConfig = next as unknown as Prisma.InputJsonValue;
     }
   }
   if (Object.keys(data).length === 0) return source;
   try {
-    if (reembed) jobs!.assertAvailable();
     const { updated, reembedding } = await db.$transaction(async (tx) => {
       const updated = await tx.source.update({ where: { id }, data: { ...data, lastUpdatedById: actor.userId } });
       return { updated, reembedding: reembed ? await prepareReembedding(tx as PrismaClient, actor, id) : [] };

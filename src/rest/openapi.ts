@@ -91,6 +91,8 @@ export function buildOpenApi(routes: Route[]): Json {
     // Routes reading their own body (uploads) limit it themselves.
     if (r.body) responses['413'] = { $ref: '#/components/responses/PayloadTooLarge' };
     if (r.bodyMediaType === 'multipart/form-data') responses['415'] = { $ref: '#/components/responses/UnsupportedMediaType' };
+    // An upload queues a processing job: refused, storing nothing, while the job queue is unreachable.
+    if (r.bodyMediaType === 'multipart/form-data') responses['503'] = { $ref: '#/components/responses/ServiceUnavailable' };
     responses.default = { $ref: '#/components/responses/Error' };
 
     const operation: Json = {
@@ -141,6 +143,7 @@ export function buildOpenApi(routes: Route[]): Json {
         ValidationError: errorResponse('A malformed id, query parameter or body.', 'HTTPValidationError'),
         PayloadTooLarge: errorResponse('The body is larger than the route accepts.', 'HTTPError'),
         UnsupportedMediaType: errorResponse('An uploaded file of a type Quarry cannot read; the detail lists the supported types.', 'HTTPError'),
+        ServiceUnavailable: errorResponse('The job queue is unreachable for now (Redis down): nothing was stored; try again.', 'HTTPError'),
         Error: errorResponse('Another error: 400/409 for a request the domain refuses, 403, 500.', 'HTTPError'),
       },
     },
