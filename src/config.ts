@@ -57,6 +57,10 @@ const schema = z.object({
   SUBSCRIPTIONS_PER_ORGANIZATION: z.coerce.number().int().min(1).default(5000),
   WS_KEEPALIVE_MS: z.coerce.number().int().min(0).default(12_000),
   WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).default(3000),
+  PROCESSING_MEMORY_MB: z.coerce.number().int().min(32).default(512),
+  MAX_FILE_PASSAGES: z.coerce.number().int().min(1).default(250_000),
+  MAX_INFLATE_RATIO: z.coerce.number().min(1).default(100),
+  INGEST_BATCH_SIZE: z.coerce.number().int().min(1).max(4096).default(512),
 });
 
 export type Config = z.infer<typeof schema> & { databaseKind: 'pglite' | 'postgres'; migrateOnStart: boolean };

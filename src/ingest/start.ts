@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import type { Database } from '../core/db/index.js';
 import type { Logger } from '../core/logger.js';
 import { openQueue } from '../core/queue.js';
+import { limitsFromConfig } from './limits.js';
 import { Ingest } from './worker.js';
 
 /**
@@ -11,7 +12,7 @@ import { Ingest } from './worker.js';
 export async function startIngest(config: Config, db: Database, log: Logger, runWorkers = config.RUN_WORKERS): Promise<Ingest> {
   const queue = await openQueue(config.REDIS_URL, log);
   const ingest = new Ingest({
-    prisma: db.prisma,
+    db,
     queue,
     log,
     settings: {
@@ -21,6 +22,7 @@ export async function startIngest(config: Config, db: Database, log: Logger, run
       maxAttempts: config.JOB_MAX_ATTEMPTS,
       retryDelayMs: config.JOB_RETRY_DELAY_MS,
     },
+    limits: limitsFromConfig(config),
     embedderEnv: config,
     // The embedded database belongs to this process alone (its lockfile says so): nobody else holds its jobs.
     exclusive: db.kind === 'pglite',
