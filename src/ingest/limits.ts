@@ -15,6 +15,8 @@ export interface IngestLimits {
   maxInflateRatio: number;
   /** Chunks per embedding batch (and per stored batch). */
   batchSize: number;
+  /** Characters of a document chunked at once (document-stream.ts); smaller only in tests. */
+  windowChars?: number;
 }
 
 export function limitsFromConfig(config: Pick<Config, 'PROCESSING_MEMORY_MB' | 'MAX_FILE_PASSAGES' | 'MAX_INFLATE_RATIO' | 'INGEST_BATCH_SIZE' | 'WORKER_CONCURRENCY'>): IngestLimits {

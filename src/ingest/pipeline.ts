@@ -185,7 +185,7 @@ class Run {
     const set = (this.set = await this.resumableSet(runner, configJson));
     const resumeAt = set.storedChunks;
     this.counts.stored = this.counts.embedded = resumeAt;
-    const stream = (this.stream = await openDocument(blobSource(runner, file), { kind: meta.kind, name: file.originalFileName, language: meta.language, limits: this.options.limits }));
+    const stream = (this.stream = await openDocument(blobSource(runner, file), { kind: meta.kind, name: file.originalFileName, language: meta.language, limits: this.options.limits, windowChars: this.options.limits.windowChars }));
     await this.step('CHUNKING', 'chunking');
 
     const embedder = createEmbedder(config, this.options.embedderEnv, this.options.embedderOptions);
