@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Actor } from '../core/auth.js';
 import type { Database } from '../core/db/index.js';
 import type { SqlRunner } from '../core/db/sql.js';
@@ -174,6 +175,9 @@ class Run {
 
   async execute(runner: SqlRunner): Promise<void> {
     const started = performance.now();
+    // How long this process could not answer while the file was processed (reported in the log line below).
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
     const file = await this.db.file.findUnique({ where: { id: this.fileId }, include: { source: { select: { embeddingConfig: true } } } });
     if (!file) throw new FileJobStop('file-deleted');
     const config = asEmbeddingConfig(file.source.embeddingConfig);
@@ -247,9 +251,12 @@ class Run {
         transactions: store.timings.transactions,
         slowestTransactionMs: Math.round(store.timings.slowestMs),
         totalMs: Math.round(performance.now() - started),
+        eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
+        eventLoopDelayMaxMs: Math.round(loopDelay.max / 1e6),
       },
       'file processed',
     );
+    loopDelay.disable();
   }
 
   /**

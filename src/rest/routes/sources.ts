@@ -2,8 +2,8 @@ import { z } from 'zod';
 import type { Context } from '../../context.js';
 import { AppError } from '../../core/errors.js';
 import { attachSource, detachSource } from '../../domain/agents.js';
-import { deleteFile, fileText, getFile } from '../../domain/files.js';
-import { LIVE_PASSAGES } from '../../domain/passage-visibility.js';
+import { deleteFile, fileText, getFile, joinContent } from '../../domain/files.js';
+import { LIVE_CONTENT, LIVE_PASSAGES } from '../../domain/passage-visibility.js';
 import {
   bulkUpsertSources,
   createSource,
@@ -301,17 +301,20 @@ export function sourceRoutes(kind: Kind): Route[] {
       handler: async ({ ctx, params, query }) => {
         const sourceId = idOfParams(params);
         await getSource(ctx.db, sourceId, idParam);
-        const rows = await page<out.FileRow>(
+        const rows = await page<File & { contents?: { text: string }[] }>(
           ctx.db.file,
           {
             where: { sourceId },
             keys: BY_CREATION,
             type: 'File',
-            ...(query.include_content ? { include: { content: { select: { text: true } } } } : {}),
+            ...(query.include_content ? { include: { contents: { where: LIVE_CONTENT, orderBy: { seq: 'asc' }, select: { text: true } } } } : {}),
           },
           { ...query, order: direction(query, childOrder) },
         );
-        return rows.map((row) => out.fileMetadata(row, { includeContent: query.include_content }));
+        return rows.map(({ contents, ...row }) => {
+          const text = contents ? joinContent(contents, row.processingStatus) : null;
+          return out.fileMetadata({ ...row, content: text === null ? null : { text } }, { includeContent: query.include_content });
+        });
       },
     }),
     route({
