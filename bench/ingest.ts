@@ -5,6 +5,12 @@
  *   2. PDF pages per second for a text PDF (target ≥ 50 pages/s);
  *   3. peak RSS growth of the server while a 200 MB file is uploaded (target ≤ 64 MB);
  *   4. HTTP requests made to an OpenAI-compatible server for a file of ≥ 1,000 chunks (target ≤ 2).
+ *   5. raw: the same passages (chunked and embedded by Quarry's own code beforehand, not timed) inserted straight
+ *      through `pg` in one transaction with the same columns and indexes, interleaved with the text runs: PostgreSQL's
+ *      own limit, and Quarry's plain-text MB/s as a fraction of it (target ≥ 0.9);
+ *   6. big file: a BIGFILE_MB (default 100) text file on each database of BENCH_DB (pglite,postgres): time to
+ *      completed, peak RSS growth of the server, and the p99 latency of /healthz and of a small GraphQL read polled
+ *      every 100 ms throughout (targets: RSS ≤ 256 MB, /healthz p99 ≤ 200 ms, read p99 ≤ 500 ms).
  * Each figure is the median of RUNS runs (default 3). Needs DATABASE_URL; the bench uses a database of its own
  * (quarry_bench_ingest on the same server), created afresh each time. ONLY picks figures (text,pdf,rss,requests),
  * VERBOSE=1 prints the server's per-file step timings, WORKER_CONCURRENCY sets the server's (default 2), and
@@ -17,6 +23,14 @@ import { request } from 'node:http';
 import path from 'node:path';
 import pg from 'pg';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { chunkSection, type Chunk } from '../src/ingest/chunker.js';
+import { openDocument } from '../src/ingest/document-stream.js';
+import { LexicalEmbedder } from '../src/ingest/embedders/index.js';
+import { DEFAULT_LIMITS } from '../src/ingest/limits.js';
+import { passageMetadata, vectorLiteral } from '../src/ingest/passage-store.js';
 import { FakeOpenAI } from '../test/support/fake-openai.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -25,7 +39,9 @@ const TEXT_MB = Number(process.env.TEXT_MB ?? 8);
 const PDF_PAGES = Number(process.env.PDF_PAGES ?? 200);
 const BIG_MB = Number(process.env.BIG_MB ?? 200);
 /** Comma-separated subset of text,pdf,rss,requests (default: all). */
-const ONLY = new Set((process.env.ONLY ?? 'text,pdf,rss,requests').split(','));
+const ONLY = new Set((process.env.ONLY ?? 'text,raw,pdf,rss,requests,big').split(','));
+const BIGFILE_MB = Number(process.env.BIGFILE_MB ?? 100);
+const BENCH_DB = (process.env.BENCH_DB ?? 'pglite,postgres').split(',');
 const KEY = `qk_bench_${randomBytes(12).toString('hex')}`;
 
 const baseUrl = process.env.DATABASE_URL;
@@ -83,10 +99,19 @@ interface Server {
   url: string;
 }
 
-function startServer(env: Record<string, string>): Promise<Server> {
+function startServer(env: Record<string, string>, databaseUrlOverride: string | null = databaseUrl): Promise<Server> {
   const child = spawn(process.execPath, [...(process.env.SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), 'scripts/start.mjs'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', DATABASE_URL: databaseUrl, QUARRY_API_KEY: KEY, MIGRATE_ON_START: 'true', ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      ...(databaseUrlOverride ? { DATABASE_URL: databaseUrlOverride } : {}),
+      QUARRY_API_KEY: KEY,
+      MIGRATE_ON_START: 'true',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -173,19 +198,134 @@ function uploadBytes(url: string, sourceId: string, name: string, bytes: Uint8Ar
   });
 }
 
-async function waitCompleted(url: string, fileIds: string[]) {
+async function waitCompleted(url: string, fileIds: string[], pollMs = 20) {
   for (;;) {
     const states = await Promise.all(fileIds.map((id) => gql(url, 'query($id: ID!) { file(id: $id) { processingStatus errorMessage totalChunks } }', { id })));
     const failed = states.find((s) => s.file.processingStatus === 'ERROR');
     if (failed) throw new Error(`file failed: ${failed.file.errorMessage}`);
     if (states.every((s) => s.file.processingStatus === 'COMPLETED')) return states.map((s) => s.file);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+// ── raw: the same passages straight through pg ──────────────────────────────────────────────────────
+interface RawFile {
+  name: string;
+  bytes: number;
+  chunks: Chunk[];
+  vectors: string[];
+}
+
+/** The passages Quarry makes of `text` (its own reader, chunker and embedder), ready to insert; not timed. */
+async function passagesOf(name: string, bytes: Uint8Array): Promise<RawFile> {
+  const source = { size: bytes.length, async *chunks() { yield Buffer.from(bytes); } };
+  const doc = await openDocument(source, { kind: 'text', name, limits: DEFAULT_LIMITS });
+  const chunks: Chunk[] = [];
+  for await (const piece of doc.pieces) for (const section of piece.sections) chunks.push(...chunkSection(section, { chunkSize: 300, overlap: 50 }, chunks.length));
+  const embedder = new LexicalEmbedder(384);
+  const vectors: string[] = [];
+  for (let i = 0; i < chunks.length; i += 512) for (const v of await embedder.embed(chunks.slice(i, i + 512).map((c) => c.text))) vectors.push(vectorLiteral(v));
+  return { name, bytes: bytes.length, chunks, vectors };
+}
+
+/**
+ * Inserts the files' passages in one transaction on one connection, with the same columns as Quarry (into the same
+ * table, so with the same btree, GIN and HNSW indexes); returns the seconds the transaction took.
+ */
+async function rawInsert(sourceId: string, files: RawFile[]): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const [{ organizationId, config }] = (await client.query('SELECT "organizationId", "embeddingConfig"::text AS config FROM "Source" WHERE id = $1', [sourceId])).rows;
+    const t0 = performance.now();
+    await client.query('BEGIN');
+    for (const f of files) {
+      const fileId = `file-${randomUUID()}`;
+      await client.query(
+        `INSERT INTO "File" (id, "organizationId", "sourceId", "fileName", "originalFileName", "mediaType", "sizeBytes", "processingStatus", "updatedAt")
+         VALUES ($1, $2, $3, $4, $4, 'text/plain', $5, 'COMPLETED', now())`,
+        [fileId, organizationId, sourceId, `raw-${f.name}`, f.bytes],
+      );
+      for (let i = 0; i < f.chunks.length; i += 500) {
+        const rows = f.chunks.slice(i, i + 500);
+        await client.query(
+          `INSERT INTO "Passage" ("organizationId", "sourceId", "fileId", "fileName", "chunkIndex", text, metadata, "embeddingConfig", "embeddingDim", embedding, "updatedAt")
+           SELECT $1, $2, $3, $4, r.idx, r.text, r.meta, $5::jsonb, 384, r.vec::vector, now()
+             FROM unnest($6::int[], $7::text[], $8::jsonb[], $9::text[]) AS r(idx, text, meta, vec)`,
+          [organizationId, sourceId, fileId, f.name, config, rows.map((c) => c.index), rows.map((c) => c.text), rows.map((c) => passageMetadata(f.name, c)), f.vectors.slice(i, i + 500)],
+        );
+      }
+    }
+    await client.query('COMMIT');
+    return (performance.now() - t0) / 1000;
+  } finally {
+    await client.end();
+  }
+}
+
+// ── big file ───────────────────────────────────────────────────────────────────────────────────────────
+interface BigFigures {
+  seconds: number;
+  uploadSeconds: number;
+  rssGrowthMb: number;
+  healthP99: number;
+  readP99: number;
+  samples: number;
+}
+
+const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))] ?? NaN;
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn().catch(() => {});
+  return performance.now() - t0;
+}
+
+/** A BIGFILE_MB text file through a server of its own on `kind`, polled every 100 ms while it is processed. */
+async function bigFile(kind: 'pglite' | 'postgres'): Promise<BigFigures> {
+  const dataDir = kind === 'pglite' ? await mkdtemp(path.join(tmpdir(), 'quarry-bench-big-')) : null;
+  const server = await startServer({ MAX_UPLOAD_BYTES: String((BIGFILE_MB + 16) << 20), ...(dataDir ? { DATA_DIR: dataDir } : {}) }, dataDir ? null : databaseUrl);
+  const pid = server.child.pid!;
+  try {
+    const sourceId = await createSource(server.url);
+    const before = rssMb(pid);
+    let peak = before;
+    const health: number[] = [];
+    const reads: number[] = [];
+    let measuring = false;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssMb(pid));
+      if (!measuring) return;
+      void timed(() => fetch(`${server.url}/healthz`).then((r) => r.text())).then((ms) => health.push(ms));
+      void timed(() => gql(server.url, 'query($id: ID!) { source(id: $id) { id name } }', { id: sourceId })).then((ms) => reads.push(ms));
+    }, 100);
+    const size = BIGFILE_MB << 20;
+    const t0 = performance.now();
+    const fileId = await uploadStream(server.url, sourceId, 'big.txt', size, function* () {
+      for (let sent = 0, block = 0; sent < size; block++) {
+        const text = Buffer.from(corpus(1 << 20, 100 + block));
+        const part = text.subarray(0, Math.min(text.length, size - sent));
+        sent += part.length;
+        yield part;
+      }
+    });
+    const uploadSeconds = (performance.now() - t0) / 1000;
+    measuring = true;
+    await waitCompleted(server.url, [fileId], 500);
+    const seconds = (performance.now() - t0) / 1000;
+    clearInterval(sampler);
+    await new Promise((r) => setTimeout(r, 200));
+    return { seconds, uploadSeconds, rssGrowthMb: peak - before, healthP99: p99(health), readP99: p99(reads), samples: health.length };
+  } finally {
+    server.child.kill('SIGTERM');
+    await new Promise((r) => server.child.once('exit', r));
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -203,6 +343,8 @@ async function main() {
   const server = await startServer({ OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: fake.url, WORKER_CONCURRENCY: process.env.WORKER_CONCURRENCY ?? '2', MAX_UPLOAD_BYTES: String(512 << 20) });
   const idle = await startServer({ RUN_WORKERS: 'false', MAX_UPLOAD_BYTES: String(512 << 20) });
   const textMbps: number[] = [];
+  const rawMbps: number[] = [];
+  const big: Partial<Record<'pglite' | 'postgres', BigFigures>> = {};
   const pdfPps: number[] = [];
   const rssGrowth: number[] = [];
   const requests: number[] = [];
@@ -211,11 +353,15 @@ async function main() {
     const texts = Array.from({ length: 4 }, (_, i) => new TextEncoder().encode(corpus((TEXT_MB << 20) / 4, i + 1)));
     const totalBytes = texts.reduce((n, t) => n + t.length, 0);
     const pdfBytes = await pdf(PDF_PAGES);
+    const rawFiles = ONLY.has('raw') ? await Promise.all(texts.map((t, i) => passagesOf(`corpus-${i}.txt`, t))) : [];
     // Warm-up: first requests compile code paths in the server; not measured.
     const warm = await createSource(server.url);
     await waitCompleted(server.url, [await uploadBytes(server.url, warm, 'warm.txt', texts[0].slice(0, 200_000))]);
 
     for (let run = 0; run < RUNS; run++) {
+      // 5. raw, interleaved with the text runs (before each)
+      if (ONLY.has('raw')) rawMbps.push(totalBytes / (1 << 20) / (await rawInsert(await createSource(server.url), rawFiles)));
+
       // 1. text
       if (ONLY.has('text')) {
       const textSource = await createSource(server.url);
@@ -265,12 +411,21 @@ async function main() {
     idle.child.kill('SIGTERM');
     await fake.close();
   }
+  // 6. one big file per database, each on a server of its own (once: it takes minutes)
+  if (ONLY.has('big')) for (const kind of BENCH_DB as ('pglite' | 'postgres')[]) big[kind] = await bigFile(kind);
 
   console.log(`\nIngestion on PostgreSQL, local embedder, median of ${RUNS} runs (load: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`);
   const show = (xs: number[], line: () => string) => xs.length && console.log(line());
   show(textMbps, () => `  plain text, ${TEXT_MB} MB in 4 files, upload → completed : ${fmt(textMbps)} MB/s   (target ≥ 2 MB/s; ratio ${(median(textMbps) / 2).toFixed(2)})`);
+  show(rawMbps, () => `  raw: the same passages through pg, one transaction     : ${fmt(rawMbps)} MB/s   (Quarry / raw: ${(median(textMbps) / median(rawMbps)).toFixed(2)}, target ≥ 0.9)`);
   show(pdfPps, () => `  text PDF, ${PDF_PAGES} pages, upload → completed        : ${fmt(pdfPps, 1)} pages/s   (target ≥ 50; ratio ${(median(pdfPps) / 50).toFixed(2)})`);
   show(rssGrowth, () => `  peak RSS growth while uploading ${BIG_MB} MB            : ${fmt(rssGrowth, 1)} MB   (target ≤ 64 MB; ratio ${(median(rssGrowth) / 64).toFixed(2)})`);
+  for (const [kind, f] of Object.entries(big)) {
+    console.log(
+      `  ${BIGFILE_MB} MB text file on ${kind.padEnd(8)}: completed in ${f.seconds.toFixed(0)} s (upload ${f.uploadSeconds.toFixed(1)} s), ` +
+        `peak RSS growth ${f.rssGrowthMb.toFixed(0)} MB (≤ 256), /healthz p99 ${f.healthP99.toFixed(0)} ms (≤ 200), small read p99 ${f.readP99.toFixed(0)} ms (≤ 500), ${f.samples} samples`,
+    );
+  }
   show(requests, () => `  requests to the OpenAI-compatible server, ${chunksFor1000} chunks: ${fmt(requests, 0)}   (target ≤ 2)`);
 }
 

@@ -104,6 +104,10 @@ const schema = z.object({
     .default('')
     .transform((list) => list.split(',').map((entry) => entry.trim()).filter(Boolean))
     .refine((entries) => entries.every(isAddressOrRange), 'must be IP addresses or CIDR ranges, separated by commas'),
+  PROCESSING_MEMORY_MB: z.coerce.number().int().min(32).default(512),
+  MAX_FILE_PASSAGES: z.coerce.number().int().min(1).default(250_000),
+  MAX_INFLATE_RATIO: z.coerce.number().min(1).default(100),
+  INGEST_BATCH_SIZE: z.coerce.number().int().min(1).max(4096).default(512),
 }).refine((c) => c.REQUEST_TIMEOUT_MS === 0 || c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, {
   message: 'must not exceed REQUEST_TIMEOUT_MS',
   path: ['HEADERS_TIMEOUT_MS'],

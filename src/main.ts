@@ -79,9 +79,14 @@ async function main() {
     shuttingDown = true;
     const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
     log.info({ signal }, 'shutting down: finishing in-flight requests');
+    // Whatever still runs past the timeout is cut: files being processed resume from their stored batches.
+    setTimeout(() => {
+      log.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown took longer than SHUTDOWN_TIMEOUT_MS; exiting');
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS + 1000).unref();
     try {
-      await app.stop();
-      await ingest.stop(); // running file jobs finish their current step; the rest resume on the next start
+      // At once: in-flight requests finish while running file jobs stop at their next step and are released.
+      await Promise.all([app.stop(), ingest.stop()]);
       await closeEvents(); // after the workers, whose last steps still publish
       await redis?.close();
       await stopCallbacks(); // outcomes of interrupted deliveries are recorded before the database closes

@@ -30,7 +30,11 @@ async function main() {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'worker shutting down: finishing running jobs');
+    log.info({ signal }, 'worker shutting down: running jobs stop at their next step and are released');
+    setTimeout(() => {
+      log.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown took longer than SHUTDOWN_TIMEOUT_MS; exiting');
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS + 1000).unref();
     try {
       await ingest.stop();
       await closeEvents();

@@ -23,7 +23,7 @@ import {
   updateAgent,
 } from '../src/domain/agents.js';
 import { BASE_TOOL_NAMES, ensureBaseTools, FILE_TOOL_NAMES, isBaseTool } from '../src/domain/base-tools.js';
-import { databaseKinds, openTestDatabase, seedOrganization } from './support/db.js';
+import { databaseKinds, openTestDatabase, seedOrganization, setFileText } from './support/db.js';
 
 const MISSING = {
   agent: 'agent-00000000-0000-4000-8000-000000000000',
@@ -68,7 +68,7 @@ describe.each(databaseKinds())('agents domain on %s', (kind) => {
             createdAt: new Date(Date.now() - age * 1000),
           },
         });
-        if (text !== undefined) await prisma.fileContent.create({ data: { organizationId, fileId: file.id, text } });
+        if (text !== undefined) await setFileText(prisma, organizationId, file.id, text);
         return file;
       },
     };
@@ -488,7 +488,7 @@ describe.each(databaseKinds())('agents domain on %s', (kind) => {
       }
       // Processing the file again refreshes the same row.
       const before = await db.fileAgent.findUnique({ where: { fileId_agentId: { fileId: fresh.id, agentId: agent.id } } });
-      await db.fileContent.update({ where: { fileId: fresh.id }, data: { text: 'newer' } });
+      await setFileText(database.prisma, actor.organizationId, fresh.id, 'newer');
       await insertFileForAttachedAgents(db, actor, fresh.id);
       expect(await db.fileAgent.findUnique({ where: { fileId_agentId: { fileId: fresh.id, agentId: agent.id } } })).toMatchObject({
         id: before!.id,

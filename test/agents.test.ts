@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewOrganization } from '../src/domain/organizations.js';
 import { createTestApp, type TestApp } from './support/app.js';
-import { databaseKinds } from './support/db.js';
+import { databaseKinds, setFileText } from './support/db.js';
 
 describe.each(databaseKinds())('agents over GraphQL on %s', (kind) => {
   let t: TestApp;
@@ -17,7 +17,7 @@ describe.each(databaseKinds())('agents over GraphQL on %s', (kind) => {
       const file = await t.db.prisma.file.create({
         data: { organizationId: org.organizationId, sourceId: createSource.source.id, fileName: `${name}/${fileName}`, originalFileName: fileName, mediaType: 'text/plain', processingStatus: 'COMPLETED' },
       });
-      await t.db.prisma.fileContent.create({ data: { organizationId: org.organizationId, fileId: file.id, text } });
+      await setFileText(t.db.prisma, org.organizationId, file.id, text);
       ids.push(file.id);
     }
     return { sourceId: createSource.source.id as string, fileIds: ids };

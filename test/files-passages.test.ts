@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewOrganization } from '../src/domain/organizations.js';
 import { createTestApp, type TestApp } from './support/app.js';
-import { databaseKinds } from './support/db.js';
+import { databaseKinds, liveSetOf, setFileText } from './support/db.js';
 
 describe.each(databaseKinds())('files and passages on %s', (kind) => {
   let t: TestApp;
@@ -30,11 +30,12 @@ describe.each(databaseKinds())('files and passages on %s', (kind) => {
           chunksEmbedded: 2,
         },
       });
-      await t.db.prisma.fileContent.create({ data: { organizationId: org.organizationId, fileId: file.id, text: `hello ${fileName}` } });
+      await setFileText(t.db.prisma, org.organizationId, file.id, `hello ${fileName}`);
+      const setId = await liveSetOf(t.db.prisma, org.organizationId, file.id);
       for (const chunkIndex of [0, 1]) {
         await t.db.prisma.$executeRaw`
-          INSERT INTO "Passage" ("organizationId", "sourceId", "fileId", "fileName", "chunkIndex", text, "embeddingDim", embedding, "updatedAt")
-          VALUES (${org.organizationId}, ${source.id}, ${file.id}, ${file.fileName}, ${chunkIndex}, ${`chunk ${chunkIndex} of ${fileName}`}, 3, ${`[${chunkIndex},0.5,1]`}::vector, now())`;
+          INSERT INTO "Passage" ("organizationId", "sourceId", "fileId", "setId", "fileName", "chunkIndex", text, "embeddingDim", embedding, "updatedAt")
+          VALUES (${org.organizationId}, ${source.id}, ${file.id}, ${setId}, ${file.fileName}, ${chunkIndex}, ${`chunk ${chunkIndex} of ${fileName}`}, 3, ${`[${chunkIndex},0.5,1]`}::vector, now())`;
       }
       made.push(file);
     }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './support/app.js';
-import { databaseKinds } from './support/db.js';
+import { databaseKinds, liveSetOf, setFileText } from './support/db.js';
 
 const SOURCE_FIELDS = 'id name description instructions metadata embeddingConfig { endpointType model dim chunkSize handle } createdAt updatedAt';
 
@@ -181,8 +181,8 @@ describe.each(databaseKinds())('sources on %s', (kind) => {
     const org = await t.seed();
     const s = await createOk(org.apiKey, { name: 'doomed' });
     const file = await t.db.prisma.file.create({ data: { organizationId: org.organizationId, sourceId: s.id, fileName: 'doomed/a.txt', originalFileName: 'a.txt', sizeBytes: 5 } });
-    await t.db.prisma.fileContent.create({ data: { organizationId: org.organizationId, fileId: file.id, text: 'hello' } });
-    await t.db.prisma.passage.create({ data: { organizationId: org.organizationId, sourceId: s.id, fileId: file.id, text: 'hello', chunkIndex: 0 } });
+    await setFileText(t.db.prisma, org.organizationId, file.id, 'hello');
+    await t.db.prisma.passage.create({ data: { organizationId: org.organizationId, sourceId: s.id, fileId: file.id, setId: await liveSetOf(t.db.prisma, org.organizationId, file.id), text: 'hello', chunkIndex: 0 } });
     const agent = await t.db.prisma.agent.create({ data: { organizationId: org.organizationId, name: 'bot' } });
     await t.db.prisma.sourceAgent.create({ data: { organizationId: org.organizationId, sourceId: s.id, agentId: agent.id } });
     const deleted = await t.gqlOk(org.apiKey, 'mutation($id: ID!) { deleteSource(id: $id) { deletedSourceId name } }', { id: s.id });

@@ -2,6 +2,7 @@ import type { Actor } from '../core/auth.js';
 import { badInput, conflict, notFound } from '../core/errors.js';
 import type { FileAgent, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { requireId } from './ids.js';
+import { LIVE_CONTENT } from './passage-visibility.js';
 
 /**
  * An agent's working memory of files (Letta's files_agents): one row per (agent, file) of its sources, open or
@@ -104,7 +105,7 @@ export const incomingFileSelect = {
   fileName: true,
   mediaType: true,
   createdAt: true,
-  content: { select: { text: true } },
+  contents: { where: LIVE_CONTENT, orderBy: { seq: 'asc' }, select: { text: true } },
 } satisfies Prisma.FileSelect;
 
 export type IncomingFile = Prisma.FileGetPayload<{ select: typeof incomingFileSelect }> & ViewWindow;
@@ -152,8 +153,8 @@ export function planPlacement(actor: Actor, agent: AgentFileLimits, existing: Pl
   placed.forEach((file, rank) => {
     const isOpen = rank < agent.maxFilesOpen;
     const visibleContent =
-      isOpen && file.content
-        ? renderVisibleContent(file.content.text, { mediaType: file.mediaType, startLine: file.startLine, endLine: file.endLine, charLimit: agent.perFileViewWindowCharLimit })
+      isOpen && file.contents.length
+        ? renderVisibleContent(file.contents.map((piece) => piece.text).join(''), { mediaType: file.mediaType, startLine: file.startLine, endLine: file.endLine, charLimit: agent.perFileViewWindowCharLimit })
         : null;
     const view = { fileName: file.fileName, isOpen, visibleContent, startLine: file.startLine ?? null, endLine: file.endLine ?? null, lastAccessedAt: now };
     const row = rowByFile.get(file.id);

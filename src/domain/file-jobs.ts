@@ -4,6 +4,7 @@ import { events, jobChange } from '../core/events.js';
 import type { QueuedJob } from '../core/queue.js';
 import type { File, Job, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { detectMediaType } from '../ingest/media-types.js';
+import { fileJobRow } from './file-state.js';
 import { getFile } from './files.js';
 import { ACTIVE_JOB_STATUSES } from './jobs.js';
 
@@ -59,17 +60,7 @@ export async function announce(job: Job, jobs: JobSink): Promise<void> {
 }
 
 function reembeddingJob(actor: Actor, file: File, metadata: Prisma.InputJsonObject): Prisma.JobUncheckedCreateInput {
-  return {
-    organizationId: actor.organizationId,
-    userId: actor.userId,
-    createdById: actor.userId,
-    jobType: 'JOB',
-    status: 'PENDING',
-    task: 'file_reembedding',
-    sourceId: file.sourceId,
-    fileId: file.id,
-    metadata,
-  };
+  return fileJobRow({ organizationId: actor.organizationId, userId: actor.userId, sourceId: file.sourceId, fileId: file.id, task: 'file_reembedding', metadata });
 }
 
 /** How the file was parsed: what its upload recorded, or detected again from its name and first bytes. */

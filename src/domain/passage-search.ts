@@ -2,6 +2,7 @@ import type { Actor } from '../core/auth.js';
 import { badInput } from '../core/errors.js';
 import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
 import { requireId } from './ids.js';
+import { livePassageSql } from './passage-visibility.js';
 import { HNSW_MAX_DIM, requireVectorDim } from './vector-indexes.js';
 
 /**
@@ -74,7 +75,7 @@ export async function searchPassages(db: PrismaClient, actor: Actor, input: Pass
   const bySource = input.sourceIds && Prisma.sql`"sourceId" = ANY(${input.sourceIds.map((id) => requireId('source', id, 'sourceIds'))}::text[])`;
   const byFile = input.fileIds && Prisma.sql`"fileId" = ANY(${input.fileIds.map((id) => requireId('file', id, 'fileIds'))}::text[])`;
   const scope: Scope = {
-    where: [Prisma.sql`"organizationId" = ${actor.organizationId}`, ...(bySource ? [bySource] : []), ...(byFile ? [byFile] : [])],
+    where: [Prisma.sql`"organizationId" = ${actor.organizationId}`, ...(bySource ? [bySource] : []), ...(byFile ? [byFile] : []), livePassageSql('"Passage"')],
     organizationId: actor.organizationId,
     narrowest: byFile ?? bySource ?? null,
     exactScanMaxRows: tuning.exactScanMaxRows ?? EXACT_SCAN_MAX_ROWS,

@@ -104,6 +104,24 @@ export function countTokens(text: string): number {
 }
 
 export function chunk(doc: ParsedDocument, options: ChunkOptions = {}): Chunk[] {
+  const { chunkSize, overlap } = checkChunkOptions(options);
+  const chunks: Chunk[] = [];
+  for (const section of doc.sections) new SectionChunker(section, chunkSize, overlap, chunks, 0).run();
+  return chunks;
+}
+
+/**
+ * The chunks of one section, numbered from `firstIndex`: what the streaming pipeline calls for each window of a
+ * document (a section, or a slice of a long one cut at a paragraph break), so it never holds a whole file's chunks.
+ */
+export function chunkSection(section: Section, options: ChunkOptions, firstIndex: number): Chunk[] {
+  const { chunkSize, overlap } = checkChunkOptions(options);
+  const chunks: Chunk[] = [];
+  new SectionChunker(section, chunkSize, overlap, chunks, firstIndex).run();
+  return chunks;
+}
+
+function checkChunkOptions(options: ChunkOptions): { chunkSize: number; overlap: number } {
   const { chunkSize = DEFAULT_CHUNK_SIZE, overlap = DEFAULT_OVERLAP } = options;
   if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_CHUNK_SIZE) {
     throw badInput(`chunkSize must be a whole number of tokens from 1 to ${MAX_CHUNK_SIZE}, got ${chunkSize}`, 'chunkSize');
@@ -114,9 +132,7 @@ export function chunk(doc: ParsedDocument, options: ChunkOptions = {}): Chunk[] 
       'overlap',
     );
   }
-  const chunks: Chunk[] = [];
-  for (const section of doc.sections) new SectionChunker(section, chunkSize, overlap, chunks).run();
-  return chunks;
+  return { chunkSize, overlap };
 }
 
 /** A chunk ends at the best break among those that fill at least this share of the budget. */
@@ -162,6 +178,7 @@ class SectionChunker {
     private readonly budget: number,
     private readonly overlap: number,
     private readonly out: Chunk[],
+    private readonly indexBase: number,
   ) {
     this.text = section.text;
     forEachPiece(this.text, (piece, offset, sliced) => {
@@ -316,7 +333,7 @@ class SectionChunker {
 
   private emit({ text, from, to, tokenCount }: Span): void {
     const base = this.section.startOffset;
-    const chunk: Chunk = { text, index: this.out.length, tokenCount, startOffset: base + from, endOffset: base + to };
+    const chunk: Chunk = { text, index: this.indexBase + this.out.length, tokenCount, startOffset: base + from, endOffset: base + to };
     this.lastEnd = to;
     if (this.section.page !== undefined) chunk.page = this.section.page;
     if (this.section.headingPath) chunk.headingPath = [...this.section.headingPath];

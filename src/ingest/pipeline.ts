@@ -1,32 +1,50 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Actor } from '../core/auth.js';
+import type { Database } from '../core/db/index.js';
+import type { SqlRunner } from '../core/db/sql.js';
 import { AppError } from '../core/errors.js';
-import { events, fileChange } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { QueuedJob } from '../core/queue.js';
 import { scopedPrisma } from '../core/tenancy.js';
 import { insertFileForAttachedAgents } from '../domain/agent-files.js';
 import { asEmbeddingConfig, type EmbeddingConfig } from '../domain/embedding-config.js';
-import { announceJob, transitionJob } from '../domain/jobs.js';
-import type { File, FileStatus, Job, Prisma, PrismaClient } from '../generated/prisma/client.js';
-import { chunk, DEFAULT_OVERLAP, type Chunk } from './chunker.js';
-import { createEmbedder, EmbeddingError, type EmbedderEnv, type EmbedderOptions } from './embedders/index.js';
-import { parse, ParseError, type DocumentKind, type ParsedDocument } from './parsers/index.js';
+import {
+  beatFileJob,
+  claimFileJob,
+  completeFileJob,
+  endFileJob,
+  FILE_TASKS,
+  FileJobStop,
+  reportFileProgress,
+  requeueFileJob,
+  stagedSetFor,
+  type FileTask,
+} from '../domain/file-state.js';
+import type { File, FileStatus, Job, PassageSet, Prisma, PrismaClient } from '../generated/prisma/client.js';
+import { chunkSection, DEFAULT_OVERLAP, type Chunk } from './chunker.js';
+import { openDocument, type ByteSource, type DocumentStream } from './document-stream.js';
+import { createEmbedder, EmbeddingError, LexicalEmbedder, type Embedder, type EmbedderEnv, type EmbedderOptions } from './embedders/index.js';
+import { LimitError, tooManyPassages, type IngestLimits } from './limits.js';
+import { PassageStore, purgeRetiredSets, SetNoLongerStaged, type TextPiece } from './passage-store.js';
+import { ParseError, type DocumentKind } from './parsers/index.js';
+
+export { FILE_TASKS, type FileTask } from '../domain/file-state.js';
 
 /**
- * Processing of one file, as one durable job: parse → chunk → embed → store.
+ * Processing of one file, as one durable job, streamed in batches: parse → chunk → embed → store, with memory
+ * bounded by the batch, not the file.
  *
- * The job row is the truth. A worker claims it with a compare-and-set (PENDING, or RUNNING with a lapsed
- * heartbeat), beats a heartbeat while it works, and reports each step on the job and on the file; every change is
- * published for subscribers. Steps are idempotent: the text is upserted, and the passages of a file are replaced
- * in one transaction together with the file's `completed` status (and, for a REPLACE upload, the deletion of the
- * file it replaces), so re-running any step never duplicates passages and search never sees half a file.
+ * The document is read a window at a time (document-stream.ts) and cut into chunks; every INGEST_BATCH_SIZE chunks
+ * are embedded, then stored into the file's STAGED passage set (passage-store.ts) while the next batch is embedded.
+ * Nothing is visible until the file completes: then, in one small transaction, the set becomes LIVE (replacing the
+ * file's previous passages, or the file a REPLACE upload replaces), see domain/file-state.ts, which owns every
+ * change of the job's and the file's state. A run that stops (crash, shutdown) resumes from the set's counters:
+ * the document is read and chunked again, but stored batches are neither embedded nor written again. A cancel or
+ * a failure retires the set, whose rows are then deleted in slices.
  *
- * Tasks: `file_processing` (a new upload) and `file_reembedding` (the source's embedding changed: the original bytes
- * are parsed again so pages and headings survive, then embedded with the new config).
+ * Tasks: `file_processing` (a new upload) and `file_reembedding` (reprocessing, or the source's embedding
+ * changed: the original bytes are parsed again so pages and headings survive, then embedded with the new config).
  */
-
-export const FILE_TASKS = ['file_processing', 'file_reembedding'] as const;
-export type FileTask = (typeof FILE_TASKS)[number];
 
 /** What an upload records on its job so a worker parses the file as it was detected. */
 export interface FileJobMetadata {
@@ -36,8 +54,8 @@ export interface FileJobMetadata {
 }
 
 export interface PipelineOptions {
-  /** Unscoped client: each job is confined to its own organization here. */
-  prisma: PrismaClient;
+  /** The database (unscoped): each job is confined to its own organization here. */
+  db: Database;
   embedderEnv: EmbedderEnv;
   embedderOptions?: EmbedderOptions;
   log: Logger;
@@ -49,30 +67,28 @@ export interface PipelineOptions {
   maxAttempts: number;
   /** Delay before the first retry after a passing failure; doubles per attempt. */
   retryDelayMs: number;
-  /** Puts the job back on the queue (after a retryable failure). */
+  limits: IngestLimits;
+  /** Puts the job back on the queue (after a retryable failure, or a release). */
   requeue: (job: QueuedJob, delayMs: number) => Promise<void>;
+  /** Aborts when the process shuts down: the run stops at its next step and the job is released to be resumed. */
+  shutdown?: AbortSignal;
+  /** Called before each batch is stored (tests simulate a crash here). */
+  beforeStore?: (info: { jobId: string; firstChunk: number }) => void | Promise<void>;
 }
 
-/** Texts per embed call: the unit of progress reports. Providers split it further within their own limits. */
-const EMBED_GROUP = 1024;
-/** Rows per INSERT when storing passages. */
-const INSERT_BATCH = 500;
-const ACTIVE_FILE: FileStatus[] = ['PENDING', 'PARSING', 'CHUNKING', 'EMBEDDING'];
-
-/** Why a run stopped early, when it was not an error of the file's own. */
-class Stop extends Error {
-  constructor(readonly reason: 'cancelled' | 'lost' | 'file-deleted' | 'config-changed') {
-    super(reason);
-  }
-}
+/** Progress events reach subscribers at least this often while a file is processed. */
+const PROGRESS_EVERY_MS = 1000;
+/** Texts per call to the in-process embedder: its CPU work is cut so requests are answered in between. */
+const LOCAL_EMBED_SLICE = 64;
 
 export async function processFileJob(options: PipelineOptions, queued: QueuedJob): Promise<void> {
-  const { prisma, workerId, log } = options;
-  const db = scopedPrisma(prisma, queued.organizationId);
-  const job = await claim(db, options, queued.jobId);
+  const { workerId, log } = options;
+  const db = scopedPrisma(options.db.prisma, queued.organizationId);
+  if (options.shutdown?.aborted) return;
+  const job = await claimFileJob(db, queued.jobId, workerId, options.staleMs);
   if (!job) return; // someone else holds it, or it ended: nothing to do
   if (!job.fileId || !FILE_TASKS.includes(job.task as FileTask)) {
-    await transitionJob(db, job.organizationId, job.id, 'FAILED', { stopReason: 'error', metadata: withError(job, `Job ${job.id} is not a file job`) });
+    await endFileJob(db, job, 'FAILED', 'error', `Job ${job.id} is not a file job`).catch(() => {});
     return;
   }
   const run = new Run(db, options, job);
@@ -82,34 +98,54 @@ export async function processFileJob(options: PipelineOptions, queued: QueuedJob
   }
   const heartbeat = setInterval(() => void run.beat(), options.heartbeatMs);
   heartbeat.unref();
+  const onShutdown = () => run.stop(new FileJobStop('shutdown'));
+  options.shutdown?.addEventListener('abort', onShutdown);
   try {
-    await run.execute();
+    await options.db.withRunner((runner) => run.execute(runner));
   } catch (error) {
     await run.handle(error);
   } finally {
     clearInterval(heartbeat);
+    options.shutdown?.removeEventListener('abort', onShutdown);
   }
+  await run.cleanUp();
   log.debug({ jobId: job.id, workerId }, 'file job done');
 }
 
-/** Takes the job if nobody holds it (or its holder's heartbeat lapsed). */
-async function claim(db: PrismaClient, options: PipelineOptions, jobId: string): Promise<Job | null> {
-  const staleBefore = new Date(Date.now() - options.staleMs);
-  const [job] = await db.job.updateManyAndReturn({
-    where: {
-      id: jobId,
-      cancelRequestedAt: null,
-      OR: [{ status: { in: ['CREATED', 'PENDING'] } }, { status: 'RUNNING', OR: [{ heartbeatAt: null }, { heartbeatAt: { lt: staleBefore } }] }],
+/** The file's original bytes, one stored blob at a time. */
+function blobSource(runner: SqlRunner, file: File): ByteSource {
+  return {
+    size: file.sizeBytes ?? 0,
+    async *chunks() {
+      for (let seq = 0; ; seq++) {
+        const [row] = await runner.query<{ data: Uint8Array }>('SELECT data FROM "FileBlob" WHERE "fileId" = $1 AND "organizationId" = $2 AND seq = $3', [
+          file.id,
+          file.organizationId,
+          seq,
+        ]);
+        if (!row) return;
+        yield Buffer.isBuffer(row.data) ? row.data : Buffer.from(row.data.buffer, row.data.byteOffset, row.data.byteLength);
+      }
     },
-    data: { status: 'RUNNING', lockedBy: options.workerId, heartbeatAt: new Date(), attempts: { increment: 1 } },
-  });
-  if (job) announceJob(db, job);
-  return job ?? null;
+  };
+}
+
+interface Batch {
+  chunks: Chunk[];
+  pieces: TextPiece[];
 }
 
 class Run {
   private readonly abort = new AbortController();
   private readonly actor: Actor;
+  private set: PassageSet | null = null;
+  private status: FileStatus = 'PENDING';
+  private lastReport = 0;
+  private reporting: Promise<void> | null = null;
+  private counts = { cut: 0, embedded: 0, stored: 0, estimate: 0 };
+  private stream: DocumentStream | null = null;
+  private completed: File | null = null;
+  private readonly progressTimer: NodeJS.Timeout;
 
   constructor(
     private readonly db: PrismaClient,
@@ -117,6 +153,8 @@ class Run {
     private readonly job: Job,
   ) {
     this.actor = { organizationId: job.organizationId, userId: job.userId ?? job.createdById ?? '', role: 'ADMIN', apiKeyId: '' };
+    this.progressTimer = setInterval(() => void this.report(false).catch(() => {}), PROGRESS_EVERY_MS);
+    this.progressTimer.unref();
   }
 
   private get task(): FileTask {
@@ -127,160 +165,195 @@ class Run {
     return this.job.fileId!;
   }
 
-  async execute(): Promise<void> {
+  stop(reason: FileJobStop): void {
+    if (!this.abort.signal.aborted) this.abort.abort(reason);
+  }
+
+  private check(): void {
+    this.abort.signal.throwIfAborted();
+  }
+
+  async execute(runner: SqlRunner): Promise<void> {
+    const started = performance.now();
+    // How long this process could not answer while the file was processed (reported in the log line below).
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
     const file = await this.db.file.findUnique({ where: { id: this.fileId }, include: { source: { select: { embeddingConfig: true } } } });
-    if (!file) throw new Stop('file-deleted');
+    if (!file) throw new FileJobStop('file-deleted');
     const config = asEmbeddingConfig(file.source.embeddingConfig);
-
-    const timings: Record<string, number> = {};
-    let mark = performance.now();
-    const lap = (name: string) => {
-      const now = performance.now();
-      timings[name] = Math.round(now - mark);
-      mark = now;
-    };
-
-    // parse
-    await this.step('PARSING', { step: 'parsing' });
-    const doc = await this.parse(file);
-    await this.db.fileContent.upsert({
-      where: { fileId: file.id },
-      create: { organizationId: file.organizationId, fileId: file.id, text: doc.text },
-      update: { text: doc.text },
-    });
-    if (this.task === 'file_processing') await insertFileForAttachedAgents(this.db, this.actor, file.id);
-    lap('parseMs');
-
-    // chunk
-    await this.step('CHUNKING', { step: 'chunking' }, { processingNote: doc.note ?? null });
-    const chunks = chunk(doc, { chunkSize: config.chunkSize, overlap: Math.min(DEFAULT_OVERLAP, Math.floor(config.chunkSize / 2)) });
-    lap('chunkMs');
-
-    // embed
-    await this.step('EMBEDDING', { step: 'embedding', done: 0, total: chunks.length }, { totalChunks: chunks.length, chunksEmbedded: 0 });
-    const vectors = await this.embed(config, chunks);
-    lap('embedMs');
-
-    // store: passages, the file's final state, the job's, and a replaced file's deletion, all in one transaction
-    await this.store(file, config, chunks, vectors, doc);
-    lap('storeMs');
-    this.options.log.info({ jobId: this.job.id, fileId: file.id, bytes: file.sizeBytes, chunks: chunks.length, ...timings }, 'file processed');
-  }
-
-  private async parse(file: File): Promise<ParsedDocument> {
+    const configJson = JSON.stringify(file.source.embeddingConfig);
     const meta = (this.job.metadata ?? {}) as Partial<FileJobMetadata>;
-    const blobs = await this.db.fileBlob.findMany({ where: { fileId: file.id }, orderBy: { seq: 'asc' }, select: { data: true } });
-    const bytes = Buffer.concat(blobs.map((b) => Buffer.from(b.data)));
     if (!meta.kind) throw new ParseError(`The file's type was not recorded at upload; upload it again`);
-    return parse({ bytes, name: file.originalFileName, kind: meta.kind, language: meta.language });
+
+    await this.step('PARSING', 'parsing');
+    const set = (this.set = await this.resumableSet(runner, configJson));
+    const resumeAt = set.storedChunks;
+    this.counts.stored = this.counts.embedded = resumeAt;
+    const stream = (this.stream = await openDocument(blobSource(runner, file), { kind: meta.kind, name: file.originalFileName, language: meta.language, limits: this.options.limits, windowChars: this.options.limits.windowChars }));
+    await this.step('CHUNKING', 'chunking');
+
+    const embedder = createEmbedder(config, this.options.embedderEnv, this.options.embedderOptions);
+    const store = new PassageStore(
+      runner,
+      {
+        organizationId: file.organizationId,
+        sourceId: file.sourceId,
+        fileId: file.id,
+        fileName: file.originalFileName,
+        setId: set.id,
+        createdById: this.job.createdById,
+        configJson,
+        dim: config.dim,
+      },
+      this.options.limits.batchSize,
+    );
+    const timings = { embedMs: 0, storeMs: 0 };
+    // Store batch n while batch n+1 is read, chunked and embedded: the database works while this process does.
+    let storing: Promise<void> | null = null;
+    for await (const batch of this.batches(stream, config, resumeAt)) {
+      this.check();
+      const fresh = batch.chunks.filter((c) => c.index >= resumeAt);
+      const pieces = batch.pieces.filter((p) => p.seq >= set.storedTexts);
+      if (!fresh.length && !pieces.length) continue;
+      if (this.status !== 'EMBEDDING') await this.step('EMBEDDING', 'embedding');
+      let mark = performance.now();
+      const vectors = await this.embed(embedder, fresh);
+      timings.embedMs += performance.now() - mark;
+      this.counts.embedded += fresh.length;
+      if (storing) await storing;
+      this.check();
+      await this.options.beforeStore?.({ jobId: this.job.id, firstChunk: fresh[0]?.index ?? this.counts.stored });
+      mark = performance.now();
+      storing = store.store(fresh, vectors, pieces).then(() => {
+        timings.storeMs += performance.now() - mark;
+        this.counts.stored += fresh.length;
+        void this.report(false).catch(() => {});
+      });
+      // Observed when awaited; without this a failure while the next batch embeds would be unhandled.
+      storing.catch(() => {});
+    }
+    if (storing) await storing;
+    this.check();
+    await this.report(true, 'storing');
+
+    const total = this.counts.cut;
+    const note = total === 0 ? (stream.note() ?? 'no text found in the file') : (stream.note() ?? null);
+    this.completed = await completeFileJob(this.db, { job: this.job, workerId: this.options.workerId, setId: set.id, configJson, totalChunks: total, note });
+    this.options.log.info(
+      {
+        jobId: this.job.id,
+        fileId: file.id,
+        bytes: file.sizeBytes,
+        chunks: total,
+        resumedAt: resumeAt || undefined,
+        embedMs: Math.round(timings.embedMs),
+        storeMs: Math.round(timings.storeMs),
+        transactions: store.timings.transactions,
+        slowestTransactionMs: Math.round(store.timings.slowestMs),
+        totalMs: Math.round(performance.now() - started),
+        eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
+        eventLoopDelayMaxMs: Math.round(loopDelay.max / 1e6),
+      },
+      'file processed',
+    );
+    loopDelay.disable();
   }
 
-  private async embed(config: EmbeddingConfig, chunks: Chunk[]): Promise<Float32Array[]> {
-    const vectors: Float32Array[] = [];
-    if (chunks.length === 0) return vectors;
-    const embedder = createEmbedder(config, this.options.embedderEnv, this.options.embedderOptions);
-    for (let start = 0; start < chunks.length; start += EMBED_GROUP) {
-      const group = chunks.slice(start, start + EMBED_GROUP).map((c) => c.text);
-      const result = await embedder.embed(group, this.abort.signal);
-      for (const v of result) vectors.push(Float32Array.from(v));
-      const done = vectors.length;
-      await this.step('EMBEDDING', { step: 'embedding', done, total: chunks.length }, { chunksEmbedded: done });
+  /**
+   * The staged set to write: this job's from an earlier run when its passages were made with the same embedding
+   * (so the run resumes), else a fresh one.
+   */
+  private async resumableSet(runner: SqlRunner, configJson: string): Promise<PassageSet> {
+    const set = await stagedSetFor(this.db, this.job);
+    if (set.storedChunks === 0 && set.storedTexts === 0) return set;
+    const [stored] = await runner.query<{ config: string }>('SELECT "embeddingConfig"::text AS config FROM "Passage" WHERE "setId" = $1 LIMIT 1', [set.id]);
+    if (!stored || JSON.stringify(JSON.parse(stored.config)) === JSON.stringify(JSON.parse(configJson))) return set;
+    await this.db.passageSet.updateMany({ where: { id: set.id, state: 'STAGED' }, data: { state: 'RETIRED', jobId: null } });
+    return stagedSetFor(this.db, this.job);
+  }
+
+  /** The document's chunks in batches, with the text pieces read since the previous batch. */
+  private async *batches(stream: DocumentStream, config: EmbeddingConfig, resumeAt: number): AsyncGenerator<Batch> {
+    const { batchSize, maxFilePassages } = this.options.limits;
+    const options = { chunkSize: config.chunkSize, overlap: Math.min(DEFAULT_OVERLAP, Math.floor(config.chunkSize / 2)) };
+    let chunks: Chunk[] = [];
+    let pieces: TextPiece[] = [];
+    let seq = 0;
+    let chars = 0;
+    for await (const piece of stream.pieces) {
+      chars += piece.text.length;
+      pieces.push({ seq: seq++, text: piece.text, endChars: chars });
+      for (const section of piece.sections) {
+        for (const chunk of chunkSection(section, options, this.counts.cut)) {
+          if (chunk.index >= maxFilePassages) throw tooManyPassages(this.options.limits);
+          chunks.push(chunk);
+          this.counts.cut++;
+          if (chunks.length >= batchSize) {
+            yield { chunks, pieces };
+            chunks = [];
+            pieces = [];
+          }
+        }
+      }
+      this.counts.estimate = Math.max(this.counts.cut, Math.round(this.counts.cut / Math.max(0.01, stream.progress())));
+      // Skipping a resumed file's stored batches is only reading and chunking: still let requests through.
+      if (this.counts.cut <= resumeAt) await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (chunks.length || pieces.length) yield { chunks, pieces };
+  }
+
+  private async embed(embedder: Embedder, chunks: Chunk[]): Promise<number[][]> {
+    if (!chunks.length) return [];
+    const texts = chunks.map((c) => c.text);
+    if (!(embedder instanceof LexicalEmbedder)) return embedder.embed(texts, this.abort.signal);
+    const vectors: number[][] = [];
+    for (let start = 0; start < texts.length; start += LOCAL_EMBED_SLICE) {
+      vectors.push(...(await embedder.embed(texts.slice(start, start + LOCAL_EMBED_SLICE))));
+      await new Promise((resolve) => setImmediate(resolve));
+      this.check();
     }
     return vectors;
   }
 
-  private async store(file: File, config: EmbeddingConfig, chunks: Chunk[], vectors: Float32Array[], doc: ParsedDocument): Promise<void> {
-    this.abort.signal.throwIfAborted();
-    const note = chunks.length === 0 ? (doc.note ?? 'no text found in the file') : (doc.note ?? null);
-    const displayName = file.originalFileName;
-    const { file: stored, job } = await this.db.$transaction(
-      async (tx) => {
-        // The source's embedding may have changed while this file was being embedded: start over with the new one.
-        const source = await tx.source.findUnique({ where: { id: file.sourceId }, select: { embeddingConfig: true } });
-        if (source && JSON.stringify(source.embeddingConfig) !== JSON.stringify(config)) throw new Stop('config-changed');
-        await tx.passage.deleteMany({ where: { fileId: file.id } });
-        for (let start = 0; start < chunks.length; start += INSERT_BATCH) {
-          const rows = chunks.slice(start, start + INSERT_BATCH);
-          await tx.$executeRawUnsafe(
-            `INSERT INTO "Passage" ("organizationId", "sourceId", "fileId", "fileName", "chunkIndex", text, metadata, "embeddingConfig", "embeddingDim", embedding, "createdById", "updatedAt")
-             SELECT $1, $2, $3, $4, r.idx, r.text, r.meta, $5::jsonb, $6::int, r.vec::vector, $7, now()
-             FROM unnest($8::int[], $9::text[], $10::jsonb[], $11::text[]) AS r(idx, text, meta, vec)`,
-            file.organizationId,
-            file.sourceId,
-            file.id,
-            displayName,
-            JSON.stringify(config),
-            config.dim,
-            this.job.createdById,
-            rows.map((c) => c.index),
-            rows.map((c) => c.text),
-            rows.map((c) => JSON.stringify(passageMetadata(displayName, c))),
-            rows.map((_, i) => vectorLiteral(vectors[start + i])),
-          );
-        }
-        const [updated] = await tx.file.updateManyAndReturn({
-          where: { id: file.id },
-          data: { processingStatus: 'COMPLETED', totalChunks: chunks.length, chunksEmbedded: chunks.length, errorMessage: null, processingNote: note },
-        });
-        if (!updated) throw new Stop('file-deleted');
-        const [ended] = await tx.job.updateManyAndReturn({
-          where: { id: this.job.id, lockedBy: this.options.workerId, status: 'RUNNING' },
-          data: {
-            status: 'COMPLETED',
-            completedAt: new Date(),
-            lockedBy: null,
-            heartbeatAt: null,
-            stopReason: 'end_turn',
-            progress: { step: 'completed', done: chunks.length, total: chunks.length },
-            metadata: { ...((this.job.metadata ?? {}) as object), numPassages: chunks.length },
-          },
-        });
-        if (!ended) throw new Stop('lost');
-        if (updated.replacesFileId) await tx.file.deleteMany({ where: { id: updated.replacesFileId, sourceId: updated.sourceId } });
-        return { file: updated, job: ended };
-      },
-      { timeout: 10 * 60_000, maxWait: 60_000 },
-    );
-    if (stored.replacesFileId) {
-      events.publish('file', stored.organizationId, { ...fileChange({ ...file, id: stored.replacesFileId }, false) });
-    }
-    events.publish('file', stored.organizationId, fileChange(stored));
-    announceJob(this.db, job);
+  private progress(step: string): Prisma.InputJsonObject {
+    const { cut, embedded, stored, estimate } = this.counts;
+    return { step, done: stored, total: Math.max(estimate, cut), chunked: cut, embedded, stored, read: Math.round((this.stream?.progress() ?? 0) * 1000) / 1000 };
+  }
+
+  private async step(status: FileStatus, step: string): Promise<void> {
+    this.check();
+    this.status = status;
+    await this.report(true, step);
   }
 
   /**
-   * Moves the file to `status` (with counters) and reports progress on the job. The job's transition tells
-   * whether a cancel was requested (it then ends CANCELLED) or the job was taken from us.
+   * Reports the job's progress and the file's counters (at most every quarter second unless `force`); this is also
+   * how a cancel request is noticed between heartbeats.
    */
-  private async step(status: FileStatus, progress: Prisma.InputJsonObject, fields: Partial<Pick<File, 'totalChunks' | 'chunksEmbedded' | 'processingNote'>> = {}) {
-    this.abort.signal.throwIfAborted();
-    const job = await transitionJob(this.db, this.job.organizationId, this.job.id, 'RUNNING', { progress, heartbeatAt: new Date() }).catch((error) => {
-      if (error instanceof AppError) throw new Stop(error.code === 'NOT_FOUND' ? 'lost' : 'cancelled');
-      throw error;
+  private async report(force: boolean, step?: string): Promise<void> {
+    if (this.completed || this.abort.signal.aborted || this.status === 'PENDING') return;
+    if (!force && (this.reporting || Date.now() - this.lastReport < 250)) return;
+    if (this.reporting) await this.reporting.catch(() => {});
+    this.lastReport = Date.now();
+    const name = step ?? (this.counts.embedded > this.counts.stored ? 'storing' : this.status.toLowerCase());
+    const fields = this.status === 'EMBEDDING' || this.counts.stored > 0 ? { totalChunks: Math.max(this.counts.estimate, this.counts.cut), chunksEmbedded: this.counts.stored } : {};
+    this.reporting = reportFileProgress(this.db, this.job, this.options.workerId, this.status, this.progress(name), fields).catch((error) => {
+      if (error instanceof FileJobStop) this.stop(error);
+      else throw error;
     });
-    if (job.status === 'CANCELLED') throw new Stop('cancelled');
-    if (job.lockedBy !== this.options.workerId) throw new Stop('lost');
-    const [file] = await this.db.file.updateManyAndReturn({
-      where: { id: this.fileId, processingStatus: { in: ACTIVE_FILE.concat(this.task === 'file_reembedding' ? ['COMPLETED', 'ERROR'] : []) } },
-      data: { processingStatus: status, errorMessage: null, ...fields },
-    });
-    if (!file) {
-      const exists = await this.db.file.count({ where: { id: this.fileId } });
-      throw exists ? new Stop('cancelled') : new Stop('file-deleted');
+    try {
+      await this.reporting;
+    } finally {
+      this.reporting = null;
     }
-    events.publish('file', file.organizationId, fileChange(file));
+    this.check();
   }
 
   /** Keeps the claim alive; notices a cancel request or a lost job and aborts the work in progress. */
   async beat(): Promise<void> {
     try {
-      const [job] = await this.db.job.updateManyAndReturn({
-        where: { id: this.job.id, lockedBy: this.options.workerId, status: 'RUNNING' },
-        data: { heartbeatAt: new Date() },
-        select: { cancelRequestedAt: true },
-      });
-      if (!job) this.abort.abort(new Stop('lost'));
-      else if (job.cancelRequestedAt) this.abort.abort(new Stop('cancelled'));
+      const state = await beatFileJob(this.db, this.job, this.options.workerId);
+      if (state !== 'ok') this.stop(new FileJobStop(state));
     } catch (error) {
       this.options.log.warn({ err: error, jobId: this.job.id }, 'heartbeat failed');
     }
@@ -288,89 +361,69 @@ class Run {
 
   /** Ends the job after an exception, with the file in a state that says why. */
   async handle(error: unknown): Promise<void> {
-    const reason = error instanceof Stop ? error : this.abort.signal.aborted && this.abort.signal.reason instanceof Stop ? this.abort.signal.reason : null;
-    if (reason?.reason === 'lost') return; // deleted, or taken over by another worker: not ours to touch any more
-    if (reason?.reason === 'file-deleted') {
-      await this.end('CANCELLED', 'file_deleted', 'The file was deleted during processing').catch(() => {});
+    clearInterval(this.progressTimer);
+    const aborted = this.abort.signal.aborted ? this.abort.signal.reason : null;
+    const reason = error instanceof FileJobStop ? error.reason : aborted instanceof FileJobStop ? aborted.reason : error instanceof SetNoLongerStaged ? 'cancelled' : null;
+    const setId = this.set?.id;
+    if (reason === 'lost') return; // deleted, or taken over by another worker: not ours to touch any more
+    if (reason === 'file-deleted') {
+      await endFileJob(this.db, this.job, 'CANCELLED', 'file_deleted', 'The file was deleted during processing', setId).catch(() => {});
       return;
     }
-    if (reason?.reason === 'config-changed') {
-      const again = await transitionJob(this.db, this.job.organizationId, this.job.id, 'PENDING', {
-        lockedBy: null,
-        heartbeatAt: null,
-        attempts: Math.max(0, this.job.attempts - 1), // not a failure: this run does not count
-        progress: { step: 'waiting', reason: "the source's embedding changed; starting over" },
-      }).catch(() => null);
-      if (again?.status === 'PENDING') await this.options.requeue({ jobId: this.job.id, organizationId: this.job.organizationId }, 0);
+    if (reason === 'shutdown') {
+      // Not a failure: the staged set stays, and the next run resumes from it.
+      const released = await requeueFileJob(this.db, this.job, { ...this.progress('waiting'), reason: 'the server stopped; resuming at its next start' }, false);
+      this.options.log.info({ jobId: this.job.id, stored: this.counts.stored, released }, 'file job released at shutdown');
       return;
     }
-    if (reason?.reason === 'cancelled') {
-      await this.end('CANCELLED', 'cancelled', this.task === 'file_reembedding' ? 'Re-embedding was cancelled' : 'Processing was cancelled');
+    if (reason === 'config-changed') {
+      if (setId) await this.db.passageSet.updateMany({ where: { id: setId, state: 'STAGED' }, data: { state: 'RETIRED', jobId: null } });
+      const again = await requeueFileJob(this.db, this.job, { step: 'waiting', reason: "the source's embedding changed; starting over" }, false);
+      if (again) await this.options.requeue({ jobId: this.job.id, organizationId: this.job.organizationId }, 0);
+      return;
+    }
+    if (reason === 'cancelled') {
+      await endFileJob(this.db, this.job, 'CANCELLED', 'cancelled', this.task === 'file_reembedding' ? 'Re-embedding was cancelled' : 'Processing was cancelled', setId);
       return;
     }
     if (error instanceof EmbeddingError && error.retryable && this.job.attempts < this.options.maxAttempts) {
       const delayMs = error.retryAfterMs ?? Math.min(60_000, this.options.retryDelayMs * 2 ** (this.job.attempts - 1));
       this.options.log.warn({ err: error, jobId: this.job.id, attempt: this.job.attempts, delayMs }, 'embedding failed, job requeued');
-      const requeued = await transitionJob(this.db, this.job.organizationId, this.job.id, 'PENDING', {
-        lockedBy: null,
-        heartbeatAt: null,
-        progress: { step: 'waiting', retryInMs: delayMs, lastError: error.message },
-      }).catch(() => null);
-      if (requeued?.status === 'PENDING') await this.options.requeue({ jobId: this.job.id, organizationId: this.job.organizationId }, delayMs);
+      // The staged set stays: the next attempt resumes after the batches already stored.
+      const requeued = await requeueFileJob(this.db, this.job, { step: 'waiting', retryInMs: delayMs, lastError: error.message }, true);
+      if (requeued) await this.options.requeue({ jobId: this.job.id, organizationId: this.job.organizationId }, delayMs);
       return;
     }
-    const message =
-      error instanceof ParseError
-        ? error.message
-        : error instanceof EmbeddingError
-          ? `Embedding failed: ${error.message}`
-          : error instanceof AppError
-            ? error.message
-            : `Processing failed: ${error instanceof Error ? error.message : String(error)}`;
-    if (!(error instanceof ParseError || error instanceof EmbeddingError || error instanceof AppError)) {
-      this.options.log.error({ err: error, jobId: this.job.id }, 'file processing failed');
-    }
-    await this.fail(message);
+    await this.fail(describeFailure(error, this.job, this.options.log));
   }
 
   async fail(message: string): Promise<void> {
-    await this.end('FAILED', 'error', message);
+    clearInterval(this.progressTimer);
+    await endFileJob(this.db, this.job, 'FAILED', 'error', message, this.set?.id);
   }
 
-  /**
-   * The job goes to `status` with `message` as its error, which takes the file to ERROR with that message (see
-   * settleFile in domain/jobs.ts): job first, so a client that sees the file fail finds its job ended too. A job
-   * that had already ended or was deleted leaves the file to be settled here.
-   */
-  private async end(status: 'FAILED' | 'CANCELLED', stopReason: string, message: string): Promise<void> {
-    await transitionJob(this.db, this.job.organizationId, this.job.id, status, { stopReason, metadata: withError(this.job, message) }).catch((error) => {
-      if (!(error instanceof AppError)) throw error; // already ended or deleted meanwhile: its state stands
-    });
-    const [file] = await this.db.file.updateManyAndReturn({
-      where: { id: this.fileId, processingStatus: { in: ACTIVE_FILE } },
-      data: { processingStatus: 'ERROR', errorMessage: message },
-    });
-    if (file) events.publish('file', file.organizationId, fileChange(file));
+  /** After the run: agents attached to the source see the new file; retired passages are deleted in slices. */
+  async cleanUp(): Promise<void> {
+    clearInterval(this.progressTimer);
+    try {
+      if (this.completed && this.task === 'file_processing') await insertFileForAttachedAgents(this.db, this.actor, this.fileId);
+      if (!this.options.shutdown?.aborted) {
+        const rowsPerStatement = this.options.db.kind === 'pglite' ? 500 : 5000;
+        await this.options.db.withRunner((runner) => purgeRetiredSets(runner, { fileId: this.fileId, rowsPerStatement, signal: this.options.shutdown }));
+      }
+    } catch (error) {
+      this.options.log.warn({ err: error, jobId: this.job.id }, 'clean-up after file processing failed');
+    }
   }
 }
 
-const withError = (job: Job, message: string) => ({ ...((job.metadata ?? {}) as object), error: message });
-
-function passageMetadata(fileName: string, c: Chunk): Record<string, unknown> {
-  return {
-    fileName,
-    chunkIndex: c.index,
-    tokenCount: c.tokenCount,
-    startOffset: c.startOffset,
-    endOffset: c.endOffset,
-    ...(c.page != null ? { page: c.page } : {}),
-    ...(c.headingPath?.length ? { headingPath: c.headingPath } : {}),
-  };
-}
-
-/** pgvector's text form. Float32 is what pgvector stores, so nothing is lost by keeping vectors as Float32Array. */
-function vectorLiteral(v: Float32Array): string {
-  let out = '[';
-  for (let i = 0; i < v.length; i++) out += (i ? ',' : '') + v[i];
-  return out + ']';
+/**
+ * The file's error in Quarry's words: a parse, limit, embedding or request error says what is wrong with the file
+ * or the provider; anything else is logged in full and reported without a library's internals.
+ */
+function describeFailure(error: unknown, job: Job, log: Logger): string {
+  if (error instanceof ParseError || error instanceof LimitError || error instanceof AppError) return error.message;
+  if (error instanceof EmbeddingError) return `Embedding failed: ${error.message}`;
+  log.error({ err: error, jobId: job.id, fileId: job.fileId }, 'file processing failed');
+  return `Processing failed because of an internal error (logged on the server with job id ${job.id})`;
 }

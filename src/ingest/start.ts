@@ -3,6 +3,7 @@ import type { Database } from '../core/db/index.js';
 import type { Logger } from '../core/logger.js';
 import { openQueue } from '../core/queue.js';
 import type { RedisConnections } from '../core/redis.js';
+import { limitsFromConfig } from './limits.js';
 import { Ingest } from './worker.js';
 
 /**
@@ -18,7 +19,7 @@ export async function startIngest(
 ): Promise<Ingest> {
   const queue = await openQueue(redis, log);
   const ingest = new Ingest({
-    prisma: db.prisma,
+    db,
     queue,
     log,
     settings: {
@@ -28,6 +29,7 @@ export async function startIngest(
       maxAttempts: config.JOB_MAX_ATTEMPTS,
       retryDelayMs: config.JOB_RETRY_DELAY_MS,
     },
+    limits: limitsFromConfig(config),
     embedderEnv: config,
     // The embedded database belongs to this process alone (its lockfile says so): nobody else holds its jobs.
     exclusive: db.kind === 'pglite',

@@ -11,6 +11,7 @@ import { events, fileChange } from '../core/events.js';
 import type { QueuedJob } from '../core/queue.js';
 import { announce, type JobSink } from '../domain/file-jobs.js';
 import { checkName, FORBIDDEN_IN_NAMES, nameProblem } from '../domain/names.js';
+import { fileJobRow } from '../domain/file-state.js';
 import { getSource } from '../domain/sources.js';
 import type { SqlRunner } from '../core/db/sql.js';
 import type { File, Job, PrismaClient, Source } from '../generated/prisma/client.js';
@@ -113,10 +114,11 @@ export async function uploadFile(deps: UploadDeps, incoming: IncomingUpload, req
       for await (const data of createReadStream(staged!.path, { highWaterMark: BLOB_BYTES })) {
         await tx.query('INSERT INTO "FileBlob" ("fileId", seq, "organizationId", data) VALUES ($1, $2, $3, $4)', [file.id, seq++, org, data]);
       }
+      const row = fileJobRow({ organizationId: org, userId: actor.userId, sourceId: source.id, fileId: file.id, task: 'file_processing', metadata: { ...jobMetadata(type, name) } });
       const [job] = await tx.query<{ id: string }>(
         `INSERT INTO "Job" ("organizationId", "userId", "createdById", "jobType", status, task, "sourceId", "fileId", metadata, "updatedAt")
-         VALUES ($1, $2, $2, 'JOB', 'PENDING', 'file_processing', $3, $4, $5::jsonb, now()) RETURNING id`,
-        [org, actor.userId, source.id, file.id, JSON.stringify(jobMetadata(type, name))],
+         VALUES ($1, $2, $3, $4::"JobType", $5::"JobStatus", $6, $7, $8, $9::jsonb, now()) RETURNING id`,
+        [row.organizationId, row.userId, row.createdById, row.jobType, row.status, row.task, row.sourceId, row.fileId, JSON.stringify(row.metadata)],
       );
       return { outcome: replaces ? ('REPLACED' as const) : ('CREATED' as const), fileId: file.id, jobId: job.id };
     });
@@ -134,8 +136,8 @@ export async function uploadFile(deps: UploadDeps, incoming: IncomingUpload, req
   }
 }
 
-const jobMetadata = (type: MediaType, fileName: string): FileJobMetadata & { fileName: string } => {
-  const meta: FileJobMetadata & { fileName: string } = { kind: type.kind, mediaType: type.mediaType, fileName };
+const jobMetadata = (type: MediaType, fileName: string): FileJobMetadata & { fileName: string; language?: string } => {
+  const meta: FileJobMetadata & { fileName: string; language?: string } = { kind: type.kind, mediaType: type.mediaType, fileName };
   if (type.language) meta.language = type.language;
   return meta;
 };

@@ -2,11 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { events, jobChange } from '../core/events.js';
 import { serviceUnavailable } from '../core/errors.js';
+import type { Database } from '../core/db/index.js';
 import type { Logger } from '../core/logger.js';
 import type { JobQueue, QueuedJob } from '../core/queue.js';
-import type { PrismaClient } from '../generated/prisma/client.js';
+import { FILE_TASKS, retireAbandonedSets, takeOverFileJobs } from '../domain/file-state.js';
 import type { EmbedderEnv, EmbedderOptions } from './embedders/index.js';
-import { FILE_TASKS, processFileJob, type PipelineOptions } from './pipeline.js';
+import { DEFAULT_LIMITS, type IngestLimits } from './limits.js';
+import { purgeRetiredSets } from './passage-store.js';
+import { processFileJob, type PipelineOptions } from './pipeline.js';
 
 export interface IngestSettings {
   /** Files processed at once by this process's workers. */
@@ -27,22 +30,31 @@ export interface IngestSettings {
  * Recovery: every half `staleMs`, jobs RUNNING with a lapsed heartbeat and jobs PENDING for longer than `staleMs`
  * go back on the queue; the claim in the pipeline decides who gets them and counts the attempt, so a file whose
  * worker keeps dying ends in ERROR after `maxAttempts`, never stuck. With `exclusive` (the embedded database:
- * no other process can be working on it), jobs left RUNNING by a previous run are taken over at once.
+ * no other process can be working on it), jobs left RUNNING by a previous run are taken over at once. The sweep
+ * also retires passage sets nobody will finish and deletes retired ones, a slice at a time.
+ *
+ * Stopping aborts the files being processed at their next step (a statement or a batch away): their jobs go back
+ * to PENDING with what they stored kept, and the next start resumes them.
  */
 export class Ingest {
   readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private sweep: NodeJS.Timeout | null = null;
   private working = false;
+  private readonly shutdown = new AbortController();
+  private housekeeping: Promise<void> | null = null;
 
   constructor(
     private readonly options: {
-      prisma: PrismaClient;
+      db: Database;
       queue: JobQueue;
       log: Logger;
       settings: IngestSettings;
+      limits?: IngestLimits;
       embedderEnv: EmbedderEnv;
       embedderOptions?: EmbedderOptions;
       exclusive?: boolean;
+      /** Tests only: called before each batch is stored. */
+      beforeStore?: PipelineOptions['beforeStore'];
     },
   ) {}
 
@@ -65,7 +77,7 @@ export class Ingest {
     this.working = true;
     const { queue, settings, log } = this.options;
     const pipeline: PipelineOptions = {
-      prisma: this.options.prisma,
+      db: this.options.db,
       embedderEnv: this.options.embedderEnv,
       embedderOptions: this.options.embedderOptions,
       log,
@@ -74,8 +86,11 @@ export class Ingest {
       staleMs: settings.staleMs,
       maxAttempts: settings.maxAttempts,
       retryDelayMs: settings.retryDelayMs,
+      limits: this.options.limits ?? { ...DEFAULT_LIMITS, concurrency: settings.concurrency },
       // A requeue that fails (Redis down) is made again on reconnection; the job's row stays PENDING meanwhile.
       requeue: (job, delayMs) => queue.add(job, { delayMs, redelivery: true }).catch((error: unknown) => log.warn({ err: error, jobId: job.jobId }, 'requeue failed; retried when the queue is back')),
+      shutdown: this.shutdown.signal,
+      beforeStore: this.options.beforeStore,
     };
     await queue.consume((job) => processFileJob(pipeline, job), settings.concurrency);
     if (this.options.exclusive) await this.takeOver();
@@ -89,9 +104,10 @@ export class Ingest {
 
   /** Requeues abandoned and forgotten file jobs; returns how many. */
   async recover(staleMs = this.options.settings.staleMs): Promise<number> {
+    const prisma = this.options.db.prisma;
     try {
       const staleBefore = new Date(Date.now() - staleMs);
-      const jobs = await this.options.prisma.job.findMany({
+      const jobs = await prisma.job.findMany({
         where: {
           task: { in: [...FILE_TASKS] },
           OR: [
@@ -108,6 +124,7 @@ export class Ingest {
         await this.options.queue.add({ jobId: job.id, organizationId: job.organizationId }, { redelivery: job.status === 'RUNNING' });
       }
       if (jobs.length) this.options.log.info({ count: jobs.length }, 'requeued file jobs');
+      this.startHousekeeping();
       return jobs.length;
     } catch (error) {
       this.options.log.error({ err: error }, 'job recovery sweep failed');
@@ -115,19 +132,35 @@ export class Ingest {
     }
   }
 
+  /** Retires passage sets whose job is gone and deletes retired sets, in the background, one sweep at a time. */
+  private startHousekeeping(): void {
+    if (this.housekeeping || this.shutdown.signal.aborted) return;
+    const { db, log } = this.options;
+    this.housekeeping = (async () => {
+      try {
+        await retireAbandonedSets(db.prisma);
+        const rowsPerStatement = db.kind === 'pglite' ? 500 : 5000;
+        const deleted = await db.withRunner((runner) => purgeRetiredSets(runner, { rowsPerStatement, signal: this.shutdown.signal }));
+        if (deleted) log.info({ passages: deleted }, 'deleted passages of retired passage sets');
+      } catch (error) {
+        log.warn({ err: error }, 'passage set housekeeping failed');
+      } finally {
+        this.housekeeping = null;
+      }
+    })();
+  }
+
   /** Embedded only: nobody else can hold a job, so what a previous run left RUNNING goes back to PENDING. */
   private async takeOver(): Promise<void> {
-    const jobs = await this.options.prisma.job.updateManyAndReturn({
-      where: { task: { in: [...FILE_TASKS] }, status: 'RUNNING' },
-      data: { status: 'PENDING', lockedBy: null, heartbeatAt: null },
-    });
-    for (const job of jobs) events.publish('job', job.organizationId, jobChange(job));
-    if (jobs.length) this.options.log.warn({ count: jobs.length }, 'resuming file jobs interrupted by the previous run');
+    const count = await takeOverFileJobs(this.options.db.prisma);
+    if (count) this.options.log.warn({ count }, 'resuming file jobs interrupted by the previous run');
   }
 
   async stop(): Promise<void> {
     if (this.sweep) clearInterval(this.sweep);
     this.sweep = null;
+    this.shutdown.abort();
     await this.options.queue.close();
+    await this.housekeeping;
   }
 }

@@ -3,6 +3,7 @@ import { resolveCursorConnection, type DefaultConnectionArguments, type PageInfo
 import DataLoader from 'dataloader';
 import type { Context } from '../context.js';
 import { GRAPHQL_LIST_SIZE_CEILING } from '../config.js';
+import { livePassageSql } from '../domain/passage-visibility.js';
 import { Prisma } from '../generated/prisma/client.js';
 
 /**
@@ -21,6 +22,8 @@ export interface ChildPageSpec {
   /** Sort keys, as SQL expressions over `c`; the last must be unique (the id). */
   order: Prisma.Sql[];
   direction: 'ASC' | 'DESC';
+  /** A condition every child must meet (over `c`), e.g. passages' visibility. */
+  visible?: Prisma.Sql;
 }
 
 type PageArgs = ResolveCursorConnectionArgs & { where?: Prisma.Sql };
@@ -48,6 +51,7 @@ async function loadPages(ctx: Context, spec: ChildPageSpec, page: PageArgs, pare
   const cursorKeys = (id: string) =>
     Prisma.sql`(SELECT ${Prisma.join(spec.order.map((k) => Prisma.sql`${k}`))} FROM ${table} c WHERE c.id = ${id} AND c."organizationId" = ${ctx.actor.organizationId})`;
   const conditions = [Prisma.sql`c.${Prisma.raw(`"${spec.parentColumn}"`)} = p.id`, Prisma.sql`c."organizationId" = ${ctx.actor.organizationId}`];
+  if (spec.visible) conditions.push(spec.visible);
   if (page.where) conditions.push(page.where);
   const later = spec.direction === 'DESC' ? Prisma.raw('<') : Prisma.raw('>');
   const earlier = spec.direction === 'DESC' ? Prisma.raw('>') : Prisma.raw('<');
@@ -102,6 +106,7 @@ export const FILES_OF_SOURCE: ChildPageSpec = {
 export const PASSAGES_OF_SOURCE: ChildPageSpec = {
   name: 'passagesOfSource',
   table: 'Passage',
+  visible: livePassageSql('c'),
   parentColumn: 'sourceId',
   columns: PASSAGE_COLUMNS,
   order: [Prisma.sql`c."createdAt"`, Prisma.sql`COALESCE(c."chunkIndex", -1)`, Prisma.sql`c.id`],
@@ -111,6 +116,7 @@ export const PASSAGES_OF_SOURCE: ChildPageSpec = {
 export const PASSAGES_OF_FILE: ChildPageSpec = {
   name: 'passagesOfFile',
   table: 'Passage',
+  visible: livePassageSql('c'),
   parentColumn: 'fileId',
   columns: PASSAGE_COLUMNS,
   order: [Prisma.sql`COALESCE(c."chunkIndex", -1)`, Prisma.sql`c.id`],

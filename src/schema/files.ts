@@ -1,4 +1,5 @@
-import { deleteFile, displayFileName } from '../domain/files.js';
+import { deleteFile, displayFileName, joinContent } from '../domain/files.js';
+import { LIVE_CONTENT } from '../domain/passage-visibility.js';
 import type { Passage as PassageRow } from '../generated/prisma/client.js';
 import { orNotFound, requireId } from '../domain/ids.js';
 import { builder } from './builder.js';
@@ -33,8 +34,8 @@ export const File = builder.prismaNode('File', {
     content: t.string({
       nullable: true,
       description: 'The extracted text; loaded only when asked for.',
-      select: { content: { select: { text: true } } },
-      resolve: (f) => f.content?.text ?? null,
+      select: { processingStatus: true, contents: { where: LIVE_CONTENT, orderBy: { seq: 'asc' }, select: { text: true } } },
+      resolve: (f) => joinContent(f.contents, f.processingStatus),
     }),
     passages: t.connection({
       type: Passage,

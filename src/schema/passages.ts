@@ -1,6 +1,7 @@
 import type { Prisma } from '../generated/prisma/client.js';
 import { requireId } from '../domain/ids.js';
 import type { PassageHit } from '../domain/passage-search.js';
+import { LIVE_PASSAGES } from '../domain/passage-visibility.js';
 import { searchByText } from '../domain/search.js';
 import { builder } from './builder.js';
 import { EmbeddingConfigRef } from './embeddings.js';
@@ -51,7 +52,7 @@ builder.queryField('passages', (t) =>
 const PASSAGE_ORDER: Prisma.PassageOrderByWithRelationInput[] = [{ createdAt: 'asc' }, { chunkIndex: 'asc' }, { id: 'asc' }];
 
 function passageWhere(args: { sourceId?: string | number | null; fileId?: string | number | null }): Prisma.PassageWhereInput {
-  const where: Prisma.PassageWhereInput = {};
+  const where: Prisma.PassageWhereInput = { ...LIVE_PASSAGES };
   if (args.sourceId != null) where.sourceId = requireId('source', String(args.sourceId), 'sourceId');
   if (args.fileId != null) where.fileId = requireId('file', String(args.fileId), 'fileId');
   return where;

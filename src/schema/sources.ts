@@ -17,6 +17,7 @@ import { EmbeddingConfigInput, EmbeddingConfigRef } from './embeddings.js';
 import { FILES_OF_SOURCE, PASSAGES_OF_SOURCE, childConnection } from './child-pages.js';
 import { File, FileStatusEnum } from './files.js';
 import { Passage } from './passages.js';
+import { livePassageSql } from '../domain/passage-visibility.js';
 
 /** Sources: folders of documents, their files, passages and the agents they are attached to. */
 
@@ -83,7 +84,7 @@ const passageCounts = createContextCache(
     new DataLoader<string, number>(async (ids) => {
       const rows = await ctx.sql.query<{ sourceId: string; count: number }>(Prisma.sql`
         SELECT "sourceId", count(*)::int AS count FROM "Passage"
-         WHERE "sourceId" = ANY(${[...ids]}::text[]) AND "organizationId" = ${ctx.actor.organizationId}
+         WHERE "sourceId" = ANY(${[...ids]}::text[]) AND "organizationId" = ${ctx.actor.organizationId} AND ${livePassageSql('"Passage"')}
          GROUP BY "sourceId"`);
       const byId = new Map(rows.map((r) => [r.sourceId, r.count]));
       return ids.map((id) => byId.get(id) ?? 0);

@@ -8,6 +8,7 @@ import { openRedis } from '../../src/core/redis.js';
 import { createLogger } from '../../src/core/logger.js';
 import { MemoryQueue } from '../../src/core/queue.js';
 import type { EmbedderOptions } from '../../src/ingest/embedders/index.js';
+import { DEFAULT_LIMITS, type IngestLimits } from '../../src/ingest/limits.js';
 import { Ingest, type IngestSettings } from '../../src/ingest/worker.js';
 import { openTestDatabase, seedOrganization, type DatabaseKind } from './db.js';
 
@@ -82,6 +83,10 @@ export interface TestAppOptions {
   embedderOptions?: EmbedderOptions;
   /** Serve this open database instead of a fresh test database (closed with the app). */
   database?: Database;
+  /** Processing limits (small batches make many batches of a small file). */
+  limits?: Partial<IngestLimits>;
+  /** Called before each batch of passages is stored (to pause or crash a run there). */
+  beforeStore?: (info: { jobId: string; firstChunk: number }) => void | Promise<void>;
 }
 
 export async function createTestApp(
@@ -94,12 +99,14 @@ export async function createTestApp(
   const log = createLogger((process.env.TEST_LOG_LEVEL as 'silent') ?? 'silent');
   const merged = { ...testConfig, ...config };
   const ingest = new Ingest({
-    prisma: db.prisma,
+    db,
     queue: new MemoryQueue(log),
     log,
     settings: { ...testIngestSettings, ...appOptions.ingest },
     embedderEnv: merged,
     embedderOptions: appOptions.embedderOptions,
+    limits: { ...DEFAULT_LIMITS, concurrency: appOptions.ingest?.concurrency ?? testIngestSettings.concurrency, ...appOptions.limits },
+    beforeStore: appOptions.beforeStore,
     // The shared PostgreSQL test database has other files' jobs: only PGlite is ours alone.
     exclusive: false,
   });

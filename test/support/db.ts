@@ -25,3 +25,17 @@ export async function openTestDatabase(kind: DatabaseKind, options: OpenOptions 
 export function seedOrganization(db: Database, name = `test-org-${randomUUID().slice(0, 8)}`): Promise<NewOrganization> {
   return createOrganization(db.prisma, { name });
 }
+
+/** A file's LIVE passage set (created on first use), as a completed processing leaves it: for tests that write passages by hand. */
+export async function liveSetOf(prisma: Pick<Database['prisma'], 'passageSet'>, organizationId: string, fileId: string): Promise<string> {
+  const existing = await prisma.passageSet.findFirst({ where: { fileId, state: 'LIVE' }, select: { id: true } });
+  if (existing) return existing.id;
+  return (await prisma.passageSet.create({ data: { organizationId, fileId, state: 'LIVE' }, select: { id: true } })).id;
+}
+
+/** Sets a file's text as its processing would (one piece in its LIVE set). */
+export async function setFileText(prisma: Database['prisma'], organizationId: string, fileId: string, text: string): Promise<void> {
+  const setId = await liveSetOf(prisma, organizationId, fileId);
+  await prisma.fileContent.deleteMany({ where: { setId } });
+  await prisma.fileContent.create({ data: { organizationId, fileId, setId, seq: 0, text } });
+}

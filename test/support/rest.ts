@@ -8,6 +8,7 @@ import { createTool } from '../../src/domain/tools.js';
 import { EmbeddingCatalog } from '../../src/domain/embedding-config.js';
 import type { File, Passage } from '../../src/generated/prisma/client.js';
 import { testConfig, type Tenant, type TestApp } from './app.js';
+import { setFileText } from './db.js';
 
 /** HTTP helpers and a populated organization for the REST shim's tests. */
 
@@ -115,7 +116,7 @@ export async function processedFile(
       createdById: tenant.userId,
     },
   });
-  await tenant.db.fileContent.create({ data: { organizationId: tenant.organizationId, fileId: file.id, text } });
+  await setFileText(tenant.db, tenant.organizationId, file.id, text);
   if (!done) return { file, passages: [] };
   const config = new EmbeddingCatalog(testConfig).fromHandle('local/lexical-384');
   for (const [i, chunk] of chunks.entries()) {

@@ -55,7 +55,7 @@ function isUtf8(bytes: Uint8Array): boolean {
 
 const UTF8_NAMES = new Set(['UTF-8', 'ASCII']);
 
-function guessEncoding(bytes: Uint8Array): string {
+export function guessEncoding(bytes: Uint8Array): string {
   // The bytes are known not to be UTF-8, so take chardet's best other candidate.
   const match = chardet.analyse(bytes.subarray(0, SAMPLE_BYTES)).find((m) => !UTF8_NAMES.has(m.name));
   const name = match?.name === 'ISO-8859-1' || !match ? 'windows-1252' : match.name;

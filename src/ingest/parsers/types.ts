@@ -40,6 +40,8 @@ export interface ParseInput {
   name: string;
   kind: DocumentKind;
   language?: string;
+  /** For ZIP-based formats: the most bytes the archive may inflate to (see zip-guard.ts); unlimited when absent. */
+  maxInflatedBytes?: number;
 }
 
 /** The file is not what its type says, or is damaged; the message says what is wrong and is safe to show. */

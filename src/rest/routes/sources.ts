@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { Context } from '../../context.js';
 import { AppError } from '../../core/errors.js';
 import { attachSource, detachSource } from '../../domain/agents.js';
-import { deleteFile, getFile } from '../../domain/files.js';
+import { deleteFile, fileText, getFile, joinContent } from '../../domain/files.js';
+import { LIVE_CONTENT, LIVE_PASSAGES } from '../../domain/passage-visibility.js';
 import {
   bulkUpsertSources,
   createSource,
@@ -274,7 +275,7 @@ export function sourceRoutes(kind: Kind): Route[] {
         await getSource(ctx.db, sourceId, idParam);
         const rows = await page<Passage>(
           ctx.db.passage,
-          { where: { sourceId }, keys: [{ field: 'createdAt' }, { field: 'chunkIndex', nullable: true }, { field: 'id' }], type: 'Passage' },
+          { where: { sourceId, ...LIVE_PASSAGES }, keys: [{ field: 'createdAt' }, { field: 'chunkIndex', nullable: true }, { field: 'id' }], type: 'Passage' },
           { ...query, order: direction(query, childOrder) },
         );
         const vectors = await embeddingsOf(ctx, rows.map((r) => r.id));
@@ -300,17 +301,20 @@ export function sourceRoutes(kind: Kind): Route[] {
       handler: async ({ ctx, params, query }) => {
         const sourceId = idOfParams(params);
         await getSource(ctx.db, sourceId, idParam);
-        const rows = await page<out.FileRow>(
+        const rows = await page<File & { contents?: { text: string }[] }>(
           ctx.db.file,
           {
             where: { sourceId },
             keys: BY_CREATION,
             type: 'File',
-            ...(query.include_content ? { include: { content: { select: { text: true } } } } : {}),
+            ...(query.include_content ? { include: { contents: { where: LIVE_CONTENT, orderBy: { seq: 'asc' }, select: { text: true } } } } : {}),
           },
           { ...query, order: direction(query, childOrder) },
         );
-        return rows.map((row) => out.fileMetadata(row, { includeContent: query.include_content }));
+        return rows.map(({ contents, ...row }) => {
+          const text = contents ? joinContent(contents, row.processingStatus) : null;
+          return out.fileMetadata({ ...row, content: text === null ? null : { text } }, { includeContent: query.include_content });
+        });
       },
     }),
     route({
@@ -325,7 +329,8 @@ export function sourceRoutes(kind: Kind): Route[] {
       response: S.FileMetadata,
       handler: async ({ ctx, params, query }) => {
         const file = await fileOfSource(ctx, idOfParams(params), params.file_id, kind);
-        const content = query.include_content ? await ctx.db.fileContent.findUnique({ where: { fileId: file.id }, select: { text: true } }) : null;
+        const text = query.include_content ? await fileText(ctx.db, file.id) : null;
+        const content = text === null ? null : { text };
         return out.fileMetadata({ ...file, content }, { includeContent: query.include_content });
       },
     }),

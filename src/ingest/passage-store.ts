@@ -1,0 +1,201 @@
+import type { SqlRunner } from '../core/db/sql.js';
+import type { Chunk } from './chunker.js';
+
+/**
+ * Writes a file's passages and text pieces into its STAGED passage set, batch by batch, each in short transactions
+ * that also advance the set's counters (what a resumed run skips). Every insert is idempotent (a re-run never
+ * duplicates) and checks the set is still STAGED, so a cancelled run stops at its next statement.
+ *
+ * Vectors go to PostgreSQL in pgvector's binary form (one `vector[]` parameter per statement): nothing to print in
+ * Node nor to parse in the server. PGlite's driver sends text, so there they go as pgvector's text form.
+ *
+ * On PGlite the database runs in this process: the rows per statement adapt so that each transaction takes about
+ * TARGET_STATEMENT_MS, and requests keep being answered between them. PostgreSQL takes a whole batch at once.
+ */
+export interface StoreTarget {
+  organizationId: string;
+  sourceId: string;
+  fileId: string;
+  fileName: string;
+  setId: string;
+  createdById: string | null;
+  configJson: string;
+  dim: number;
+}
+
+export interface TextPiece {
+  seq: number;
+  text: string;
+  /** Characters of the document up to the end of this piece. */
+  endChars: number;
+}
+
+export const TARGET_STATEMENT_MS = 40;
+const MIN_ROWS = 4;
+
+export class SetNoLongerStaged extends Error {}
+
+export class PassageStore {
+  private rows: number;
+  private vectorOid: number | null = null;
+  /** Milliseconds of each transaction, for the log. */
+  readonly timings = { transactions: 0, ms: 0, slowestMs: 0 };
+
+  constructor(
+    private readonly runner: SqlRunner,
+    private readonly target: StoreTarget,
+    private readonly maxRows: number,
+  ) {
+    this.rows = runner.kind === 'pglite' ? Math.min(maxRows, 16) : maxRows;
+  }
+
+  /**
+   * Stores `chunks` (indexes ascending, contiguous, starting at the set's storedChunks or below) with their vectors,
+   * and the text pieces that precede them. After it returns, storedChunks is past the last chunk.
+   */
+  async store(chunks: Chunk[], vectors: ArrayLike<number>[], pieces: TextPiece[]): Promise<void> {
+    let pending = pieces;
+    for (let start = 0; start < chunks.length || pending.length; ) {
+      const end = Math.min(chunks.length, start + this.rows);
+      const began = performance.now();
+      const slice = chunks.slice(start, end);
+      const piecesNow = pending;
+      await this.runner.transaction(async (tx) => {
+        if (piecesNow.length) await this.insertPieces(tx, piecesNow);
+        if (slice.length) await this.insertPassages(tx, slice, vectors, start);
+        const last = piecesNow.at(-1);
+        const advanced = await tx.query(
+          `UPDATE "PassageSet" SET "storedChunks" = GREATEST("storedChunks", $2), "storedTexts" = GREATEST("storedTexts", $3),
+                  "storedChars" = GREATEST("storedChars", $4), "updatedAt" = now()
+            WHERE id = $1 AND state = 'STAGED' RETURNING id`,
+          [this.target.setId, slice.length ? slice[slice.length - 1].index + 1 : 0, last ? last.seq + 1 : 0, last ? last.endChars : 0],
+        );
+        if (!advanced.length) throw new SetNoLongerStaged();
+      });
+      pending = [];
+      const ms = performance.now() - began;
+      this.timings.transactions++;
+      this.timings.ms += ms;
+      this.timings.slowestMs = Math.max(this.timings.slowestMs, ms);
+      if (this.runner.kind === 'pglite' && slice.length) this.adapt(slice.length, ms);
+      start = end;
+      // Between transactions, whatever waits for the event loop (requests, heartbeats, signals) runs.
+      if (this.runner.kind === 'pglite') await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private adapt(rows: number, ms: number): void {
+    const next = Math.round((rows * TARGET_STATEMENT_MS) / Math.max(1, ms));
+    // Grow gently, shrink at once.
+    this.rows = Math.max(MIN_ROWS, Math.min(this.maxRows, next > this.rows ? Math.min(next, this.rows * 2) : next));
+  }
+
+  private async insertPieces(tx: SqlRunner, pieces: TextPiece[]): Promise<void> {
+    const t = this.target;
+    await tx.query(
+      `INSERT INTO "FileContent" ("organizationId", "fileId", "setId", seq, text, "updatedAt")
+       SELECT $1, $2, $3, p.seq, p.text, now() FROM unnest($4::int[], $5::text[]) AS p(seq, text)
+       ON CONFLICT ("setId", seq) DO NOTHING`,
+      [t.organizationId, t.fileId, t.setId, pieces.map((p) => p.seq), pieces.map((p) => p.text)],
+    );
+  }
+
+  private async insertPassages(tx: SqlRunner, chunks: Chunk[], vectors: ArrayLike<number>[], offset: number): Promise<void> {
+    const t = this.target;
+    const binary = tx.kind === 'postgres';
+    const encoded = binary ? vectorArrayBinary(await this.oid(tx), t.dim, vectors, offset, chunks.length) : chunks.map((_, i) => vectorLiteral(vectors[offset + i]));
+    await tx.query(
+      `INSERT INTO "Passage" ("organizationId", "sourceId", "fileId", "setId", "fileName", "chunkIndex", text, metadata, "embeddingConfig", "embeddingDim", embedding, "createdById", "updatedAt")
+       SELECT $1, $2, $3, $4, $5, r.idx, r.text, r.meta, $6::jsonb, $7::int, ${binary ? 'r.vec' : 'r.vec::vector'}, $8, now()
+         FROM unnest($9::int[], $10::text[], $11::jsonb[], $12::${binary ? 'vector' : 'text'}[]) AS r(idx, text, meta, vec)
+       ON CONFLICT ("setId", "chunkIndex") DO NOTHING`,
+      [
+        t.organizationId,
+        t.sourceId,
+        t.fileId,
+        t.setId,
+        t.fileName,
+        t.configJson,
+        t.dim,
+        t.createdById,
+        chunks.map((c) => c.index),
+        chunks.map((c) => c.text),
+        chunks.map((c) => passageMetadata(t.fileName, c)),
+        encoded,
+      ],
+    );
+  }
+
+  private async oid(tx: SqlRunner): Promise<number> {
+    if (this.vectorOid === null) {
+      const [row] = await tx.query<{ oid: number }>(`SELECT 'vector'::regtype::oid::int AS oid`);
+      this.vectorOid = Number(row.oid);
+    }
+    return this.vectorOid;
+  }
+}
+
+/** The metadata every passage carries, as JSON text. */
+export function passageMetadata(fileName: string, c: Chunk): string {
+  const meta: Record<string, unknown> = { fileName, chunkIndex: c.index, tokenCount: c.tokenCount, startOffset: c.startOffset, endOffset: c.endOffset };
+  if (c.page != null) meta.page = c.page;
+  if (c.headingPath?.length) meta.headingPath = c.headingPath;
+  return JSON.stringify(meta);
+}
+
+/** pgvector's text form. */
+export function vectorLiteral(v: ArrayLike<number>): string {
+  return `[${Array.prototype.join.call(v, ',')}]`;
+}
+
+/**
+ * A one-dimensional `vector[]` in PostgreSQL's binary array format, each element in pgvector's binary form
+ * (int16 dimension, int16 unused, float4 values, all big-endian): what array_recv and vector_recv read.
+ */
+export function vectorArrayBinary(vectorOid: number, dim: number, vectors: ArrayLike<number>[], offset: number, count: number): Buffer {
+  const element = 4 + dim * 4;
+  const buffer = Buffer.allocUnsafe(20 + count * (4 + element));
+  buffer.writeInt32BE(1, 0); // dimensions
+  buffer.writeInt32BE(0, 4); // no nulls
+  buffer.writeUInt32BE(vectorOid, 8);
+  buffer.writeInt32BE(count, 12);
+  buffer.writeInt32BE(1, 16); // lower bound
+  let at = 20;
+  for (let i = 0; i < count; i++) {
+    const v = vectors[offset + i];
+    if (v.length !== dim) throw new Error(`vector ${offset + i} has ${v.length} dimensions, expected ${dim}`);
+    buffer.writeInt32BE(element, at);
+    buffer.writeInt16BE(dim, at + 4);
+    buffer.writeInt16BE(0, at + 6);
+    at += 8;
+    for (let j = 0; j < dim; j++, at += 4) buffer.writeFloatBE(v[j], at);
+  }
+  return buffer;
+}
+
+/**
+ * Deletes RETIRED sets (and, through them, their passages and text pieces) a slice at a time, so no statement
+ * holds the database for long. Returns the passages deleted.
+ */
+export async function purgeRetiredSets(runner: SqlRunner, options: { fileId?: string; rowsPerStatement: number; signal?: AbortSignal }): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    if (options.signal?.aborted) return deleted;
+    const [set] = await runner.query<{ id: string }>(
+      `SELECT id FROM "PassageSet" WHERE state = 'RETIRED'${options.fileId ? ' AND "fileId" = $1' : ''} ORDER BY "updatedAt" LIMIT 1`,
+      options.fileId ? [options.fileId] : [],
+    );
+    if (!set) return deleted;
+    for (;;) {
+      if (options.signal?.aborted) return deleted;
+      const rows = await runner.query<{ id: string }>(
+        `DELETE FROM "Passage" WHERE id IN (SELECT id FROM "Passage" WHERE "setId" = $1 LIMIT $2) RETURNING id`,
+        [set.id, options.rowsPerStatement],
+      );
+      deleted += rows.length;
+      if (runner.kind === 'pglite') await new Promise((resolve) => setImmediate(resolve));
+      if (rows.length < options.rowsPerStatement) break;
+    }
+    await runner.query(`DELETE FROM "PassageSet" WHERE id = $1 AND state = 'RETIRED'`, [set.id]);
+  }
+}
