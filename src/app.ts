@@ -15,7 +15,7 @@ import { useSubscriptionExecution } from './core/live.js';
 import { useQueryJit } from './core/graphql-jit.js';
 import { applyConnectionCap, serverOptions } from './core/connection-limits.js';
 import { corsPolicy } from './core/cors.js';
-import { useQueryLimits } from './core/query-limits.js';
+import { parserCaches, useQueryLimits } from './core/query-limits.js';
 import { useSchemaDisclosure } from './core/schema-disclosure.js';
 import type { Logger } from './core/logger.js';
 import { SubscriptionRegistry, type SubscriptionConnection } from './core/subscription-limits.js';
@@ -100,6 +100,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     landingPage: false,
     // The server's own CORS policy covers every route (core/cors.ts).
     cors: false,
+    parserAndValidationCache: parserCaches(),
     // Multipart bodies are parsed by graphql-upload-ts before yoga (see route), streaming files to disk.
     multipart: false,
     logging: {
@@ -156,7 +157,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
   });
 
   const server = createServer(serverOptions(connectionLimits), (req, res) => route(req, res));
-  applyConnectionCap(server, connectionLimits);
+  applyConnectionCap(server, connectionLimits, log);
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);
