@@ -239,7 +239,8 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         try {
           document = parse(params.query);
         } catch (error) {
-          // A syntax error is the client's, answered as an `error` message (thrown, it would close the socket with 4500).
+          // A syntax error or a limit is the client's, answered as an `error` message (thrown, it would close the socket with 4500).
+          if (error instanceof GraphQLError && error.extensions?.code) return [error];
           return [new GraphQLError(error instanceof Error ? error.message : 'Invalid query', { extensions: { code: 'BAD_USER_INPUT' } })];
         }
         const args = {

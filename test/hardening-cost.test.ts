@@ -179,6 +179,10 @@ describe('query limits on PGlite', () => {
       await sink.until((s) => s.ended || s.results.length > 0, 'a refusal');
       const errors = (sink.results[0]?.errors ?? sink.failure) as { extensions?: Record<string, unknown> }[];
       expect(errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'listSize' });
+      const deep = new Sink('deep');
+      deep.dispose = client.subscribe({ query: `{ ${'me { '.repeat(13)}id${' }'.repeat(13)} }` }, deep.sink);
+      await deep.until((s) => s.ended, 'a refusal');
+      expect((deep.failure as { extensions?: Record<string, unknown> }[])[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'depth', max: 12 });
     } finally {
       await client.dispose();
     }
