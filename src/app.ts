@@ -21,7 +21,7 @@ import { MultipartError, readGraphQLMultipart } from './core/graphql-multipart.j
 import { requestScope } from './core/request-scope.js';
 import { applyConnectionCap, serverOptions } from './core/connection-limits.js';
 import { corsPolicy } from './core/cors.js';
-import { useQueryLimits } from './core/query-limits.js';
+import { parserCaches, useQueryLimits } from './core/query-limits.js';
 import { useSchemaDisclosure } from './core/schema-disclosure.js';
 import type { Logger } from './core/logger.js';
 import type { RedisConnections } from './core/redis.js';
@@ -123,6 +123,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     landingPage: false,
     // The server's own CORS policy covers every route (core/cors.ts).
     cors: false,
+    parserAndValidationCache: parserCaches(),
     // Multipart bodies are parsed by graphql-upload-ts before yoga (see route), streaming files to disk.
     multipart: false,
     logging: {
@@ -187,7 +188,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
       route(req, res).catch((error: unknown) => requestFailed(res, error));
     }),
   );
-  applyConnectionCap(server, connectionLimits);
+  applyConnectionCap(server, connectionLimits, log);
   function requestFailed(res: ServerResponse, error: unknown) {
     log.error({ err: error }, 'unexpected error while serving a request');
     try {
@@ -312,7 +313,8 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         try {
           document = parse(params.query);
         } catch (error) {
-          // A syntax error is the client's, answered as an `error` message (thrown, it would close the socket with 4500).
+          // A syntax error or a limit is the client's, answered as an `error` message (thrown, it would close the socket with 4500).
+          if (error instanceof GraphQLError && error.extensions?.code) return [error];
           return [new GraphQLError(error instanceof Error ? error.message : 'Invalid query', { extensions: { code: 'BAD_USER_INPUT' } })];
         }
         const args = {

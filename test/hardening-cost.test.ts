@@ -3,6 +3,7 @@ import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/app.js';
 import { createLogger } from '../src/core/logger.js';
+import { parserCaches } from '../src/core/query-limits.js';
 import { createTestApp, testConfig, type GraphQLResult, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
 import { FakeOpenAI } from './support/fake-openai.js';
@@ -102,10 +103,23 @@ describe.each(databaseKinds())('query cost on %s', (kind) => {
   it('answers deep nesting with BAD_USER_INPUT, never INTERNAL', async () => {
     const nested = (n: number) => `{ ${'me { '.repeat(n)}id${' }'.repeat(n)} }`;
     expectRefused(await t.gql(key, nested(20_000)));
-    expectRefused(await t.gql(key, nested(2000)), { limit: 'depth', max: 12 });
+    expectRefused(await t.gql(key, nested(1000)), { limit: 'depth', max: 12 });
     expectRefused(await t.gql(key, nested(13)), { limit: 'depth', max: 12 });
     const viaFragment = 'query { ...F } fragment F on Query { me { apiKey { user { id } } } }';
     expect((await t.gql(key, viaFragment)).errors).toBeUndefined();
+  });
+});
+
+describe('the parser cache', () => {
+  it('keeps document texts within its budget, and none larger than the budget', () => {
+    const { documentCache, errorCache } = parserCaches(1000);
+    errorCache.set(`{ me } ${'#'.repeat(2000)}`, new Error('refused'));
+    expect(errorCache.size).toBe(0);
+    for (let i = 0; i < 50; i++) errorCache.set(`{ a${i}: me } ${'#'.repeat(90)}`, new Error('refused'));
+    expect(errorCache.calculatedSize).toBeLessThanOrEqual(1000);
+    expect(errorCache.get(`{ a49: me } ${'#'.repeat(90)}`)).toBeInstanceOf(Error);
+    expect(errorCache.get(`{ a0: me } ${'#'.repeat(90)}`)).toBeUndefined();
+    expect(documentCache.size).toBe(0);
   });
 });
 
@@ -165,6 +179,10 @@ describe('query limits on PGlite', () => {
       await sink.until((s) => s.ended || s.results.length > 0, 'a refusal');
       const errors = (sink.results[0]?.errors ?? sink.failure) as { extensions?: Record<string, unknown> }[];
       expect(errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'listSize' });
+      const deep = new Sink('deep');
+      deep.dispose = client.subscribe({ query: `{ ${'me { '.repeat(13)}id${' }'.repeat(13)} }` }, deep.sink);
+      await deep.until((s) => s.ended, 'a refusal');
+      expect((deep.failure as { extensions?: Record<string, unknown> }[])[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'depth', max: 12 });
     } finally {
       await client.dispose();
     }

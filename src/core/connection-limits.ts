@@ -1,4 +1,5 @@
 import type { Server, ServerOptions } from 'node:http';
+import type { Logger } from './logger.js';
 
 export interface ConnectionLimits {
   /** MAX_CONNECTIONS: sockets past it are closed as they arrive. */
@@ -23,6 +24,16 @@ export function serverOptions(limits: ConnectionLimits): ServerOptions {
   };
 }
 
-export function applyConnectionCap(server: Server, limits: ConnectionLimits) {
+/** Caps the server's connections; refused ones are logged, at most once a minute with their count. */
+export function applyConnectionCap(server: Server, limits: ConnectionLimits, log: Logger) {
   server.maxConnections = limits.maxConnections;
+  let dropped = 0;
+  let lastReport = 0;
+  server.on('drop', () => {
+    dropped++;
+    if (Date.now() - lastReport < 60_000) return;
+    log.warn({ dropped, maxConnections: limits.maxConnections }, 'connections refused: MAX_CONNECTIONS reached');
+    lastReport = Date.now();
+    dropped = 0;
+  });
 }

@@ -19,6 +19,7 @@ import {
   type ValueNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { LRUCache } from 'lru-cache';
 
 /**
  * What one GraphQL operation may cost, bounded before anything runs and checked cheaply, cheapest first:
@@ -56,6 +57,18 @@ export function useQueryLimits(limits: QueryLimits): Plugin {
     onExecute: beforeRunning,
     onSubscribe: beforeRunning,
   };
+}
+
+/**
+ * Yoga keeps each distinct document text (and its parsed form, or the parse error) for an hour, 1,024 of them by
+ * default whatever their size: a client could make it hold gigabytes of padding (comments are not tokens) or of
+ * refused documents. These caches count what they hold by text length, so the texts they keep stay within
+ * `maxChars` in all.
+ */
+export function parserCaches(maxChars = 2 * 1024 * 1024) {
+  const cache = <T extends {}>() =>
+    new LRUCache<string, T>({ max: 1024, ttl: 3_600_000, maxSize: maxChars, sizeCalculation: (_value, key) => Math.max(1, key.length) });
+  return { documentCache: cache<DocumentNode>(), errorCache: cache<object>() };
 }
 
 export function parseWithinLimits(source: string | Source, options: ParseOptions | undefined, limits: QueryLimits): DocumentNode {
