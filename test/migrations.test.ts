@@ -55,7 +55,8 @@ async function describeSchema(db: SqlRunner) {
   return { columns, indexes, constraints };
 }
 
-describe('migrations', () => {
+// The drift checks run Prisma's schema engine (WebAssembly) over every migration: tens of seconds on a loaded machine.
+describe('migrations', { timeout: 120_000 }, () => {
   it('schema.prisma and prisma/migrations agree (no drift)', async () => {
     expect(await diffToSchema('migrations')).toBe('');
   });

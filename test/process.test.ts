@@ -14,7 +14,8 @@ async function query(url: string, key: string, q: string, variables?: object) {
   return { status: response.status, body: await response.json() };
 }
 
-describe('npm start on the embedded database', () => {
+// Each test starts real Quarry processes (one to three): on a loaded 2-core machine one start alone can take 20 s.
+describe('npm start on the embedded database', { timeout: 120_000 }, () => {
   let dataDir: string;
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'quarry-data-'));

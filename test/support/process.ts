@@ -13,12 +13,12 @@ export interface QuarryProcess {
 }
 
 /** Starts Quarry as `npm start` does (scripts/start.mjs), and resolves once it logs that it listens. */
-export function startQuarry(env: Record<string, string>, timeoutMs = 30_000): Promise<QuarryProcess> {
+export function startQuarry(env: Record<string, string>, timeoutMs = 90_000): Promise<QuarryProcess> {
   return startEntry('main', /"url":"(http:\/\/[^"]+)\/graphql".*"msg":"Quarry is listening"/, env, timeoutMs);
 }
 
 /** Starts a processing worker as `npm run worker` does; `url` is empty. */
-export function startWorker(env: Record<string, string>, timeoutMs = 30_000): Promise<QuarryProcess> {
+export function startWorker(env: Record<string, string>, timeoutMs = 90_000): Promise<QuarryProcess> {
   return startEntry('worker', /"msg":"worker ready"()/, env, timeoutMs);
 }
 
