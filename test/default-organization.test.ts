@@ -3,13 +3,9 @@
  * Redis never share an organization channel), and it is found again by its mark, including in an install made when
  * its id was the fixed `org-00000000-…`.
  */
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite/vector';
 import { describe, expect, it } from 'vitest';
 import { hashApiKey } from '../src/core/auth.js';
-import { wrapPGlite } from '../src/core/db/index.js';
 import { migrate, readMigrations } from '../src/core/db/migrate.js';
-import { pgliteRunner } from '../src/core/db/sql.js';
 import { bootstrap } from '../src/domain/organizations.js';
 import { openTestDatabase } from './support/db.js';
 
@@ -40,24 +36,25 @@ describe('the default organization', () => {
     } finally {
       await Promise.all(installs.map((db) => db.close()));
     }
-  });
+  }, 60_000);
 
   it('an install made when the id was fixed keeps its default organization (QUARRY_API_KEY goes to its admin)', async () => {
-    const all = await readMigrations();
-    const flag = all.findIndex((m) => m.name.endsWith('_default_organization_flag'));
-    expect(flag).toBeGreaterThan(0);
-    const pg = await PGlite.create({ extensions: { vector } });
-    const runner = pgliteRunner(pg);
-    await migrate(runner, all.slice(0, flag));
-    // What the old bootstrap wrote.
-    await runner.exec(`
-      INSERT INTO "Organization" (id, name, "updatedAt") VALUES ('${LEGACY_ORG_ID}', 'default_org', now());
-      INSERT INTO "User" (id, "organizationId", name, role, "updatedAt") VALUES ('${LEGACY_USER_ID}', '${LEGACY_ORG_ID}', 'default_user', 'ADMIN', now());
-      INSERT INTO "Organization" (id, name, "updatedAt") VALUES ('org-11111111-1111-4111-8111-111111111111', 'another', now());
-    `);
-    await migrate(runner, all);
-    const db = wrapPGlite(pg);
+    const flag = (await readMigrations()).find((m) => m.name.endsWith('_default_organization_flag'))!;
+    expect(flag).toBeDefined();
+    const db = await openTestDatabase('pglite');
     try {
+      // The database as it was before that migration, with what the old bootstrap wrote.
+      await db.withRunner((runner) =>
+        runner.exec(`
+          DROP INDEX "Organization_isDefault_key";
+          ALTER TABLE "Organization" DROP COLUMN "isDefault";
+          DELETE FROM "_prisma_migrations" WHERE migration_name = '${flag.name}';
+          INSERT INTO "Organization" (id, name, "updatedAt") VALUES ('${LEGACY_ORG_ID}', 'default_org', now());
+          INSERT INTO "User" (id, "organizationId", name, role, "updatedAt") VALUES ('${LEGACY_USER_ID}', '${LEGACY_ORG_ID}', 'default_user', 'ADMIN', now());
+          INSERT INTO "Organization" (id, name, "updatedAt") VALUES ('org-11111111-1111-4111-8111-111111111111', 'another', now());
+        `),
+      );
+      expect((await db.withRunner((runner) => migrate(runner))).applied).toEqual([flag.name]);
       const key = 'configured-key-0123456789abcdef';
       expect((await bootstrap(db.prisma, key)).kind).toBe('key-added');
       expect(await db.prisma.organization.findMany({ where: { isDefault: true }, select: { id: true } })).toEqual([{ id: LEGACY_ORG_ID }]);
@@ -67,5 +64,5 @@ describe('the default organization', () => {
     } finally {
       await db.close();
     }
-  });
+  }, 60_000);
 });
