@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/core/logger.js';
 import { parserCaches } from '../src/core/query-limits.js';
 import { createTestApp, testConfig, type GraphQLResult, type TestApp } from './support/app.js';
@@ -107,6 +108,21 @@ describe.each(databaseKinds())('query cost on %s', (kind) => {
     expectRefused(await t.gql(key, nested(13)), { limit: 'depth', max: 12 });
     const viaFragment = 'query { ...F } fragment F on Query { me { apiKey { user { id } } } }';
     expect((await t.gql(key, viaFragment)).errors).toBeUndefined();
+  });
+});
+
+describe('configuration', () => {
+  const load = (env: Record<string, string>) => loadConfig(env, '/nonexistent/.env');
+  it('validates and defaults the new limits', () => {
+    const defaults = load({});
+    expect(defaults).toMatchObject({ GRAPHQL_MAX_TOKENS: 5000, GRAPHQL_MAX_LIST_SIZE: 100, GRAPHQL_INTROSPECTION: true, GRAPHQL_SUGGESTIONS: true, CORS_ORIGINS: [] });
+    expect(defaults).toMatchObject({ MAX_CONNECTIONS: 1000, HEADERS_TIMEOUT_MS: 10_000, REQUEST_TIMEOUT_MS: 120_000 });
+    expect(load({ GRAPHQL_INTROSPECTION: 'false' }).GRAPHQL_SUGGESTIONS).toBe(false);
+    expect(load({ GRAPHQL_INTROSPECTION: 'false', GRAPHQL_SUGGESTIONS: 'true' }).GRAPHQL_SUGGESTIONS).toBe(true);
+    expect(load({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).CORS_ORIGINS).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    expect(() => load({ CORS_ORIGINS: 'https://app.example.com/path' })).toThrow(/CORS_ORIGINS/);
+    expect(() => load({ GRAPHQL_MAX_LIST_SIZE: '5000' })).toThrow(/GRAPHQL_MAX_LIST_SIZE/);
+    expect(() => load({ HEADERS_TIMEOUT_MS: '5000', REQUEST_TIMEOUT_MS: '1000' })).toThrow(/HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS/);
   });
 });
 
