@@ -11,7 +11,7 @@ import { databaseKinds } from './support/db.js';
  * Names under .test never reach a real resolver: this table answers them, and counts the questions, so the tests
  * can make a name resolve to anything (a private address, a different address on the second question).
  */
-const fakeDns = vi.hoisted(() => ({ answers: new Map<string, string[][]>(), asked: new Map<string, number>() }));
+const fakeDns = vi.hoisted(() => ({ answers: new Map<string, (string[] | null)[]>(), asked: new Map<string, number>() }));
 vi.mock('node:dns/promises', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:dns/promises')>();
   const lookup = async (host: string, options: object) => {
@@ -20,6 +20,7 @@ vi.mock('node:dns/promises', async (importOriginal) => {
     const n = fakeDns.asked.get(host) ?? 0;
     fakeDns.asked.set(host, n + 1);
     const addresses = answers[Math.min(n, answers.length - 1)];
+    if (addresses === null) return new Promise<never>(() => {}); // a resolver that never answers
     if (!addresses.length) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
     return addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
   };
@@ -177,6 +178,13 @@ describe('the guarded outbound client', () => {
     fakeDns.answers.set('nowhere.test', [[]]);
     await expect(send('http://nowhere.test/')).rejects.toBeInstanceOf(OutboundRefusedError);
     await expect(send('ftp://example.com/')).rejects.toBeInstanceOf(OutboundRefusedError);
+    expect(dialled).not.toHaveBeenCalled();
+  });
+
+  it('gives up on a resolver that does not answer within the timeout', async () => {
+    fakeDns.answers.set('hang.test', [null]);
+    const request = outboundFetch('http://hang.test/', { timeoutMs: 50, policy: { allowPrivate: 'any' } });
+    await expect(request).rejects.toMatchObject({ name: 'TimeoutError' });
     expect(dialled).not.toHaveBeenCalled();
   });
 

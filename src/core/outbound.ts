@@ -87,6 +87,14 @@ async function resolve(hostname: string): Promise<string[]> {
   }
 }
 
+/** Rejects with the signal's reason once it aborts. */
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
 export interface OutboundRequest {
   method?: string;
   headers?: Record<string, string>;
@@ -114,8 +122,8 @@ export async function outboundFetch(target: string | URL, request: OutboundReque
   const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
   signal.throwIfAborted();
 
-  const addresses = await resolve(url.hostname);
-  signal.throwIfAborted();
+  // getaddrinfo cannot be cancelled, but the caller need not wait for it past the timeout.
+  const addresses = await Promise.race([resolve(url.hostname), aborted(signal)]);
   const address = addresses.find((a) => refusedRange(a, request.policy.allowPrivate) === null);
   if (!address) {
     const ranges = [...new Set(addresses.map((a) => refusedRange(a, request.policy.allowPrivate)))];
