@@ -379,6 +379,8 @@ class Run {
       // Not a failure: the staged set stays, and the next run resumes from it.
       const released = await requeueFileJob(this.db, this.job, { ...this.progress('waiting'), reason: 'the server stopped; resuming at its next start' }, false);
       this.options.log.info({ jobId: this.job.id, stored: this.counts.stored, released }, 'file job released at shutdown');
+      // Another worker (with a shared queue) takes it over at once; an in-memory queue ignores it, and the next start resumes it.
+      if (released) await this.options.requeue({ jobId: this.job.id, organizationId: this.job.organizationId }, 0).catch(() => {});
       return;
     }
     if (reason === 'config-changed') {
