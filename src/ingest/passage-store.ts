@@ -2,14 +2,14 @@ import type { SqlRunner } from '../core/db/sql.js';
 import type { Chunk } from './chunker.js';
 
 /**
- * Writes a file's passages and text pieces into its STAGED passage set, batch by batch, each in short transactions
- * that also advance the set's counters (what a resumed run skips). Every insert is idempotent (a re-run never
+ * Writes a file's passages and text pieces into its STAGED passage set, batch by batch, each slice in one short
+ * statement that also advances the set's counters (what a resumed run skips). Every insert is idempotent (a re-run never
  * duplicates) and checks the set is still STAGED, so a cancelled run stops at its next statement.
  *
  * Vectors go to PostgreSQL in pgvector's binary form (one `vector[]` parameter per statement): nothing to print in
  * Node nor to parse in the server. PGlite's driver sends text, so there they go as pgvector's text form.
  *
- * On PGlite the database runs in this process: the rows per statement adapt so that each transaction takes about
+ * On PGlite the database runs in this process: the rows per statement adapt so that each statement takes about
  * TARGET_STATEMENT_MS, and requests keep being answered between them. PostgreSQL takes a whole batch at once.
  */
 export interface StoreTarget {
@@ -38,8 +38,8 @@ export class SetNoLongerStaged extends Error {}
 export class PassageStore {
   private rows: number;
   private vectorOid: number | null = null;
-  /** Milliseconds of each transaction, for the log. */
-  readonly timings = { transactions: 0, ms: 0, slowestMs: 0 };
+  /** Statements written and their milliseconds, for the log. */
+  readonly timings = { statements: 0, ms: 0, slowestMs: 0 };
 
   constructor(
     private readonly runner: SqlRunner,
@@ -59,27 +59,15 @@ export class PassageStore {
       const end = Math.min(chunks.length, start + this.rows);
       const began = performance.now();
       const slice = chunks.slice(start, end);
-      const piecesNow = pending;
-      await this.runner.transaction(async (tx) => {
-        if (piecesNow.length) await this.insertPieces(tx, piecesNow);
-        if (slice.length) await this.insertPassages(tx, slice, vectors, start);
-        const last = piecesNow.at(-1);
-        const advanced = await tx.query(
-          `UPDATE "PassageSet" SET "storedChunks" = GREATEST("storedChunks", $2), "storedTexts" = GREATEST("storedTexts", $3),
-                  "storedChars" = GREATEST("storedChars", $4), "updatedAt" = now()
-            WHERE id = $1 AND state = 'STAGED' RETURNING id`,
-          [this.target.setId, slice.length ? slice[slice.length - 1].index + 1 : 0, last ? last.seq + 1 : 0, last ? last.endChars : 0],
-        );
-        if (!advanced.length) throw new SetNoLongerStaged();
-      });
+      await this.write(slice, vectors, start, pending);
       pending = [];
       const ms = performance.now() - began;
-      this.timings.transactions++;
+      this.timings.statements++;
       this.timings.ms += ms;
       this.timings.slowestMs = Math.max(this.timings.slowestMs, ms);
       if (this.runner.kind === 'pglite' && slice.length) this.adapt(slice.length, ms);
       start = end;
-      // Between transactions, whatever waits for the event loop (requests, heartbeats, signals) runs.
+      // Between statements, whatever waits for the event loop (requests, heartbeats, signals) runs.
       if (this.runner.kind === 'pglite') await new Promise((resolve) => setImmediate(resolve));
     }
   }
@@ -90,25 +78,32 @@ export class PassageStore {
     this.rows = Math.max(MIN_ROWS, Math.min(this.maxRows, next > this.rows ? Math.min(next, this.rows * 2) : next));
   }
 
-  private async insertPieces(tx: SqlRunner, pieces: TextPiece[]): Promise<void> {
+  /**
+   * One statement, so atomic without a transaction (and one round trip): the text pieces, the passages and the
+   * set's counters, written only while the set is still STAGED.
+   */
+  private async write(chunks: Chunk[], vectors: ArrayLike<number>[], offset: number, pieces: TextPiece[]): Promise<void> {
     const t = this.target;
-    await tx.query(
-      `INSERT INTO "FileContent" ("organizationId", "fileId", "setId", seq, text, "updatedAt")
-       SELECT $1, $2, $3, p.seq, p.text, now() FROM unnest($4::int[], $5::text[]) AS p(seq, text)
-       ON CONFLICT ("setId", seq) DO NOTHING`,
-      [t.organizationId, t.fileId, t.setId, pieces.map((p) => p.seq), pieces.map((p) => p.text)],
-    );
-  }
-
-  private async insertPassages(tx: SqlRunner, chunks: Chunk[], vectors: ArrayLike<number>[], offset: number): Promise<void> {
-    const t = this.target;
-    const binary = tx.kind === 'postgres';
-    const encoded = binary ? vectorArrayBinary(await this.oid(tx), t.dim, vectors, offset, chunks.length) : chunks.map((_, i) => vectorLiteral(vectors[offset + i]));
-    await tx.query(
-      `INSERT INTO "Passage" ("organizationId", "sourceId", "fileId", "setId", "fileName", "chunkIndex", text, metadata, "embeddingConfig", "embeddingDim", embedding, "createdById", "updatedAt")
-       SELECT $1, $2, $3, $4, $5, r.idx, r.text, r.meta, $6::jsonb, $7::int, ${binary ? 'r.vec' : 'r.vec::vector'}, $8, now()
-         FROM unnest($9::int[], $10::text[], $11::jsonb[], $12::${binary ? 'vector' : 'text'}[]) AS r(idx, text, meta, vec)
-       ON CONFLICT ("setId", "chunkIndex") DO NOTHING`,
+    const binary = this.runner.kind === 'postgres';
+    const encoded = binary ? vectorArrayBinary(await this.oid(this.runner), t.dim, vectors, offset, chunks.length) : chunks.map((_, i) => vectorLiteral(vectors[offset + i]));
+    const last = pieces.at(-1);
+    const advanced = await this.runner.query(
+      `WITH staged AS (SELECT id FROM "PassageSet" WHERE id = $4 AND state = 'STAGED'),
+       pieces AS (
+         INSERT INTO "FileContent" ("organizationId", "fileId", "setId", seq, text, "updatedAt")
+         SELECT $1, $3, $4, p.seq, p.text, now() FROM unnest($13::int[], $14::text[]) AS p(seq, text) WHERE EXISTS (SELECT 1 FROM staged)
+         ON CONFLICT ("setId", seq) DO NOTHING
+       ),
+       passages AS (
+         INSERT INTO "Passage" ("organizationId", "sourceId", "fileId", "setId", "fileName", "chunkIndex", text, metadata, "embeddingConfig", "embeddingDim", embedding, "createdById", "updatedAt")
+         SELECT $1, $2, $3, $4, $5, r.idx, r.text, r.meta, $6::jsonb, $7::int, ${binary ? 'r.vec' : 'r.vec::vector'}, $8, now()
+           FROM unnest($9::int[], $10::text[], $11::jsonb[], $12::${binary ? 'vector' : 'text'}[]) AS r(idx, text, meta, vec)
+          WHERE EXISTS (SELECT 1 FROM staged)
+         ON CONFLICT ("setId", "chunkIndex") DO NOTHING
+       )
+       UPDATE "PassageSet" SET "storedChunks" = GREATEST("storedChunks", $15), "storedTexts" = GREATEST("storedTexts", $16),
+              "storedChars" = GREATEST("storedChars", $17), "updatedAt" = now()
+        WHERE id = $4 AND state = 'STAGED' RETURNING id`,
       [
         t.organizationId,
         t.sourceId,
@@ -122,8 +117,14 @@ export class PassageStore {
         chunks.map((c) => c.text),
         chunks.map((c) => passageMetadata(t.fileName, c)),
         encoded,
+        pieces.map((p) => p.seq),
+        pieces.map((p) => p.text),
+        chunks.length ? chunks[chunks.length - 1].index + 1 : 0,
+        last ? last.seq + 1 : 0,
+        last ? last.endChars : 0,
       ],
     );
+    if (!advanced.length) throw new SetNoLongerStaged();
   }
 
   private async oid(tx: SqlRunner): Promise<number> {
@@ -153,6 +154,12 @@ export function vectorLiteral(v: ArrayLike<number>): string {
  * (int16 dimension, int16 unused, float4 values, all big-endian): what array_recv and vector_recv read.
  */
 export function vectorArrayBinary(vectorOid: number, dim: number, vectors: ArrayLike<number>[], offset: number, count: number): Buffer {
+  if (count === 0) {
+    // An empty array has no dimensions.
+    const empty = Buffer.alloc(12);
+    empty.writeUInt32BE(vectorOid, 8);
+    return empty;
+  }
   const element = 4 + dim * 4;
   const buffer = Buffer.allocUnsafe(20 + count * (4 + element));
   buffer.writeInt32BE(1, 0); // dimensions

@@ -210,29 +210,34 @@ class Run {
     const timings = { embedMs: 0, storeMs: 0 };
     // Store batch n while batch n+1 is read, chunked and embedded: the database works while this process does.
     let storing: Promise<void> | null = null;
-    for await (const batch of this.batches(stream, config, resumeAt)) {
-      this.check();
-      const fresh = batch.chunks.filter((c) => c.index >= resumeAt);
-      const pieces = batch.pieces.filter((p) => p.seq >= set.storedTexts);
-      if (!fresh.length && !pieces.length) continue;
-      if (this.status !== 'EMBEDDING') await this.step('EMBEDDING', 'embedding');
-      let mark = performance.now();
-      const vectors = await this.embed(embedder, fresh);
-      timings.embedMs += performance.now() - mark;
-      this.counts.embedded += fresh.length;
+    try {
+      for await (const batch of this.batches(stream, config, resumeAt)) {
+        this.check();
+        const fresh = batch.chunks.filter((c) => c.index >= resumeAt);
+        const pieces = batch.pieces.filter((p) => p.seq >= set.storedTexts);
+        if (!fresh.length && !pieces.length) continue;
+        if (this.status !== 'EMBEDDING') await this.step('EMBEDDING', 'embedding');
+        let mark = performance.now();
+        const vectors = await this.embed(embedder, fresh);
+        timings.embedMs += performance.now() - mark;
+        this.counts.embedded += fresh.length;
+        if (storing) await storing;
+        this.check();
+        await this.options.beforeStore?.({ jobId: this.job.id, firstChunk: fresh[0]?.index ?? this.counts.stored });
+        mark = performance.now();
+        storing = store.store(fresh, vectors, pieces).then(() => {
+          timings.storeMs += performance.now() - mark;
+          this.counts.stored += fresh.length;
+          void this.report(false).catch(() => {});
+        });
+        // Observed when awaited; without this a failure while the next batch embeds would be unhandled.
+        storing.catch(() => {});
+      }
       if (storing) await storing;
-      this.check();
-      await this.options.beforeStore?.({ jobId: this.job.id, firstChunk: fresh[0]?.index ?? this.counts.stored });
-      mark = performance.now();
-      storing = store.store(fresh, vectors, pieces).then(() => {
-        timings.storeMs += performance.now() - mark;
-        this.counts.stored += fresh.length;
-        void this.report(false).catch(() => {});
-      });
-      // Observed when awaited; without this a failure while the next batch embeds would be unhandled.
-      storing.catch(() => {});
+    } finally {
+      // Never leave a write running past the run: a retired set must get no rows after its purge.
+      await (storing as Promise<void> | null)?.catch(() => {});
     }
-    if (storing) await storing;
     this.check();
     await this.report(true, 'storing');
 
@@ -248,8 +253,8 @@ class Run {
         resumedAt: resumeAt || undefined,
         embedMs: Math.round(timings.embedMs),
         storeMs: Math.round(timings.storeMs),
-        transactions: store.timings.transactions,
-        slowestTransactionMs: Math.round(store.timings.slowestMs),
+        statements: store.timings.statements,
+        slowestStatementMs: Math.round(store.timings.slowestMs),
         totalMs: Math.round(performance.now() - started),
         eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
         eventLoopDelayMaxMs: Math.round(loopDelay.max / 1e6),
@@ -374,6 +379,8 @@ class Run {
       // Not a failure: the staged set stays, and the next run resumes from it.
       const released = await requeueFileJob(this.db, this.job, { ...this.progress('waiting'), reason: 'the server stopped; resuming at its next start' }, false);
       this.options.log.info({ jobId: this.job.id, stored: this.counts.stored, released }, 'file job released at shutdown');
+      // Another worker (with a shared queue) takes it over at once; an in-memory queue ignores it, and the next start resumes it.
+      if (released) await this.options.requeue({ jobId: this.job.id, organizationId: this.job.organizationId }, 0).catch(() => {});
       return;
     }
     if (reason === 'config-changed') {
