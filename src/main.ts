@@ -74,13 +74,20 @@ async function main() {
     shuttingDown = true;
     const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
     log.info({ signal }, 'shutting down: finishing in-flight requests');
+    // Whatever still runs when the time is nearly up (a request, a job's step), the database closes in what is left
+    // (PGlite is stopped mid-statement if it must; its folder recovers at the next start) and the process ends.
+    const grace = Math.min(1000, config.SHUTDOWN_TIMEOUT_MS / 5);
+    setTimeout(() => {
+      log.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timeout: closing the database and exiting');
+      void db.close({ timeoutMs: grace }).finally(() => process.exit(1));
+    }, config.SHUTDOWN_TIMEOUT_MS - grace).unref();
     try {
       await app.stop();
       await ingest.stop(); // running file jobs finish their current step; the rest resume on the next start
       await closeEvents(); // after the workers, whose last steps still publish
       await stopCallbacks(); // outcomes of interrupted deliveries are recorded before the database closes
-      // PGlite finishes the statement it runs and closes, within what is left of the shutdown time (at least 1 s).
-      await db.close({ timeoutMs: Math.max(1000, deadline - Date.now()) });
+      // PGlite finishes the statement it runs and closes, within what is left of the shutdown time.
+      await db.close({ timeoutMs: Math.max(0, deadline - Date.now()) });
       log.info('shutdown complete');
       process.exit(0);
     } catch (error) {
