@@ -16,13 +16,6 @@ export function databaseKinds(): DatabaseKind[] {
 /** PGlite: a clone of the migrated template, private to the caller. PostgreSQL: the shared, migrated test database. */
 export async function openTestDatabase(kind: DatabaseKind, options: OpenOptions = {}): Promise<Database> {
   if (kind === 'postgres') return openPostgres(inject('postgresUrl')!, 5, options);
-  if (process.env.TEST_PGLITE_THREAD) {
-    const { mkdtemp } = await import('node:fs/promises');
-    const os = await import('node:os');
-    const path = await import('node:path');
-    const { openPGliteDir } = await import('../../src/core/db/index.js');
-    return openPGliteDir(path.join(await mkdtemp(path.join(os.tmpdir(), 'qt-')), 'pglite'), { ...options, thread: 'worker' });
-  }
   const dump = await readFile(inject('pgliteTemplate'));
   const db = await PGlite.create({ loadDataDir: new Blob([dump]), extensions: { vector } });
   return wrapPGlite(db, options);
