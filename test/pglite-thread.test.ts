@@ -43,7 +43,9 @@ async function healthzDuringStatement(db: Database, statement: string): Promise<
   return { order, statement: running };
 }
 
-describe('PGlite in its own thread', () => {
+// Each test opens a data folder two or three times, a thread and PGlite each time: about a second on an idle
+// machine, many more on a loaded one, hence the room.
+describe('PGlite in its own thread', { timeout: 120_000 }, () => {
   it('answers /healthz while the database thread runs a long statement; close stops a statement past the deadline; the folder reopens', async () => {
     const dir = newFolder();
     const db = await openPGliteDir(dir, { thread: 'worker' });

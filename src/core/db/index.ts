@@ -165,6 +165,7 @@ async function openPGliteThread(dir: string, options: PGliteOptions, unlock: () 
   pool.on('error', () => {});
   const prisma = makePrisma(new PrismaPg(pool), options);
   let closing: Promise<void> | undefined;
+  const giveUp = new AbortController();
   return {
     kind: 'pglite',
     prisma,
@@ -179,19 +180,23 @@ async function openPGliteThread(dir: string, options: PGliteOptions, unlock: () 
     },
     ping: async () => void (await pool.query('SELECT 1')),
     close({ timeoutMs = options.closeTimeoutMs ?? 10_000 } = {}) {
+      // Each call may bring the deadline closer (a shutdown running out of time), never push it back.
+      const timer = setTimeout(() => giveUp.abort(), timeoutMs);
       closing ??= (async () => {
-        const deadline = Date.now() + timeoutMs;
+        const late = new Promise((resolve) => giveUp.signal.addEventListener('abort', resolve, { once: true }));
         // A statement still running keeps its connection until it ends; PGlite closes after it, or is stopped at the deadline.
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([prisma.$disconnect().then(() => pool.end()), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-        clearTimeout(timer);
-        const outcome = await thread.stop(Math.max(0, deadline - Date.now())).finally(unlock);
+        await Promise.race([prisma.$disconnect().then(() => pool.end()), late]);
+        const outcome = await thread.stop(giveUp.signal).finally(unlock);
         if (outcome === 'terminated') {
           throw new PGliteStoppedError(
-            `PGlite was still running a statement after ${timeoutMs} ms and was stopped; the next start recovers ${dir} from its write-ahead log`,
+            `PGlite was still running a statement when its time to close ran out and was stopped; the next start recovers ${dir} from its write-ahead log`,
           );
         }
       })();
+      void closing.then(
+        () => clearTimeout(timer),
+        () => clearTimeout(timer),
+      );
       return closing;
     },
   };

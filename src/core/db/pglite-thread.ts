@@ -19,11 +19,11 @@ export interface PGliteThread {
   /** With `socketDir`, names the socket file `.s.PGSQL.<port>` as `pg` expects. */
   readonly port: number;
   /**
-   * Closes PGlite in its thread, once the statement it runs (if any) has ended, and ends the thread. After
-   * `timeoutMs` it stops the thread instead, mid-statement: the folder is then left as after a crash, and the next
+   * Closes PGlite in its thread, once the statement it runs (if any) has ended, and ends the thread. When `giveUp`
+   * aborts first, it stops the thread instead, mid-statement: the folder is then left as after a crash, and the next
    * open recovers it from PostgreSQL's write-ahead log (committed data is kept, the interrupted transaction is not).
    */
-  stop(timeoutMs: number): Promise<'closed' | 'terminated'>;
+  stop(giveUp: AbortSignal): Promise<'closed' | 'terminated'>;
 }
 
 export interface ThreadData {
@@ -96,15 +96,15 @@ export async function startPGliteThread(dataDir: string, onExit: (error: Error) 
   return {
     socketDir,
     port: PORT,
-    stop(timeoutMs) {
+    stop(giveUp) {
       stopped ??= (async () => {
         stopping = true;
         worker.postMessage({ type: 'close' } satisfies ThreadMessage);
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs)));
-        const outcome = await Promise.race([exited, late]);
-        clearTimeout(timer);
-        if (outcome === 'late') {
+        const late = new Promise<'late'>((resolve) => {
+          if (giveUp.aborted) resolve('late');
+          giveUp.addEventListener('abort', () => resolve('late'), { once: true });
+        });
+        if ((await Promise.race([exited, late])) === 'late') {
           await worker.terminate();
           await exited;
           return 'terminated';
