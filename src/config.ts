@@ -60,7 +60,7 @@ const schema = z.object({
   PROCESSING_MEMORY_MB: z.coerce.number().int().min(32).default(512),
   MAX_FILE_PASSAGES: z.coerce.number().int().min(1).default(250_000),
   MAX_INFLATE_RATIO: z.coerce.number().min(1).default(100),
-  INGEST_BATCH_SIZE: z.coerce.number().int().min(1).max(4096).default(512),
+  INGEST_BATCH_SIZE: z.coerce.number().int().min(1).max(4096).default(1024),
 });
 
 export type Config = z.infer<typeof schema> & { databaseKind: 'pglite' | 'postgres'; migrateOnStart: boolean };
