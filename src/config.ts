@@ -107,7 +107,7 @@ const schema = z.object({
   PROCESSING_MEMORY_MB: z.coerce.number().int().min(32).default(512),
   MAX_FILE_PASSAGES: z.coerce.number().int().min(1).default(250_000),
   MAX_INFLATE_RATIO: z.coerce.number().min(1).default(100),
-  INGEST_BATCH_SIZE: z.coerce.number().int().min(1).max(4096).default(512),
+  INGEST_BATCH_SIZE: z.coerce.number().int().min(1).max(4096).default(1024),
 }).refine((c) => c.REQUEST_TIMEOUT_MS === 0 || c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, {
   message: 'must not exceed REQUEST_TIMEOUT_MS',
   path: ['HEADERS_TIMEOUT_MS'],

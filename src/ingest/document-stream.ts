@@ -36,7 +36,7 @@ export interface DocumentStream {
 }
 
 /** Characters per window: chunking one takes a few tens of milliseconds, and one is stored as one text piece. */
-export const WINDOW_CHARS = 256 * 1024;
+export const WINDOW_CHARS = 64 * 1024;
 
 const STREAMED: ReadonlySet<DocumentKind> = new Set(['text', 'code', 'yaml', 'toml', 'xml']);
 

@@ -29,7 +29,7 @@ export function limitsFromConfig(config: Pick<Config, 'PROCESSING_MEMORY_MB' | '
   };
 }
 
-export const DEFAULT_LIMITS: IngestLimits = { memoryBytes: 512 << 20, concurrency: 2, maxFilePassages: 250_000, maxInflateRatio: 100, batchSize: 512 };
+export const DEFAULT_LIMITS: IngestLimits = { memoryBytes: 512 << 20, concurrency: 2, maxFilePassages: 250_000, maxInflateRatio: 100, batchSize: 1024 };
 
 /**
  * How many times its size a document parsed whole takes in memory at its peak: the bytes, the parser's own

@@ -125,6 +125,7 @@ function blobSource(runner: SqlRunner, file: File): ByteSource {
         ]);
         if (!row) return;
         yield Buffer.isBuffer(row.data) ? row.data : Buffer.from(row.data.buffer, row.data.byteOffset, row.data.byteLength);
+        await yieldToEventLoop();
       }
     },
   };
@@ -301,8 +302,7 @@ class Run {
         }
       }
       this.counts.estimate = Math.max(this.counts.cut, Math.round(this.counts.cut / Math.max(0.01, stream.progress())));
-      // Skipping a resumed file's stored batches is only reading and chunking: still let requests through.
-      if (this.counts.cut <= resumeAt) await new Promise((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
     }
     if (chunks.length || pieces.length) yield { chunks, pieces };
   }
@@ -314,7 +314,7 @@ class Run {
     const vectors: number[][] = [];
     for (let start = 0; start < texts.length; start += LOCAL_EMBED_SLICE) {
       vectors.push(...(await embedder.embed(texts.slice(start, start + LOCAL_EMBED_SLICE))));
-      await new Promise((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
       this.check();
     }
     return vectors;
@@ -423,6 +423,12 @@ class Run {
     }
   }
 }
+
+/**
+ * Lets the event loop run what waits (requests, timers, signals). An embedded database answers within the same
+ * microtask chain, so a run of awaits on it never lets a request in unless it is cut like this.
+ */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * The file's error in Quarry's words: a parse, limit, embedding or request error says what is wrong with the file
