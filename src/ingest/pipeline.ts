@@ -1,6 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Actor } from '../core/auth.js';
-import type { Database } from '../core/db/index.js';
+import { perStatementRunner, type Database } from '../core/db/index.js';
 import type { SqlRunner } from '../core/db/sql.js';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -101,7 +101,7 @@ export async function processFileJob(options: PipelineOptions, queued: QueuedJob
   const onShutdown = () => run.stop(new FileJobStop('shutdown'));
   options.shutdown?.addEventListener('abort', onShutdown);
   try {
-    await options.db.withRunner((runner) => run.execute(runner));
+    await run.execute(perStatementRunner(options.db));
   } catch (error) {
     await run.handle(error);
   } finally {
@@ -416,7 +416,7 @@ class Run {
       if (this.completed && this.task === 'file_processing') await insertFileForAttachedAgents(this.db, this.actor, this.fileId);
       if (!this.options.shutdown?.aborted) {
         const rowsPerStatement = this.options.db.kind === 'pglite' ? 500 : 5000;
-        await this.options.db.withRunner((runner) => purgeRetiredSets(runner, { fileId: this.fileId, rowsPerStatement, signal: this.options.shutdown }));
+        await purgeRetiredSets(perStatementRunner(this.options.db), { fileId: this.fileId, rowsPerStatement, signal: this.options.shutdown });
       }
     } catch (error) {
       this.options.log.warn({ err: error, jobId: this.job.id }, 'clean-up after file processing failed');

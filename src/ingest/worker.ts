@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { events, jobChange } from '../core/events.js';
 import { serviceUnavailable } from '../core/errors.js';
-import type { Database } from '../core/db/index.js';
+import { perStatementRunner, type Database } from '../core/db/index.js';
 import type { Logger } from '../core/logger.js';
 import type { JobQueue, QueuedJob } from '../core/queue.js';
 import { FILE_TASKS, retireAbandonedSets, takeOverFileJobs } from '../domain/file-state.js';
@@ -140,7 +140,7 @@ export class Ingest {
       try {
         await retireAbandonedSets(db.prisma);
         const rowsPerStatement = db.kind === 'pglite' ? 500 : 5000;
-        const deleted = await db.withRunner((runner) => purgeRetiredSets(runner, { rowsPerStatement, signal: this.shutdown.signal }));
+        const deleted = await purgeRetiredSets(perStatementRunner(db), { rowsPerStatement, signal: this.shutdown.signal });
         if (deleted) log.info({ passages: deleted }, 'deleted passages of retired passage sets');
       } catch (error) {
         log.warn({ err: error }, 'passage set housekeeping failed');

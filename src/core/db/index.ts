@@ -32,7 +32,7 @@ export interface Database {
   readonly prisma: PrismaClient;
   /** Raw reads on Prisma's connections without its query engine, for hot read paths (reader.ts). */
   readonly sql: SqlReader;
-  /** Raw SQL outside Prisma: migrations, health checks. */
+  /** Raw SQL outside Prisma on one connection held until `fn` ends: migrations, health checks. */
   withRunner<T>(fn: (runner: SqlRunner) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
   /**
@@ -40,6 +40,20 @@ export interface Database {
    * in PGlite's thread: after it, the thread is stopped and close rejects with PGliteStoppedError.
    */
   close(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+/**
+ * Raw SQL for long work (a file's processing, a purge): each statement or transaction takes a connection only while
+ * it runs. Holding one for the whole work would block every other query on the embedded thread's single connection,
+ * including the work's own Prisma calls (heartbeats, progress).
+ */
+export function perStatementRunner(db: Pick<Database, 'kind' | 'withRunner'>): SqlRunner {
+  return {
+    kind: db.kind,
+    query: (sql, params) => db.withRunner((runner) => runner.query(sql, params)),
+    exec: (script) => db.withRunner((runner) => runner.exec(script)),
+    transaction: (fn) => db.withRunner((runner) => runner.transaction(fn)),
+  };
 }
 
 export interface OpenOptions {
