@@ -107,8 +107,8 @@ export async function processFileJob(options: PipelineOptions, queued: QueuedJob
   } finally {
     clearInterval(heartbeat);
     options.shutdown?.removeEventListener('abort', onShutdown);
+    await run.cleanUp(); // even when ending the job failed: a retired set's rows are deleted either way
   }
-  await run.cleanUp();
   log.debug({ jobId: job.id, workerId }, 'file job done');
 }
 
