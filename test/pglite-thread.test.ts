@@ -98,6 +98,26 @@ describe('PGlite in its own thread', { timeout: 120_000 }, () => {
       });
       expect(await outside).toBe(before + 1);
 
+      // Holding a runner does not hold the database (the ingestion pipeline keeps one for a whole file and still uses
+      // Prisma); a runner's transaction does, like Prisma's.
+      expect(
+        await db2.withRunner(async (runner) => {
+          await runner.query('SELECT 1');
+          return [await db2.prisma.organization.count(), await db2.sql.query({ text: 'SELECT 2 AS two', values: [] })];
+        }),
+      ).toEqual([before + 1, [{ two: 2 }]]);
+      let outsideRunner: Promise<number> | undefined;
+      let outsideRunnerDone = false;
+      await db2.withRunner((runner) =>
+        runner.transaction(async (tx) => {
+          await tx.query('INSERT INTO "Organization" (name, "updatedAt") VALUES ($1, now())', ['by runner']);
+          outsideRunner = db2.prisma.organization.count().finally(() => (outsideRunnerDone = true));
+          await sleep(100);
+          expect(outsideRunnerDone).toBe(false);
+        }),
+      );
+      expect(await outsideRunner).toBe(before + 2);
+
       await expect(
         db2.prisma.$transaction(async (tx) => {
           await tx.organization.create({ data: { name: 'rolled back' } });
@@ -105,6 +125,7 @@ describe('PGlite in its own thread', { timeout: 120_000 }, () => {
         }),
       ).rejects.toThrow('changed my mind');
       expect(await db2.prisma.organization.count({ where: { name: 'rolled back' } })).toBe(0);
+      expect(await db2.prisma.organization.count({ where: { name: 'by runner' } })).toBe(1);
 
       // Each failed statement is followed by one whose reply must be its own (see the wire-protocol test below).
       await db2.prisma.$executeRawUnsafe('CREATE TABLE once (id int PRIMARY KEY)');

@@ -13,7 +13,7 @@ import { PrismaClient } from '../../generated/prisma/client.js';
 import { copyTemplateTo } from './pglite-template.js';
 import { startPGliteThread } from './pglite-thread.js';
 import { pgReader, pgliteReader, type SqlReader } from './reader.js';
-import { pgClientRunner, pgliteRunner, type SqlRunner } from './sql.js';
+import { pgClientRunner, pgliteRunner, pgPoolRunner, type SqlRunner } from './sql.js';
 
 export { PrismaClient };
 
@@ -178,20 +178,15 @@ async function openPGliteThread(dir: string, options: PGliteOptions, unlock: () 
   });
   pool.on('error', () => {});
   const prisma = makePrisma(new PrismaPg(pool), options);
+  const runner = pgPoolRunner(pool, 'pglite');
   let closing: Promise<void> | undefined;
   const giveUp = new AbortController();
   return {
     kind: 'pglite',
     prisma,
     sql: pgReader(pool, options.onQuery),
-    async withRunner(fn) {
-      const client = await pool.connect();
-      try {
-        return await fn(pgClientRunner(client, 'pglite'));
-      } finally {
-        client.release();
-      }
-    },
+    // As in-thread: the runner does not hold the one connection (callers keep using Prisma while they hold it).
+    withRunner: (fn) => fn(runner),
     ping: async () => void (await pool.query('SELECT 1')),
     close({ timeoutMs = options.closeTimeoutMs ?? 10_000 } = {}) {
       // Each call may bring the deadline closer (a shutdown running out of time), never push it back.

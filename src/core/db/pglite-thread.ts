@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CACHE_DIR } from '../paths.js';
 
@@ -48,8 +48,14 @@ function entry(): Promise<URL> {
   sourceEntry ??= (async () => {
     const { build } = await import('esbuild');
     const result = await build({
-      entryPoints: [new URL('./pglite-thread-entry.ts', import.meta.url).pathname],
-      bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', write: false, logLevel: 'warning',
+      entryPoints: [fileURLToPath(new URL('./pglite-thread-entry.ts', import.meta.url))],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      write: false,
+      logLevel: 'warning',
     });
     const code = result.outputFiles[0].contents;
     const file = path.join(CACHE_DIR, `pglite-thread-entry-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);

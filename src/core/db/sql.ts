@@ -38,6 +38,31 @@ export function pgliteRunner(db: PGlite): SqlRunner {
 }
 
 /**
+ * A runner over a pool: each statement on whichever connection is free, a transaction on one connection held until it
+ * ends. For PGlite in its own thread, whose pool has its one session: like pgliteRunner, holding the runner does not
+ * hold the database, so other queries (Prisma's, the reader's) interleave with the runner's statements.
+ */
+export function pgPoolRunner(pool: pg.Pool, kind: SqlRunner['kind']): SqlRunner {
+  return {
+    kind,
+    async query<T>(sql: string, params: unknown[] = []) {
+      return (await pool.query(sql, params)).rows as T[];
+    },
+    async exec(script) {
+      await pool.query(script);
+    },
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        return await pgClientRunner(client, kind).transaction((tx) => fn({ ...tx, transaction: () => Promise.reject(new Error('nested transactions are not supported')) }));
+      } finally {
+        client.release();
+      }
+    },
+  };
+}
+
+/**
  * A runner over one dedicated PostgreSQL connection (session-level advisory locks need the same session); `kind`
  * says which database answers on it (PGlite in its thread speaks the same protocol).
  */
