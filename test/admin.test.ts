@@ -122,7 +122,7 @@ describe.each(databaseKinds())('administration on %s', (kind) => {
     }
     const { url } = await t.app.listen(0, '127.0.0.1');
     const rest = (method: string, path: string, body?: unknown) =>
-      fetch(`${url}/v1${path}`, { method, headers: { authorization: `Bearer ${reader.key}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+      fetch(`${url}/v1${path}`, { method, headers: { authorization: `Bearer ${reader.key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     expect((await rest('GET', '/sources')).status).toBe(200);
     const refused = await rest('POST', '/sources', { name: 'nope' });
     expect(refused.status).toBe(403);
