@@ -17,6 +17,7 @@ import {
   FileJobStop,
   reportFileProgress,
   requeueFileJob,
+  retireSetIfAbandoned,
   stagedSetFor,
   type FileTask,
 } from '../domain/file-state.js';
@@ -370,7 +371,11 @@ class Run {
     const aborted = this.abort.signal.aborted ? this.abort.signal.reason : null;
     const reason = error instanceof FileJobStop ? error.reason : aborted instanceof FileJobStop ? aborted.reason : error instanceof SetNoLongerStaged ? 'cancelled' : null;
     const setId = this.set?.id;
-    if (reason === 'lost') return; // deleted, or taken over by another worker: not ours to touch any more
+    if (reason === 'lost') {
+      // Taken over by another worker (which resumes the set), or ended or deleted by someone else: then the set is retired.
+      if (setId) await retireSetIfAbandoned(this.db, setId);
+      return;
+    }
     if (reason === 'file-deleted') {
       await endFileJob(this.db, this.job, 'CANCELLED', 'file_deleted', 'The file was deleted during processing', setId).catch(() => {});
       return;
