@@ -206,11 +206,14 @@ interface VectorRow {
  */
 async function vectorRanking(sql: SqlReader, q: QueryVector, scope: Scope, limit: number) {
   const dim = Prisma.raw(String(q.dim));
+  // The LIMIT is written into the statement, not a parameter: the reader prepares statements, and PostgreSQL's
+  // generic plan for a parameter LIMIT assumes 10% of the rows are wanted, which prices the HNSW index out.
+  const top = Prisma.raw(String(limit));
   // Literal dimension in both the cast and the predicate: the planner only uses the partial expression index
   // (vector-indexes.ts) when the query repeats its expression and implies its WHERE clause.
   const conditions = Prisma.join([...scope.where, Prisma.sql`"embeddingDim" = ${dim}`, Prisma.sql`embedding IS NOT NULL`], ' AND ');
   // The uncast column cannot match any index expression: a scan through the btrees, sorted, exact.
-  const exactScan = Prisma.sql`SELECT id, embedding <=> ${q.literal}::vector AS distance FROM "Passage" WHERE ${conditions} ORDER BY distance LIMIT ${limit}`;
+  const exactScan = Prisma.sql`SELECT id, embedding <=> ${q.literal}::vector AS distance FROM "Passage" WHERE ${conditions} ORDER BY distance LIMIT ${top}`;
   if (q.dim > HNSW_MAX_DIM) {
     const rows = await sql.query<{ id: string; distance: number }>(Prisma.sql`SELECT id, distance FROM (${exactScan}) nearest ORDER BY distance, id`);
     scope.onVectorPlan?.({ strategy: 'exact', reachable: null });
@@ -235,7 +238,7 @@ async function vectorRanking(sql: SqlReader, q: QueryVector, scope: Scope, limit
     ),
     tuned AS MATERIALIZED (
       SELECT n, indexed, CASE WHEN n <= ${scope.exactScanMaxRows}::int OR indexed < 0 THEN 0
-        ELSE LEAST(1000, GREATEST(${efBase}, ${2 * limit}::int, ceil(${efBase} / sqrt(LEAST(1.0, n::float8 / GREATEST(indexed, 1))))))::int
+        ELSE LEAST(1000, GREATEST(${efBase}, ${Prisma.raw(String(2 * limit))}, ceil(${efBase} / sqrt(LEAST(1.0, n::float8 / GREATEST(indexed, 1))))))::int
         END AS ef FROM plan
     ),
     approximate AS MATERIALIZED (
@@ -245,13 +248,13 @@ async function vectorRanking(sql: SqlReader, q: QueryVector, scope: Scope, limit
              AND set_config('hnsw.iterative_scan', 'relaxed_order', true) IS NOT NULL
         ) AS distance
         FROM "Passage" WHERE (SELECT ef FROM tuned) > 0 AND ${conditions}
-       ORDER BY distance LIMIT ${limit}
+       ORDER BY distance LIMIT ${top}
     ),
     exact AS MATERIALIZED (
-      SELECT * FROM (${exactScan}) scanned WHERE (SELECT count(*) FROM approximate) < ${limit}
+      SELECT * FROM (${exactScan}) scanned WHERE (SELECT count(*) FROM approximate) < ${top}
     ),
     nearest AS (
-      SELECT id, distance FROM approximate WHERE (SELECT count(*) FROM approximate) >= ${limit}
+      SELECT id, distance FROM approximate WHERE (SELECT count(*) FROM approximate) >= ${top}
       UNION ALL SELECT id, distance FROM exact
     )
     SELECT nearest.id, nearest.distance, tuned.n AS reachable, tuned.ef, (SELECT count(*) FROM approximate)::int AS indexed
@@ -309,7 +312,7 @@ async function textRanking(sql: SqlReader, text: string, where: Prisma.Sql[], li
          LIMIT ${cap}
       )
     )
-    SELECT id, ts_rank(fts, (SELECT ranked FROM terms)) AS rank FROM candidates ORDER BY rank DESC, id LIMIT ${limit}`);
+    SELECT id, ts_rank(fts, (SELECT ranked FROM terms)) AS rank FROM candidates ORDER BY rank DESC, id LIMIT ${Prisma.raw(String(limit))}`);
 }
 
 /** Reciprocal rank fusion: rewards agreement between the lists without comparing their incomparable scores. */
