@@ -156,7 +156,7 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
     /** The ef_search the plan should choose for a filter reaching `reachable` passages, from the index's size now. */
     async function expectedEf(reachable: number, limit = 10) {
       const [{ indexed }] = await t.db.sql.query<{ indexed: number }>({ text: 'SELECT reltuples::int AS indexed FROM pg_class WHERE relname = $1', values: [vectorIndexName(8)] });
-      return Math.min(1000, Math.max(EF_SEARCH_BASE, 2 * limit, Math.ceil(EF_SEARCH_BASE / Math.sqrt(Math.min(1, reachable / indexed)))));
+      return Math.min(1000, Math.max(2 * limit, Math.ceil(EF_SEARCH_BASE / Math.min(1, reachable / indexed))));
     }
 
     it('chooses per query: a small filtered set is scanned exactly, a large one through HNSW with ef_search from its share', async () => {

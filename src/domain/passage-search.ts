@@ -60,22 +60,25 @@ const RRF_K = 60;
 const HYBRID_CANDIDATES_PER_RESULT = 2;
 
 /**
- * Searches that can reach at most this many passages are answered by an exact scan instead of the HNSW index.
- * With the vectors stored in their rows (STORAGE MAIN, migration 20261207191500) an exact scan costs about 1 µs a
- * row at 100 dimensions and a few at 384 (bench/search-passages.ts), so a few thousand rows take about as long as
- * one HNSW search, and below that size HNSW behind a selective filter walks thousands of graph nodes for rows it
- * ranks only approximately. The organization's own condition counts as a filter too: a small tenant in a large
- * database is searched exactly.
+ * Searches that can reach at most exactScanMaxRows(dim) passages are answered by an exact scan instead of the HNSW
+ * index: about 12,000 at 100 dimensions, 4,000 at 384, 1,100 at 1,536. With the vectors stored in their rows
+ * (STORAGE MAIN, migration 20261207191500) an exact scan's cost per row is a fixed part plus the distance, which
+ * grows with the dimension; measured on 100,000 GloVe passages (bench/search-passages.ts), an exact scan of a 10%
+ * filter (10,000 rows) took less than an HNSW search that recalls 0.95 behind it, with recall 1. Below that size
+ * HNSW behind a selective filter walks thousands of graph nodes for rows it ranks only approximately. The
+ * organization's own condition counts as a filter too: a small tenant in a large database is searched exactly.
  */
-export const EXACT_SCAN_MAX_ROWS = 5000;
+export const EXACT_SCAN_ROW_DIMENSIONS = 1_800_000;
+export const exactScanMaxRows = (dim: number) => Math.ceil(EXACT_SCAN_ROW_DIMENSIONS / (50 + dim));
 
 /**
- * hnsw.ef_search for a search whose filter keeps a share s of the index's rows: EF_SEARCH_BASE / √s, at least
- * 2 × the LIMIT, at most pgvector's 1,000. Behind a filter most of the candidates the graph walk collects are thrown
- * away afterwards, so a wider candidate list keeps recall where a fixed one loses it (measured on GloVe passages,
- * 10% filter: ef 100 recall@10 0.93, ef 300 0.97).
+ * hnsw.ef_search for a search whose filter keeps a share s of the index's rows: EF_SEARCH_BASE / s, at least
+ * 2 × the LIMIT, at most pgvector's 1,000. HNSW filters after the graph walk, so about ef × s of the candidates it
+ * collects survive the filter (fewer when the filter's passages lie away from the query); keeping that number near
+ * EF_SEARCH_BASE keeps recall where a fixed ef_search loses it. Measured on GloVe passages, recall@10 against exact:
+ * no filter, ef 100 0.94, ef 200 0.97; 30% filter, ef 400 0.94, ef 800 0.96.
  */
-export const EF_SEARCH_BASE = 100;
+export const EF_SEARCH_BASE = 200;
 /** Counting the filtered set stops here: enough to tell a few percent from the whole at 100,000 passages and more. */
 const REACH_COUNT_CAP = 100_000;
 /** How long a counted filter size is reused: sizes change slowly, and a stale one only makes one choice less apt. */
@@ -89,7 +92,7 @@ const REACH_TTL_MS = 30_000;
 export const TEXT_RANK_CANDIDATES = 1000;
 
 export interface SearchTuning {
-  /** Overrides EXACT_SCAN_MAX_ROWS; 0 always uses the index where there is one (tests of the index path). */
+  /** Overrides exactScanMaxRows(dim); 0 always uses the index where there is one (tests of the index path). */
   exactScanMaxRows?: number;
   /** Told how each vector search ran (tests, the bench). */
   onVectorPlan?: (plan: VectorPlan) => void;
@@ -119,7 +122,7 @@ export async function searchPassages(sql: SqlReader, actor: Actor, input: Passag
     narrowest: byFile ?? bySource ?? null,
     reachKey: [actor.organizationId, [...(sourceIds ?? [])].sort().join(','), [...(fileIds ?? [])].sort().join(',')].join('|'),
     organizationId: actor.organizationId,
-    exactScanMaxRows: tuning.exactScanMaxRows ?? EXACT_SCAN_MAX_ROWS,
+    exactScanMaxRows: tuning.exactScanMaxRows ?? (vector ? exactScanMaxRows(vector.dim) : 0),
     onVectorPlan: tuning.onVectorPlan,
   };
 
@@ -198,7 +201,7 @@ interface VectorRow {
  * condition, up to REACH_COUNT_CAP, or the size counted by an earlier search in the last REACH_TTL_MS), then:
  * - at most `exactScanMaxRows` passages: an exact scan;
  * - more: the HNSW index, with pgvector's iterative scan (it keeps walking the graph until the LIMIT is met, up to
- *   hnsw.max_scan_tuples) and ef_search from the filter's share of the index (EF_SEARCH_BASE);
+ *   hnsw.max_scan_tuples) and ef_search from the filter's share of the index (EF_SEARCH_BASE / share);
  * - an index result still short of the limit, which means either that fewer rows match or that the index gave up,
  *   is redone exactly in the same statement, so it always holds every match it could.
  * The settings are SET LOCAL (set_config(…, true)) inside the statement's own transaction, evaluated as an InitPlan
@@ -238,7 +241,7 @@ async function vectorRanking(sql: SqlReader, q: QueryVector, scope: Scope, limit
     ),
     tuned AS MATERIALIZED (
       SELECT n, indexed, CASE WHEN n <= ${scope.exactScanMaxRows}::int OR indexed < 0 THEN 0
-        ELSE LEAST(1000, GREATEST(${efBase}, ${Prisma.raw(String(2 * limit))}, ceil(${efBase} / sqrt(LEAST(1.0, n::float8 / GREATEST(indexed, 1))))))::int
+        ELSE LEAST(1000, GREATEST(${Prisma.raw(String(2 * limit))}, ceil(${efBase} / LEAST(1.0, n::float8 / GREATEST(indexed, 1)))))::int
         END AS ef FROM plan
     ),
     approximate AS MATERIALIZED (
