@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { Context } from '../context.js';
+import { atLeast } from '../core/auth.js';
 import { AppError, ERROR_CODES, fromPrismaError } from '../core/errors.js';
 import { excerpt, parseJson } from '../core/json.js';
 import type { Logger } from '../core/logger.js';
+import { noteRoute } from '../core/observability.js';
 import { renderDocsPage } from './docs.js';
 import { buildOpenApi } from './openapi.js';
 import { DEFAULT_BODY_LIMIT, Reply, type Route } from './route.js';
@@ -276,6 +278,8 @@ export function createRestHandler(options: RestOptions) {
         if (allowed.size) throw new HttpError(405, { detail: 'Method Not Allowed' }, { allow: [...allowed].join(', ') });
         throw new HttpError(404, { detail: 'Not Found' });
       }
+      // The access log and the HTTP metrics name the route by its template, never by the ids in the path.
+      noteRoute(`${prefix}${found.route.path}`);
       // Authentication comes before the body and validation: an anonymous caller learns nothing about ids or
       // bodies, and its body is never read (the connection closes behind the answer; `current` is not set yet, so
       // nothing drains it).
@@ -285,6 +289,10 @@ export function createRestHandler(options: RestOptions) {
         throw new HttpError(auth.refusal.httpStatus, { detail: auth.refusal.message }, { ...auth.headers, ...(req.complete ? {} : { connection: 'close' }) });
       }
       const { ctx } = auth;
+      // A read-only key reads: every route that changes something is refused, before its body is read.
+      if (ctx && found.route.method !== 'GET' && !atLeast(ctx.actor.role, 'MEMBER')) {
+        throw new HttpError(403, { detail: `This API key is read-only (role ${ctx.actor.role}): ${found.route.method} is not allowed` }, req.complete ? {} : { connection: 'close' });
+      }
       current = found.route;
 
       const limit = current.bodyLimit ?? DEFAULT_BODY_LIMIT;

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import lockfile from 'proper-lockfile';
 import type { Config } from '../../config.js';
+import type { PoolStats } from '../metrics.js';
 import { PrismaClient } from '../../generated/prisma/client.js';
 import { copyTemplateTo } from './pglite-template.js';
 import { startPGliteThread } from './pglite-thread.js';
@@ -35,6 +36,8 @@ export interface Database {
   /** Raw SQL outside Prisma on one connection held until `fn` ends: migrations, health checks. */
   withRunner<T>(fn: (runner: SqlRunner) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
+  /** The connection pool's use (metrics); absent when there is no pool (PGlite in this thread). */
+  readonly poolStats?: () => PoolStats;
   /**
    * Closes the connections (and the embedded database). `timeoutMs` bounds the wait for a statement still running
    * in PGlite's thread: after it, the thread is stopped and close rejects with PGliteStoppedError.
@@ -185,6 +188,7 @@ async function openPGliteThread(dir: string, options: PGliteOptions, unlock: () 
     kind: 'pglite',
     prisma,
     sql: pgReader(pool, options.onQuery),
+    poolStats: () => statsOf(pool),
     // As in-thread: the runner does not hold the one connection (callers keep using Prisma while they hold it).
     withRunner: (fn) => fn(runner),
     ping: async () => void (await pool.query('SELECT 1')),
@@ -243,6 +247,7 @@ export async function openPostgres(url: string, poolSize = 10, options: OpenOpti
     kind: 'postgres',
     prisma,
     sql: pgReader(pool, options.onQuery),
+    poolStats: () => statsOf(pool),
     async withRunner(fn) {
       const client = new pg.Client({ connectionString: url });
       await client.connect();
@@ -259,6 +264,10 @@ export async function openPostgres(url: string, poolSize = 10, options: OpenOpti
       return closing;
     },
   };
+}
+
+function statsOf(pool: pg.Pool): PoolStats {
+  return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max ?? 10 };
 }
 
 /** For the migration CLI: raw SQL access without a Prisma client. */
@@ -278,4 +287,38 @@ export async function openSqlRunner(config: Config): Promise<{ runner: SqlRunner
       await unlock();
     },
   };
+}
+
+/**
+ * A consistent copy of the embedded database's folder as a gzipped tarball (PGlite's dumpDataDir). It holds the
+ * folder's lock while it runs, so the server must be stopped (one process per folder); nothing writes meanwhile.
+ */
+export async function backupDataDir(dir: string, outFile: string): Promise<{ bytes: number }> {
+  if (!existsSync(path.join(dir, 'PG_VERSION'))) throw new Error(`${dir} holds no embedded database`);
+  const unlock = await lockDataDir(dir);
+  try {
+    const db = await PGlite.create({ dataDir: dir, extensions: { vector } });
+    try {
+      const dump = Buffer.from(await (await db.dumpDataDir('gzip')).arrayBuffer());
+      writeFileSync(outFile, dump);
+      return { bytes: dump.length };
+    } finally {
+      await db.close();
+    }
+  } finally {
+    await unlock();
+  }
+}
+
+/** Restores a backup made by backupDataDir into `dir`, which must not hold a database yet. */
+export async function restoreDataDir(backupFile: string, dir: string): Promise<void> {
+  if (existsSync(path.join(dir, 'PG_VERSION'))) throw new Error(`${dir} already holds a database: restore into an empty folder (move it away first)`);
+  const unlock = await lockDataDir(dir);
+  try {
+    const db = await PGlite.create({ dataDir: dir, loadDataDir: new Blob([readFileSync(backupFile)]), extensions: { vector } });
+    await db.query('SELECT 1');
+    await db.close();
+  } finally {
+    await unlock();
+  }
 }
