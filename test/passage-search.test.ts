@@ -271,7 +271,7 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
     expect(new Set(ids(await search(tn, { mode: 'TEXT', queryText: 'beavers otters -river' })))).toEqual(new Set([builders]));
     expect(ids(await search(tn, { mode: 'TEXT', queryText: '"share the river" cats -indoors' }))).toEqual([both]);
     expect(new Set(ids(await search(tn, { mode: 'TEXT', queryText: '"beavers build" fish' })))).toEqual(new Set([builders, fishers]));
-    expect(textQuery('beavers -"river otters" "dam building" OR -x --y')).toEqual({ any: 'beavers or "dam building"', excluded: '"river otters" or x or y' });
+    expect(textQuery('beavers -"river otters" "dam building" OR -x --y otters')).toEqual({ words: 'beavers otters', phrases: '"dam building"', excluded: '"river otters" or x or y' });
   });
 
   it('ranks the passages with every word first when more passages match than it ranks', async () => {

@@ -85,11 +85,12 @@ const REACH_COUNT_CAP = 100_000;
 const REACH_TTL_MS = 30_000;
 
 /**
- * TEXT ranks at most this many matching passages: a query of common words matches most of the corpus, and
- * ts_rank reads every match's tsvector (ranking them all took p95 42 ms at 100,000 passages). Passages holding all the query's words are taken first, then passages
- * holding any of them, in the order the index gives them.
+ * TEXT ranks at most this many matching passages: a query of common words matches most of the corpus, and ts_rank
+ * reads (and decompresses) every match's tsvector: ranking them all took p95 42 ms at 100,000 passages, and 1,000
+ * took most of a TEXT search's time. Passages holding all the query's words are taken first, then passages holding
+ * any of them, in the order the index gives them.
  */
-export const TEXT_RANK_CANDIDATES = 1000;
+export const TEXT_RANK_CANDIDATES = 500;
 
 export interface SearchTuning {
   /** Overrides exactScanMaxRows(dim); 0 always uses the index where there is one (tests of the index path). */
@@ -274,35 +275,61 @@ async function vectorRanking(sql: SqlReader, q: QueryVector, scope: Scope, limit
 }
 
 /**
- * A query's words as two tsquery sources for websearch_to_tsquery: `any` joins every word and "quoted phrase"
- * with `or`, `excluded` every `-word` and `-"phrase"` (with `or`, subtracted as a whole). The word `or` itself
- * is the operator it always was, and says nothing more now that words are alternatives anyway.
+ * A query's parts: `words` (space-separated), `phrases` (each "quoted phrase", joined with `or`) and `excluded`
+ * (every `-word` and `-"phrase"`, joined with `or`, subtracted as a whole), each for to_tsvector or
+ * websearch_to_tsquery. The word `or` itself is the operator it always was, and says nothing more now that words
+ * are alternatives anyway.
  */
-export function textQuery(text: string): { any: string; excluded: string } {
-  const any: string[] = [];
+export function textQuery(text: string): { words: string; phrases: string; excluded: string } {
+  const words: string[] = [];
+  const phrases: string[] = [];
   const excluded: string[] = [];
   for (const m of text.matchAll(/(-?)"([^"]*)"?|(\S+)/g)) {
-    if (m[2] !== undefined) (m[1] ? excluded : any).push(`"${m[2]}"`);
+    if (m[2] !== undefined) (m[1] ? excluded : phrases).push(`"${m[2]}"`);
     else if (/^or$/i.test(m[3])) continue;
     else if (/^-+[^-]/.test(m[3])) excluded.push(m[3].replace(/^-+/, '').replace(/"/g, ' '));
-    else any.push(m[3].replace(/"/g, ' '));
+    else words.push(m[3].replace(/"/g, ' '));
   }
-  return { any: any.join(' or '), excluded: excluded.join(' or ') };
+  return { words: words.join(' '), phrases: phrases.join(' or '), excluded: excluded.join(' or ') };
 }
 
+/**
+ * Words in more than this share of the passages (PostgreSQL's statistics of `fts`, most_common_elems) are left out of
+ * a TEXT query's alternatives when other words or a phrase remain: they say little about a passage, and each costs
+ * reading a posting list of that share of the index (a 24-word query of common words read 68,000 postings).
+ */
+export const COMMON_WORD_SHARE = 0.05;
+
 async function textRanking(sql: SqlReader, text: string, where: Prisma.Sql[], limit: number) {
-  const { any, excluded } = textQuery(text);
+  const { words, phrases, excluded } = textQuery(text);
   const conditions = Prisma.join(where, ' AND ');
   const cap = Prisma.raw(String(TEXT_RANK_CANDIDATES));
   // Passages with every word are candidates first (an AND query the GIN index answers by intersecting), then
-  // passages with any, up to TEXT_RANK_CANDIDATES; only those are ranked.
+  // passages with any, up to TEXT_RANK_CANDIDATES; only those are ranked. An empty query (no words, or stop words
+  // only) matches nothing: it must not become "not excluded".
   return sql.query<{ id: string; rank: number }>(Prisma.sql`
-    WITH terms AS MATERIALIZED (
-      -- An empty query (no words, or stop words only) matches nothing: it must not become "not excluded".
+    WITH common AS MATERIALIZED (
+      SELECT coalesce(array_agg(e.lexeme), '{}') AS lexemes
+        FROM pg_stats s, unnest(s.most_common_elems::text::text[]) WITH ORDINALITY AS e(lexeme, i)
+       WHERE s.schemaname = current_schema() AND s.tablename = 'Passage' AND s.attname = 'fts'
+         AND s.most_common_elem_freqs[e.i] > ${Prisma.raw(String(COMMON_WORD_SHARE))}
+    ),
+    lexemes AS MATERIALIZED (
+      SELECT CASE WHEN cardinality(rare) > 0 OR ${phrases !== ''} THEN rare ELSE every_lexeme END AS chosen
+        FROM tsvector_to_array(to_tsvector('english', ${words})) every_lexeme,
+             LATERAL (SELECT coalesce(array_agg(l), '{}') AS rare FROM unnest(every_lexeme) l, common WHERE l <> ALL (common.lexemes)) r
+    ),
+    parts AS MATERIALIZED (
+      SELECT CASE WHEN cardinality(chosen) = 0 THEN p
+                  ELSE to_tsquery('simple', (SELECT string_agg(quote_literal(l), ' | ') FROM unnest(chosen) l)) || p END AS q,
+             ex, a
+        FROM lexemes, websearch_to_tsquery('english', ${phrases}) p, websearch_to_tsquery('english', ${excluded}) ex,
+             websearch_to_tsquery('english', ${[words, phrases.replace(/ or /g, ' ')].join(' ')}) a
+    ),
+    terms AS MATERIALIZED (
       SELECT q AS ranked, CASE WHEN numnode(ex) = 0 OR numnode(q) = 0 THEN q ELSE q && !!ex END AS any_word,
              CASE WHEN numnode(ex) = 0 OR numnode(a) = 0 THEN a ELSE a && !!ex END AS every_word
-        FROM websearch_to_tsquery('english', ${any}) q, websearch_to_tsquery('english', ${excluded}) ex,
-             websearch_to_tsquery('english', ${any.replace(/ or /g, ' ')}) a
+        FROM parts
     ),
     every AS MATERIALIZED (
       SELECT id, fts FROM "Passage" WHERE ${conditions} AND fts @@ (SELECT every_word FROM terms) LIMIT ${cap}
