@@ -49,13 +49,13 @@ describe('npm start on the embedded database', { timeout: 120_000 }, () => {
     }
   });
 
-  it('uses QUARRY_API_KEY as the admin key when it is set', async () => {
+  it('uses QUARRY_API_KEY as the server admin's key when it is set', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'quarry-data-'));
     const key = 'my-own-key-of-at-least-16-chars';
     const quarry = await startQuarry({ DATA_DIR: dir, QUARRY_API_KEY: key });
     try {
       expect(quarry.stderr()).not.toMatch(/shown once/);
-      expect((await query(quarry.url, key, '{ me { user { role } } }')).body).toEqual({ data: { me: { user: { role: 'ADMIN' } } } });
+      expect((await query(quarry.url, key, '{ me { user { role } } }')).body).toEqual({ data: { me: { user: { role: 'SERVER_ADMIN' } } } });
       expect((await query(quarry.url, 'qk_other', '{ __typename }')).status).toBe(401);
     } finally {
       await quarry.stop();
