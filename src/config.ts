@@ -117,6 +117,9 @@ const schema = z.object({
   path: ['HEADERS_TIMEOUT_MS'],
 });
 
+/** Every variable the configuration reads (the docs test checks each is in .env.example and the README). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 function isAddressOrRange(entry: string): boolean {
   const [address, bits, ...rest] = entry.split('/');
   const family = isIP(address);
