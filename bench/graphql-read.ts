@@ -27,7 +27,7 @@ const CEILING = process.env.CEILING === '1';
 
 const NESTED = `{ sources(first: 20) { edges { node { id name fileCount
   files(first: 5) { edges { node { id fileName processingStatus sizeBytes createdAt } } }
-  agents { id name } } } } }`;
+  agents { edges { node { id name } } } } } } } }`;
 
 const config = loadConfig();
 if (config.databaseKind !== 'postgres') {
