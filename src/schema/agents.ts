@@ -172,7 +172,12 @@ const CreateAgentInput = builder.inputType('CreateAgentInput', {
 
 const UpdateAgentInput = builder.inputType('UpdateAgentInput', {
   description: 'Fields left out (or null) keep their value.',
-  fields: (t) => ({ name: t.string(), ...agentFields(t) }),
+  fields: (t) => ({
+    name: t.string(),
+    ...agentFields(t),
+    sourceIds: t.idList({ description: 'The agent’s whole new set of sources (as REST PATCH `source_ids`); attaching and detaching as attachSource and detachSource do.' }),
+    toolIds: t.idList({ description: 'The agent’s whole new set of tools (as REST PATCH `tool_ids`).' }),
+  }),
 });
 
 /** Resolves `embedding`/`embeddingConfig` through the catalog, so agents get the same validation as sources. */
@@ -222,7 +227,11 @@ builder.mutationFields((t) => ({
   updateAgent: t.field({
     type: AgentPayload,
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateAgentInput, required: true }) },
-    resolve: async (_root, { id, input }, ctx) => ({ agentId: (await updateAgent(ctx.db, ctx.actor, String(id), withEmbedding(input, ctx) as AgentPatch)).id }),
+    resolve: async (_root, { id, input }, ctx) => {
+      const { sourceIds, toolIds, ...fields } = input;
+      const patch = { ...withEmbedding(fields, ctx), sourceIds: sourceIds?.map(String), toolIds: toolIds?.map(String) } as AgentPatch;
+      return { agentId: (await updateAgent(ctx.db, ctx.actor, String(id), patch)).id };
+    },
   }),
   deleteAgent: t.field({
     type: DeleteAgentPayload,

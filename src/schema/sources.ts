@@ -171,13 +171,15 @@ const CreateSourceInput = builder.inputType('CreateSourceInput', {
 });
 
 const UpdateSourceInput = builder.inputType('UpdateSourceInput', {
-  description: 'Fields left out (or null) keep their value.',
+  description: 'Fields left out (or null) keep their value. A new embedding model, dimension or chunk size re-embeds the files.',
   fields: (t) => ({
     name: t.string(),
     description: t.string(),
     instructions: t.string(),
     metadata: t.field({ type: 'JSONObject' }),
-    embeddingConfig: t.field({ type: EmbeddingConfigInput }),
+    embedding: t.string({ description: 'A provider/model handle, as on create; keeps the current chunk size unless `embeddingChunkSize` is given.' }),
+    embeddingChunkSize: t.int({ description: 'Tokens per passage; alone, changes only the chunk size.' }),
+    embeddingConfig: t.field({ type: EmbeddingConfigInput, description: 'A full configuration; wins over `embedding`.' }),
   }),
 });
 
@@ -231,10 +233,12 @@ builder.mutationFields((t) => ({
   }),
   bulkUpsertSources: t.field({
     type: [BulkUpsertResult],
-    description: 'Creates or updates sources matched by name, in one transaction; existing ids and unspecified fields are kept.',
+    description:
+      'Creates or updates sources matched by name, in one transaction; existing ids and unspecified fields are kept. A new embedding ' +
+      'model, dimension or chunk size re-embeds an existing source’s files, as updateSource does.',
     args: { sources: t.arg({ type: [CreateSourceInput], required: true }) },
     resolve: async (_root, { sources }, ctx) =>
-      (await bulkUpsertSources(ctx.db, ctx.actor, ctx.embeddings, sources)).map((r) => ({ sourceId: r.source.id, created: r.created })),
+      (await bulkUpsertSources(ctx.db, ctx.actor, ctx.embeddings, sources, ctx.ingest)).map((r) => ({ sourceId: r.source.id, created: r.created })),
   }),
 }));
 
