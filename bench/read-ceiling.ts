@@ -8,6 +8,7 @@
  * Env: PORT, DATABASE_URL, ORGANIZATION_ID (whose sources to read; the bench passes its seeded organization).
  */
 import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 
 const organizationId = process.env.ORGANIZATION_ID!;
@@ -55,5 +56,5 @@ const server = createServer((req, res) => {
     }
   });
 });
-server.listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening'));
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => console.log(`listening on http://127.0.0.1:${(server.address() as AddressInfo).port}`));
 process.on('SIGTERM', () => server.close(() => pool.end().then(() => process.exit(0))));

@@ -85,6 +85,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
   const transact: Context['transact'] = (fn) => db.withRunner((runner) => runner.transaction(fn));
   const embeddings = new EmbeddingCatalog(config);
   const scopedClients = new ScopedClients(db.prisma);
+  const tenants: Context['tenants'] = { for: (organizationId) => scopedClients.for(organizationId), root: db.prisma };
   const authenticator = new Authenticator(db.prisma, config.AUTH_CACHE_TTL_MS);
   const throttle = new AuthThrottle({
     perAddress: config.AUTH_FAILURES_PER_ADDRESS,
@@ -111,7 +112,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     if (!actor) throw toGraphQLError(unauthenticated()); // unreachable: the gate answered already
     connection ??= registry.connection(actor.apiKeyId);
     return {
-      actor, db: scopedClients.for(actor.organizationId), sql: db.sql, log, embeddings, authenticator, ingest, uploads, transact,
+      actor, db: scopedClients.for(actor.organizationId), tenants, sql: db.sql, log, embeddings, authenticator, ingest, uploads, transact,
       subscriptions: { registry, connection },
     };
   };

@@ -2,6 +2,7 @@ import type { Actor, Authenticator } from './core/auth.js';
 import type { SqlReader } from './core/db/reader.js';
 import type { SqlRunner } from './core/db/sql.js';
 import type { Logger } from './core/logger.js';
+import type { Tenants } from './core/tenancy.js';
 import type { SubscriptionConnection, SubscriptionRegistry } from './core/subscription-limits.js';
 import type { EmbeddingCatalog } from './domain/embedding-config.js';
 import type { Ingest } from './ingest/worker.js';
@@ -16,6 +17,8 @@ export interface Context {
   log: Logger;
   /** Embedding providers this server can use, for resolving handles and configs. */
   embeddings: EmbeddingCatalog;
+  /** Other organizations' scoped clients, for server administration only (domain/administration.ts). */
+  tenants: Tenants;
   /** For dropping a revoked key from the authentication cache. */
   authenticator: Authenticator;
   /** A raw SQL transaction on the same database, for bulk writes where Prisma's engine costs too much. */

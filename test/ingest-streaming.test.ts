@@ -7,6 +7,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../src/core/logger.js';
 import { MemoryQueue } from '../src/core/queue.js';
+import { scopedPrisma } from '../src/core/tenancy.js';
+import { beatFileJob, reportFileProgress } from '../src/domain/file-state.js';
 import { DEFAULT_LIMITS } from '../src/ingest/limits.js';
 import { Ingest } from '../src/ingest/worker.js';
 import { createTestApp, testIngestSettings, type TestApp } from './support/app.js';
@@ -136,6 +138,34 @@ describe.each(databaseKinds())('streaming ingestion on %s', (kind) => {
       expect(file).toMatchObject({ processingStatus: 'ERROR', errorMessage: 'Processing was cancelled' });
       expect((await visible(org.apiKey, sourceId)).totalCount).toBe(0);
       await until(() => t.db.prisma.passage.count({ where: { fileId: up.file.id } }), (n) => n === 0);
+    } finally {
+      pause?.gate.open();
+      pause = null;
+    }
+  });
+
+  it('a cancel ended by a progress report, then seen by the heartbeat, still retires and deletes the staged passages', async () => {
+    // The race behind a lost purge: the run's progress report honours the cancel request (the job ends CANCELLED),
+    // and its heartbeat, running before the report returns, finds the job no longer RUNNING. That is a cancel, not
+    // a job taken by another worker: the staged set must be retired and deleted.
+    const org = await t.seed();
+    const sourceId = await remoteSource(org.apiKey);
+    pause = { at: BATCH * 2, gate: gate() };
+    try {
+      const up = (await uploadOne(url, org.apiKey, sourceId, { name: 'raced.txt', content: textOf(100, 'jasper') })).data.uploadFile;
+      await pause.gate.arrived;
+      await t.gqlOk(org.apiKey, 'mutation($id: ID!) { cancelJob(id: $id) { job { id } } }', { id: up.job.id });
+      const job = await t.db.prisma.job.findUniqueOrThrow({ where: { id: up.job.id } });
+      const db = scopedPrisma(t.db.prisma, org.organizationId);
+      await expect(reportFileProgress(db, job, job.lockedBy!, 'EMBEDDING', { step: 'storing' })).rejects.toMatchObject({ reason: 'cancelled' });
+      expect(await beatFileJob(db, job, job.lockedBy!)).toBe('cancelled');
+      // The paused run's own heartbeat (every 200 ms) sees the ended job before it stores again.
+      await new Promise((r) => setTimeout(r, 500));
+      pause.gate.open();
+      const file = await until(() => fileState(org.apiKey, up.file.id), ended);
+      expect(file).toMatchObject({ processingStatus: 'ERROR', errorMessage: 'Processing was cancelled' });
+      await until(() => t.db.prisma.passage.count({ where: { fileId: up.file.id } }), (n) => n === 0);
+      await until(() => t.db.prisma.passageSet.count({ where: { fileId: up.file.id } }), (n) => n === 0);
     } finally {
       pause?.gate.open();
       pause = null;

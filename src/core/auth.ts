@@ -41,30 +41,61 @@ export function keyFromHeaders(get: (name: string) => string | null | undefined)
   return header?.trim() || null;
 }
 
-/** The actor a key belongs to, or null for an unknown, revoked or expired key. */
+/**
+ * Roles, lowest first. READER keys only read (no mutation, no mutating REST route); MEMBER keys read and write the
+ * organization's data; ADMIN keys also administer its users and keys; SERVER_ADMIN keys also administer every
+ * organization. A key acts with the lower of its own role and its user's, and never hands out a higher one.
+ */
+export const ROLE_RANK: Record<UserRole, number> = { READER: 0, MEMBER: 1, ADMIN: 2, SERVER_ADMIN: 3 };
+
+export const atLeast = (role: UserRole, minimum: UserRole) => ROLE_RANK[role] >= ROLE_RANK[minimum];
+
+export const lowerRole = (a: UserRole, b: UserRole): UserRole => (ROLE_RANK[a] <= ROLE_RANK[b] ? a : b);
+
+/** How often a key's `lastUsedAt` is written at most: once a minute, not once a request. */
+export const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** The actor a key belongs to, or null for an unknown, revoked or expired key, or a key of a disabled user. */
 export async function authenticate(prisma: PrismaClient, key: string | null): Promise<Actor | null> {
   if (!key) return null;
   // One statement per request (a Prisma nested select would take two): this runs before every operation.
   const [row] = await prisma.$queryRaw<
-    { id: string; organizationId: string; userId: string; revokedAt: Date | null; expiresAt: Date | null; lastUsedAt: Date | null; role: UserRole }[]
+    {
+      id: string;
+      organizationId: string;
+      userId: string;
+      revokedAt: Date | null;
+      expiresAt: Date | null;
+      lastUsedAt: Date | null;
+      keyRole: UserRole;
+      userRole: UserRole;
+      disabledAt: Date | null;
+    }[]
   >`SELECT k.id, k."organizationId", k."userId", k."revokedAt", k."expiresAt", k."lastUsedAt",
-            -- A key acts with the lower of its own role and its user's (a demoted user's admin keys are members' keys).
-            CASE WHEN k.role = 'ADMIN' AND u.role = 'ADMIN' THEN 'ADMIN' ELSE 'MEMBER' END AS role
+            k.role AS "keyRole", u.role AS "userRole", u."disabledAt"
       FROM "ApiKey" k JOIN "User" u ON u.id = k."userId"
      WHERE k."keyHash" = ${hashApiKey(key)}`;
-  if (!row || row.revokedAt || (row.expiresAt && row.expiresAt <= new Date())) return null;
-  // Record use at most once a minute, off the request's path.
-  if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {
-    prisma.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch(() => {});
+  if (!row || row.revokedAt || row.disabledAt || (row.expiresAt && row.expiresAt <= new Date())) return null;
+  // Record use at most once a minute, off the request's path; the condition keeps replicas from writing it again.
+  if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+    const cutoff = new Date(Date.now() - LAST_USED_RESOLUTION_MS);
+    prisma.apiKey
+      .updateMany({ where: { id: row.id, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: cutoff } }] }, data: { lastUsedAt: new Date() } })
+      .catch(() => {});
   }
-  return { userId: row.userId, organizationId: row.organizationId, role: row.role, apiKeyId: row.id, keyExpiresAt: row.expiresAt };
+  // A demoted user's admin keys act as the user's role.
+  const role = lowerRole(row.keyRole, row.userRole);
+  return { userId: row.userId, organizationId: row.organizationId, role, apiKeyId: row.id, keyExpiresAt: row.expiresAt };
 }
 
-/** Of `ids`, the keys that no longer authenticate (revoked, expired or deleted): one statement, for re-checking open connections. */
+/**
+ * Of `ids`, the keys that no longer authenticate (revoked, expired, deleted, or of a disabled user): one statement,
+ * for re-checking open connections.
+ */
 export async function inactiveKeys(prisma: PrismaClient, ids: readonly string[]): Promise<string[]> {
   if (ids.length === 0) return [];
   const active = await prisma.apiKey.findMany({
-    where: { id: { in: [...ids] }, revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] },
+    where: { id: { in: [...ids] }, revokedAt: null, user: { disabledAt: null }, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] },
     select: { id: true },
   });
   const alive = new Set(active.map((k) => k.id));

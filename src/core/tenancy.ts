@@ -118,3 +118,13 @@ export class ScopedClients {
     return client;
   }
 }
+
+/**
+ * Access beyond the caller's own organization, for server administration only (domain/administration.ts checks the
+ * role before using it): each organization is still reached through its scoped client; `root` is unscoped and serves
+ * only organization rows and finding which organization a user or key belongs to.
+ */
+export interface Tenants {
+  for(organizationId: string): PrismaClient;
+  readonly root: PrismaClient;
+}

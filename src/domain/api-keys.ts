@@ -1,16 +1,14 @@
 import type { PrismaClient, UserRole } from '../generated/prisma/client.js';
 import type { Actor } from '../core/auth.js';
-import { displayPrefix, generateApiKey, hashApiKey } from '../core/auth.js';
-import { badInput, forbidden, notFound } from '../core/errors.js';
+import { atLeast, displayPrefix, generateApiKey, hashApiKey, ROLE_RANK } from '../core/auth.js';
+import { badInput, conflict, forbidden, notFound } from '../core/errors.js';
 import { isId } from '../core/ids.js';
 import { checkName } from './names.js';
 
 /** `db` is the caller's tenant-scoped client throughout the domain layer. */
 
-const RANK: Record<UserRole, number> = { MEMBER: 0, ADMIN: 1 };
-
 /** Whether a key of role `role` is within what `actor` may hand out or take away. */
-const withinRole = (actor: Actor, role: UserRole) => RANK[role] <= RANK[actor.role];
+export const withinRole = (actor: Actor, role: UserRole) => ROLE_RANK[role] <= ROLE_RANK[actor.role];
 
 /**
  * Mints a key for the caller's user, of the caller's role or lower (default: the caller's role), remembering
@@ -53,9 +51,15 @@ export async function revokeApiKey(db: PrismaClient, actor: Actor, id: string) {
   if (!isId('apikey', id)) throw badInput(`"${id}" is not an API key id (apikey-<uuid4>)`, 'id');
   const key = await db.apiKey.findUnique({ where: { id } });
   if (!key) throw notFound('ApiKey', id);
-  if (actor.role !== 'ADMIN' && (key.userId !== actor.userId || !withinRole(actor, key.role))) {
-    throw forbidden(key.userId === actor.userId ? `A ${actor.role} key cannot revoke ${key.role} keys` : "Only an admin can revoke another user's key");
-  }
+  if (!withinRole(actor, key.role)) throw forbidden(`A ${actor.role} key cannot revoke ${key.role} keys`);
+  if (key.userId !== actor.userId && !atLeast(actor.role, 'ADMIN')) throw forbidden("Only an admin can revoke another user's key");
+  const revoked = await revokeTree(db, key);
+  return { key: { ...key, revokedAt: key.revokedAt ?? revoked.revokedAt }, revoked: revoked.ids };
+}
+
+/** Revokes a key (unless it is already) and every key minted from it, transitively; the ids of those this call revoked. */
+async function revokeTree(db: PrismaClient, key: { id: string; revokedAt: Date | null }) {
+  const id = key.id;
   const revokedAt = key.revokedAt ?? new Date();
   const revoked: string[] = [];
   if (!key.revokedAt) {
@@ -75,5 +79,36 @@ export async function revokeApiKey(db: PrismaClient, actor: Actor, id: string) {
     }
     level = children.map((k) => k.id);
   }
-  return { key: { ...key, revokedAt }, revoked };
+  return { ids: revoked, revokedAt };
+}
+
+/**
+ * Replaces a key by a new one with a new secret (shown once) and the same user, name, role, minter and expiry; the
+ * old key is revoked. Keys the old one minted are moved to the new one first, so they keep working. The caller may
+ * rotate its own keys of its role or lower; an admin any key of the organization of its role or lower.
+ */
+export async function rotateApiKey(db: PrismaClient, actor: Actor, id: string) {
+  if (!isId('apikey', id)) throw badInput(`"${id}" is not an API key id (apikey-<uuid4>)`, 'id');
+  const old = await db.apiKey.findUnique({ where: { id } });
+  if (!old) throw notFound('ApiKey', id);
+  if (!withinRole(actor, old.role)) throw forbidden(`A ${actor.role} key cannot rotate ${old.role} keys`);
+  if (old.userId !== actor.userId && !atLeast(actor.role, 'ADMIN')) throw forbidden("Only an admin can rotate another user's key");
+  if (old.revokedAt || (old.expiresAt && old.expiresAt <= new Date())) throw conflict(`API key ${id} is no longer active: create a new one instead`);
+  const key = generateApiKey();
+  const apiKey = await db.apiKey.create({
+    data: {
+      organizationId: old.organizationId,
+      userId: old.userId,
+      name: old.name,
+      role: old.role,
+      mintedById: old.mintedById,
+      prefix: displayPrefix(key),
+      keyHash: hashApiKey(key),
+      expiresAt: old.expiresAt,
+    },
+  });
+  await db.apiKey.updateMany({ where: { mintedById: old.id }, data: { mintedById: apiKey.id } });
+  // A key the old one minted after the move is revoked with it (as createApiKey's check would do anyway).
+  const { ids } = await revokeTree(db, old);
+  return { apiKey, key, revoked: ids };
 }

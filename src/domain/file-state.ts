@@ -101,15 +101,20 @@ export async function reportFileProgress(
   events.publish('file', file.organizationId, fileChange(file));
 }
 
-/** Keeps the claim alive. Returns what the holder must do: go on, stop (taken or deleted), or cancel. */
+/**
+ * Keeps the claim alive. Returns what the holder must do: go on, stop (taken or deleted), or cancel. A job that a
+ * progress report of this run has just ended CANCELLED (a cancel request is honoured at the next step) is
+ * `cancelled`, not `lost`: a lost run leaves its staged set alone, a cancelled one retires it.
+ */
 export async function beatFileJob(db: PrismaClient, job: Job, workerId: string): Promise<'ok' | 'lost' | 'cancelled'> {
   const [held] = await db.job.updateManyAndReturn({
     where: { id: job.id, lockedBy: workerId, status: 'RUNNING' },
     data: { heartbeatAt: new Date() },
     select: { cancelRequestedAt: true },
   });
-  if (!held) return 'lost';
-  return held.cancelRequestedAt ? 'cancelled' : 'ok';
+  if (held) return held.cancelRequestedAt ? 'cancelled' : 'ok';
+  const now = await db.job.findFirst({ where: { id: job.id }, select: { status: true } });
+  return now?.status === 'CANCELLED' ? 'cancelled' : 'lost';
 }
 
 /**
@@ -125,6 +130,18 @@ export async function stagedSetFor(db: PrismaClient, job: Job): Promise<PassageS
 /** Gives up a staged set (its rows are deleted later, in batches: see purgeRetiredSets in the pipeline). */
 export async function retireSet(db: PrismaClient, setId: string): Promise<void> {
   await db.passageSet.updateMany({ where: { id: setId, state: { not: 'RETIRED' } }, data: { state: 'RETIRED', jobId: null } });
+}
+
+/**
+ * A run that lost its job (deleted, ended by someone else, or taken over): its staged set is retired unless another
+ * worker now runs the job (that worker resumes the set). Returns whether it was retired.
+ */
+export async function retireSetIfAbandoned(db: PrismaClient, setId: string): Promise<boolean> {
+  const retired = await db.$executeRaw`
+    UPDATE "PassageSet" s SET state = 'RETIRED', "jobId" = NULL, "updatedAt" = now()
+     WHERE s.id = ${setId} AND s.state = 'STAGED'
+       AND NOT EXISTS (SELECT 1 FROM "Job" j WHERE j.id = s."jobId" AND j.status IN ('CREATED', 'PENDING', 'RUNNING'))`;
+  return retired > 0;
 }
 
 /** Staged sets whose job ended or disappeared (a worker died, then the job was cancelled or deleted): retired. */

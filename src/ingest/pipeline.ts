@@ -17,6 +17,7 @@ import {
   FileJobStop,
   reportFileProgress,
   requeueFileJob,
+  retireSetIfAbandoned,
   stagedSetFor,
   type FileTask,
 } from '../domain/file-state.js';
@@ -101,7 +102,7 @@ export async function processFileJob(options: PipelineOptions, queued: QueuedJob
   const onShutdown = () => run.stop(new FileJobStop('shutdown'));
   options.shutdown?.addEventListener('abort', onShutdown);
   try {
-    await run.execute(perStatementRunner(options.db));
+    await withRunConnections(options.db, (reader, writer) => run.execute(reader, writer));
   } catch (error) {
     await run.handle(error);
   } finally {
@@ -110,6 +111,24 @@ export async function processFileJob(options: PipelineOptions, queued: QueuedJob
     await run.cleanUp(); // even when ending the job failed: a retired set's rows are deleted either way
   }
   log.debug({ jobId: job.id, workerId }, 'file job done');
+}
+
+/**
+ * The connections a run reads and writes with. PostgreSQL: two of its own, held for the whole run (no connection
+ * set up per statement; a long store statement does not hold up the next batch's reads), the writer with
+ * `synchronous_commit = off`: staged rows are invisible until the file completes, and the completion's own commit
+ * waits for the WAL that holds them, so a crash loses only batches whose counters are lost with them, and the run
+ * resumes before them. PGlite (one session): a connection per statement, so the run's own heartbeats, progress
+ * reports and every request get in between.
+ */
+async function withRunConnections<T>(db: Database, fn: (reader: SqlRunner, writer: SqlRunner) => Promise<T>): Promise<T> {
+  if (db.kind !== 'postgres') return fn(perStatementRunner(db), perStatementRunner(db));
+  return db.withRunner((reader) =>
+    db.withRunner(async (writer) => {
+      await writer.exec('SET synchronous_commit = off');
+      return fn(reader, writer);
+    }),
+  );
 }
 
 /** The file's original bytes, one stored blob at a time. */
@@ -174,7 +193,7 @@ class Run {
     this.abort.signal.throwIfAborted();
   }
 
-  async execute(runner: SqlRunner): Promise<void> {
+  async execute(runner: SqlRunner, writer: SqlRunner): Promise<void> {
     const started = performance.now();
     // How long this process could not answer while the file was processed (reported in the log line below).
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -195,7 +214,7 @@ class Run {
 
     const embedder = createEmbedder(config, this.options.embedderEnv, this.options.embedderOptions);
     const store = new PassageStore(
-      runner,
+      writer,
       {
         organizationId: file.organizationId,
         sourceId: file.sourceId,
@@ -208,7 +227,7 @@ class Run {
       },
       this.options.limits.batchSize,
     );
-    const timings = { embedMs: 0, storeMs: 0 };
+    const timings = { embedMs: 0, storeMs: 0, firstStoreAt: 0, storedAt: 0 };
     // Store batch n while batch n+1 is read, chunked and embedded: the database works while this process does.
     let storing: Promise<void> | null = null;
     try {
@@ -226,6 +245,7 @@ class Run {
         this.check();
         await this.options.beforeStore?.({ jobId: this.job.id, firstChunk: fresh[0]?.index ?? this.counts.stored });
         mark = performance.now();
+        timings.firstStoreAt ||= mark;
         storing = store.store(fresh, vectors, pieces).then(() => {
           timings.storeMs += performance.now() - mark;
           this.counts.stored += fresh.length;
@@ -235,6 +255,7 @@ class Run {
         storing.catch(() => {});
       }
       if (storing) await storing;
+      timings.storedAt = performance.now();
     } finally {
       // Never leave a write running past the run: a retired set must get no rows after its purge.
       await (storing as Promise<void> | null)?.catch(() => {});
@@ -254,6 +275,9 @@ class Run {
         resumedAt: resumeAt || undefined,
         embedMs: Math.round(timings.embedMs),
         storeMs: Math.round(timings.storeMs),
+        // Before the first batch is stored (reading, chunking, embedding it) and after the last one (completing).
+        firstStoreAtMs: Math.round((timings.firstStoreAt || started) - started),
+        completeMs: Math.round(performance.now() - (timings.storedAt || started)),
         statements: store.timings.statements,
         slowestStatementMs: Math.round(store.timings.slowestMs),
         totalMs: Math.round(performance.now() - started),
@@ -370,7 +394,11 @@ class Run {
     const aborted = this.abort.signal.aborted ? this.abort.signal.reason : null;
     const reason = error instanceof FileJobStop ? error.reason : aborted instanceof FileJobStop ? aborted.reason : error instanceof SetNoLongerStaged ? 'cancelled' : null;
     const setId = this.set?.id;
-    if (reason === 'lost') return; // deleted, or taken over by another worker: not ours to touch any more
+    if (reason === 'lost') {
+      // Taken over by another worker (which resumes the set), or ended or deleted by someone else: then the set is retired.
+      if (setId) await retireSetIfAbandoned(this.db, setId);
+      return;
+    }
     if (reason === 'file-deleted') {
       await endFileJob(this.db, this.job, 'CANCELLED', 'file_deleted', 'The file was deleted during processing', setId).catch(() => {});
       return;

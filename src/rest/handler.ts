@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { Context } from '../context.js';
+import { atLeast } from '../core/auth.js';
 import { AppError, ERROR_CODES, fromPrismaError } from '../core/errors.js';
 import { excerpt, parseJson } from '../core/json.js';
 import type { Logger } from '../core/logger.js';
@@ -285,6 +286,10 @@ export function createRestHandler(options: RestOptions) {
         throw new HttpError(auth.refusal.httpStatus, { detail: auth.refusal.message }, { ...auth.headers, ...(req.complete ? {} : { connection: 'close' }) });
       }
       const { ctx } = auth;
+      // A read-only key reads: every route that changes something is refused, before its body is read.
+      if (ctx && found.route.method !== 'GET' && !atLeast(ctx.actor.role, 'MEMBER')) {
+        throw new HttpError(403, { detail: `This API key is read-only (role ${ctx.actor.role}): ${found.route.method} is not allowed` }, req.complete ? {} : { connection: 'close' });
+      }
       current = found.route;
 
       const limit = current.bodyLimit ?? DEFAULT_BODY_LIMIT;

@@ -1,4 +1,7 @@
+import { atLeast } from '../core/auth.js';
 import { createApiKey, revokeApiKey } from '../domain/api-keys.js';
+import { scopeOfRow } from '../domain/administration.js';
+import type { PrismaClient } from '../generated/prisma/client.js';
 import { builder } from './builder.js';
 
 /** Organizations, users and API keys: who the caller is and the keys they hold. */
@@ -12,7 +15,17 @@ builder.prismaNode('Organization', {
   }),
 });
 
-const UserRole = builder.enumType('UserRole', { values: ['ADMIN', 'MEMBER'] as const });
+export const UserRole = builder.enumType('UserRole', {
+  description:
+    'What a user or key may do, lowest first: READER reads only; MEMBER reads and writes the organization\'s data; ' +
+    'ADMIN also administers its users and keys; SERVER_ADMIN also administers every organization.',
+  values: {
+    READER: { description: 'Reads only: no mutation, no mutating REST route.' },
+    MEMBER: { description: "Reads and writes the organization's data." },
+    ADMIN: { description: "Also lists, creates and disables the organization's users and keys." },
+    SERVER_ADMIN: { description: 'Also creates and lists organizations, and administers the users and keys of every one.' },
+  } as const,
+});
 
 builder.prismaNode('User', {
   id: { field: 'id' },
@@ -21,12 +34,13 @@ builder.prismaNode('User', {
     name: t.exposeString('name'),
     email: t.exposeString('email', { nullable: true }),
     role: t.expose('role', { type: UserRole }),
+    disabledAt: t.expose('disabledAt', { type: 'DateTime', nullable: true, description: 'Set while the user is disabled: none of its keys work.' }),
     organization: t.relation('organization'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
 
-const ApiKey = builder.prismaNode('ApiKey', {
+export const ApiKey = builder.prismaNode('ApiKey', {
   id: { field: 'id' },
   nullable: true, // node(id:) of a missing or foreign id is null, per Relay
   description: 'An API key. Only its hash is stored; `prefix` is its first characters, to tell keys apart.',
@@ -75,7 +89,7 @@ const Viewer = builder.objectRef<{ userId: string; organizationId: string; apiKe
       resolve: (query, v, _args, ctx) =>
         ctx.db.apiKey.findMany({
           ...query,
-          where: ctx.actor.role === 'ADMIN' ? {} : { userId: v.userId },
+          where: atLeast(ctx.actor.role, 'ADMIN') ? {} : { userId: v.userId },
           orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         }),
     }),
@@ -98,12 +112,13 @@ const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
 });
 
 
-const CreatedKey = builder.objectRef<{ key: string; apiKeyId: string }>('CreateApiKeyResult').implement({
+/** `db`: the client of the key's organization (a server admin may create keys in another one). */
+export const CreatedKey = builder.objectRef<{ key: string; apiKeyId: string; db?: PrismaClient }>('CreateApiKeyResult').implement({
   fields: (t) => ({
     key: t.exposeString('key', { description: 'The key itself. It is shown only here, once: store it now.' }),
     apiKey: t.prismaField({
       type: ApiKey,
-      resolve: (query, r, _args, ctx) => ctx.db.apiKey.findUniqueOrThrow({ ...query, where: { id: r.apiKeyId } }),
+      resolve: (query, r, _args, ctx) => (r.db ?? ctx.db).apiKey.findUniqueOrThrow({ ...query, where: { id: r.apiKeyId } }),
     }),
   }),
 });
@@ -128,9 +143,11 @@ builder.mutationField('revokeApiKey', (t) =>
       'transitively. Open connections using them are closed. Idempotent.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _root, { id }, ctx) => {
-      const { key, revoked } = await revokeApiKey(ctx.db, ctx.actor, String(id));
+      // A server admin may revoke a key of any organization; anyone else reaches only their own.
+      const scope = await scopeOfRow(ctx, 'apikey', String(id));
+      const { key, revoked } = await revokeApiKey(scope.db, ctx.actor, String(id));
       ctx.authenticator.forget([key.id, ...revoked]);
-      return ctx.db.apiKey.findUniqueOrThrow({ ...query, where: { id: key.id } });
+      return scope.db.apiKey.findUniqueOrThrow({ ...query, where: { id: key.id } });
     },
   }),
 );

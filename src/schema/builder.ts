@@ -7,6 +7,7 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ZodPlugin from '@pothos/plugin-zod';
 import { GraphQLError, GraphQLObjectType, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 import type { Context } from '../context.js';
+import { atLeast } from '../core/auth.js';
 import { typeForId } from '../core/ids.js';
 import { GRAPHQL_LIST_SIZE_CEILING } from '../config.js';
 import type PrismaTypes from '../generated/pothos-types.js';
@@ -18,7 +19,7 @@ export const schemaOptions = { onUnusedQuery: (process.env.NODE_ENV === 'test' |
 export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
-  AuthScopes: { admin: boolean };
+  AuthScopes: { admin: boolean; serverAdmin: boolean; writer: boolean };
   DefaultFieldNullability: false;
   Scalars: {
     DateTime: { Input: Date; Output: Date };
@@ -30,9 +31,18 @@ export const builder = new SchemaBuilder<{
   plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, ComplexityPlugin, DataloaderPlugin, ZodPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
-    authScopes: (ctx) => ({ admin: ctx.actor.role === 'ADMIN' }),
-    unauthorizedError: (_parent, _ctx, _info, result) =>
-      new GraphQLError(result.message || 'Not allowed', { extensions: { code: 'FORBIDDEN' } }),
+    authScopes: (ctx) => ({
+      admin: atLeast(ctx.actor.role, 'ADMIN'),
+      serverAdmin: ctx.actor.role === 'SERVER_ADMIN',
+      writer: atLeast(ctx.actor.role, 'MEMBER'),
+    }),
+    unauthorizedError: (_parent, ctx, info, result) =>
+      new GraphQLError(
+        info.parentType.name === 'Mutation' && !atLeast(ctx.actor.role, 'MEMBER')
+          ? `This API key is read-only (role ${ctx.actor.role}): it cannot run mutations`
+          : result.message || 'Not allowed',
+        { extensions: { code: 'FORBIDDEN' } },
+      ),
   },
   prisma: {
     client: (ctx) => ctx.db,
@@ -121,7 +131,8 @@ function isNodeType(schema: GraphQLSchema, typename: string): boolean {
 }
 
 builder.queryType({});
-builder.mutationType({});
+// Every mutation needs a key that may write: a read-only (READER) key is refused here, for every field at once.
+builder.mutationType({ authScopes: { writer: true } });
 
 
 /**

@@ -1,6 +1,7 @@
 // Imports only: each file registers one domain's types, queries and mutations on the builder.
 import { builder } from './builder.js';
 import './accounts.js';
+import './admin.js';
 import './embeddings.js';
 import './sources.js';
 import './files.js';

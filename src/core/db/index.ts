@@ -279,3 +279,37 @@ export async function openSqlRunner(config: Config): Promise<{ runner: SqlRunner
     },
   };
 }
+
+/**
+ * A consistent copy of the embedded database's folder as a gzipped tarball (PGlite's dumpDataDir). It holds the
+ * folder's lock while it runs, so the server must be stopped (one process per folder); nothing writes meanwhile.
+ */
+export async function backupDataDir(dir: string, outFile: string): Promise<{ bytes: number }> {
+  if (!existsSync(path.join(dir, 'PG_VERSION'))) throw new Error(`${dir} holds no embedded database`);
+  const unlock = await lockDataDir(dir);
+  try {
+    const db = await PGlite.create({ dataDir: dir, extensions: { vector } });
+    try {
+      const dump = Buffer.from(await (await db.dumpDataDir('gzip')).arrayBuffer());
+      writeFileSync(outFile, dump);
+      return { bytes: dump.length };
+    } finally {
+      await db.close();
+    }
+  } finally {
+    await unlock();
+  }
+}
+
+/** Restores a backup made by backupDataDir into `dir`, which must not hold a database yet. */
+export async function restoreDataDir(backupFile: string, dir: string): Promise<void> {
+  if (existsSync(path.join(dir, 'PG_VERSION'))) throw new Error(`${dir} already holds a database: restore into an empty folder (move it away first)`);
+  const unlock = await lockDataDir(dir);
+  try {
+    const db = await PGlite.create({ dataDir: dir, loadDataDir: new Blob([readFileSync(backupFile)]), extensions: { vector } });
+    await db.query('SELECT 1');
+    await db.close();
+  } finally {
+    await unlock();
+  }
+}

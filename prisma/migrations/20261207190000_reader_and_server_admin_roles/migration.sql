@@ -1,0 +1,6 @@
+-- AlterEnum
+ALTER TYPE "UserRole" ADD VALUE 'READER';
+ALTER TYPE "UserRole" ADD VALUE 'SERVER_ADMIN';
+
+-- AlterTable
+ALTER TABLE "User" ADD COLUMN     "disabledAt" TIMESTAMPTZ(6);
