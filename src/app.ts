@@ -18,7 +18,10 @@ import { useQueryJit } from './core/graphql-jit.js';
 import { paramsTooDeep, useJsonDepthLimit } from './core/graphql-json.js';
 import { JsonDepthError } from './core/json.js';
 import { MultipartError, readGraphQLMultipart } from './core/graphql-multipart.js';
-import { requestScope } from './core/request-scope.js';
+import { graphiqlOptions, renderOfflineGraphiQL } from './core/graphiql.js';
+import { useGraphQLMetrics } from './core/graphql-metrics.js';
+import { Metrics } from './core/metrics.js';
+import { metricsEndpoint, noteOrganization, observeHttp, REQUEST_ID_HEADER, requestIdOf, yogaLogger } from './core/observability.js';
 import { applyConnectionCap, serverOptions } from './core/connection-limits.js';
 import { corsPolicy } from './core/cors.js';
 import { parserCaches, useQueryLimits } from './core/query-limits.js';
@@ -77,10 +80,13 @@ type AppConfig = Pick<
   | 'HEADERS_TIMEOUT_MS'
   | 'REQUEST_TIMEOUT_MS'
   | 'TRUSTED_PROXIES'
+  | 'METRICS_TOKEN'
 >;
 
-export function buildApp(options: { config: AppConfig; db: Database; log: Logger; ingest: Ingest; redis?: RedisConnections | null }): App {
+export function buildApp(options: { config: AppConfig; db: Database; log: Logger; ingest: Ingest; redis?: RedisConnections | null; metrics?: Metrics }): App {
   const { config, db, log, ingest, redis } = options;
+  const metrics = options.metrics ?? new Metrics();
+  const observed = observeHttp(log, metrics);
   const uploads = { maxBytes: config.MAX_UPLOAD_BYTES, maxFiles: config.MAX_UPLOAD_FILES };
   const transact: Context['transact'] = (fn) => db.withRunner((runner) => runner.transaction(fn));
   const embeddings = new EmbeddingCatalog(config);
@@ -110,6 +116,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
   /** The context of an authenticated caller. An HTTP request (SSE included) is a connection of its own; a WebSocket passes its own. */
   const contextFor = (actor: Actor | undefined, connection?: SubscriptionConnection): Context => {
     if (!actor) throw toGraphQLError(unauthenticated()); // unreachable: the gate answered already
+    noteOrganization(actor.organizationId);
     connection ??= registry.connection(actor.apiKeyId);
     return {
       actor, db: scopedClients.for(actor.organizationId), tenants, sql: db.sql, log, embeddings, authenticator, ingest, uploads, transact,
@@ -120,23 +127,20 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
   const yoga = createYoga<{ req?: IncomingMessage }, Context>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: config.GRAPHIQL ? { title: 'Quarry', headers: JSON.stringify({ Authorization: 'Bearer <your API key>' }) } : false,
+    graphiql: config.GRAPHIQL ? graphiqlOptions : false,
+    renderGraphiQL: renderOfflineGraphiQL,
     landingPage: false,
     // The server's own CORS policy covers every route (core/cors.ts).
     cors: false,
     parserAndValidationCache: parserCaches(),
     // Multipart bodies are parsed by graphql-upload-ts before yoga (see route), streaming files to disk.
     multipart: false,
-    logging: {
-      debug: (...args) => log.debug({ args }, 'yoga'),
-      info: (...args) => log.info({ args }, 'yoga'),
-      warn: (...args) => log.warn({ args }, 'yoga'),
-      error: (...args) => log.error({ args }, 'yoga'),
-    },
+    logging: yogaLogger(log),
     context: ({ request }) => contextFor(gate.actorOf(request)),
     // The gate first: nothing below it (body parsing, validation) runs for a caller without a valid key.
     plugins: [
       useAuthGate(gate, log),
+      useGraphQLMetrics(metrics),
       useJsonDepthLimit(config.JSON_MAX_DEPTH),
       useQueryLimits(queryLimits),
       useSchemaDisclosure({ introspection: config.GRAPHQL_INTROSPECTION, suggestions: config.GRAPHQL_SUGGESTIONS }),
@@ -160,7 +164,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
           return new GraphQLError(error.message, { nodes: error.nodes, extensions: { ...error.extensions, code: 'BAD_USER_INPUT' } });
         }
         if (error instanceof GraphQLError && !error.originalError) return error;
-        log.error({ err: original }, 'unexpected error');
+        // Logged by yoga's logger (yogaLogger), which gets every error this function replaces.
         return new GraphQLError(message, {
           nodes: error instanceof GraphQLError ? error.nodes : undefined,
           source: error instanceof GraphQLError ? error.source : undefined,
@@ -185,10 +189,11 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
 
   // Every request runs in its own scope, and nothing it throws leaves it: the process serves everybody else.
   const server = createServer(serverOptions(connectionLimits), (req, res) =>
-    requestScope.run({ kind: 'http', method: req.method, url: req.url?.slice(0, 200) }, () => {
-      route(req, res).catch((error: unknown) => requestFailed(res, error));
-    }),
+    void observed.handle(req, res, () => route(req, res).catch((error: unknown) => requestFailed(res, error))),
   );
+  const serveMetrics = metricsEndpoint(metrics, config.METRICS_TOKEN);
+  metrics.observeSubscriptions(() => registry.count());
+  metrics.observePool(db.poolStats);
   applyConnectionCap(server, connectionLimits, log);
   function requestFailed(res: ServerResponse, error: unknown) {
     log.error({ err: error }, 'unexpected error while serving a request');
@@ -210,6 +215,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     const pathname = url.split('?')[0];
     if (applyCors(req, res)) return; // a preflight, answered
     if (pathname === '/healthz') return json(res, 200, { status: 'ok' });
+    if (pathname === '/metrics') return serveMetrics(req, res);
     if (pathname === '/readyz') {
       // Ready when the database answers and, with REDIS_URL, Redis does too (jobs and events go through it).
       const [databaseUp, redisUp] = await Promise.all([
@@ -353,11 +359,17 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
   );
 
   // A socket may report more than the one error graphql-ws listens for; none of them may end the process.
-  wss.on('connection', (socket) => socket.on('error', (error) => log.debug({ err: error }, 'WebSocket error')));
+  wss.on('connection', (socket) => {
+    socket.on('error', (error) => log.debug({ err: error }, 'WebSocket error'));
+    metrics.websockets.inc();
+    socket.once('close', () => metrics.websockets.dec());
+  });
+  // The upgrade's answer carries the connection's request id, which every log line of its operations has.
+  wss.on('headers', (headers, request) => headers.push(`${REQUEST_ID_HEADER}: ${requestIdOf(request)}`));
 
   /** Runs a graphql-ws hook in a request scope of its own (see core/request-scope). */
   function inWsScope<T>(request: IncomingMessage, fn: () => Promise<T>): Promise<T> {
-    return requestScope.run({ kind: 'ws', url: request.url?.slice(0, 200) }, fn);
+    return observed.inSocketScope(request, fn);
   }
   function guardWs(fn: () => void) {
     try {

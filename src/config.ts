@@ -108,6 +108,10 @@ const schema = z.object({
   MAX_FILE_PASSAGES: z.coerce.number().int().min(1).default(250_000),
   MAX_INFLATE_RATIO: z.coerce.number().min(1).default(100),
   INGEST_BATCH_SIZE: z.coerce.number().int().min(1).max(4096).default(1024),
+  // /metrics on a port of its own (no token asked: keep it on a private network), and/or on the main port behind a token.
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  METRICS_HOST: z.string().min(1).optional(),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 }).refine((c) => c.REQUEST_TIMEOUT_MS === 0 || c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, {
   message: 'must not exceed REQUEST_TIMEOUT_MS',
   path: ['HEADERS_TIMEOUT_MS'],

@@ -9,6 +9,8 @@ import { migrate, readMigrations } from './core/db/migrate.js';
 import { useRedisEvents } from './core/events.js';
 import { openRedis } from './core/redis.js';
 import { createLogger } from './core/logger.js';
+import { Metrics } from './core/metrics.js';
+import { serveMetrics } from './core/observability.js';
 import { installProcessGuards } from './core/request-scope.js';
 import { callbackSettings, configureCallbacks, stopCallbacks } from './domain/callbacks.js';
 import { bootstrap } from './domain/organizations.js';
@@ -67,10 +69,13 @@ async function main() {
   // With Redis, job/file/run events from any replica or worker reach subscribers on every replica.
   const redis = openRedis(config, log);
   const closeEvents = redis ? await useRedisEvents(redis) : async () => {};
-  const ingest = await startIngest(config, db, log, redis);
+  // One registry for the process: the server, the workers and the pipeline report to it.
+  const metrics = new Metrics({ processMetrics: true });
+  const ingest = await startIngest(config, db, log, redis, config.RUN_WORKERS, metrics);
   const { buildApp } = await appModule;
-  const app = buildApp({ config, db, log, ingest, redis });
+  const app = buildApp({ config, db, log, ingest, redis, metrics });
   const { url } = await app.listen(config.PORT, config.HOST);
+  const metricsServer = config.METRICS_PORT === undefined ? null : await serveMetrics(metrics, config.METRICS_PORT, config.METRICS_HOST ?? config.HOST, log);
   log.info({ url: `${url}/graphql`, startupMs: Math.round(performance.now() - startedAt) }, 'Quarry is listening');
 
   let shuttingDown = false;
@@ -88,7 +93,7 @@ async function main() {
     }, config.SHUTDOWN_TIMEOUT_MS - grace).unref();
     try {
       // At once: in-flight requests finish while running file jobs stop at their next step and are released.
-      await Promise.all([app.stop(), ingest.stop()]);
+      await Promise.all([app.stop(), ingest.stop(), metricsServer?.close()]);
       await closeEvents(); // after the workers, whose last steps still publish
       await redis?.close();
       await stopCallbacks(); // outcomes of interrupted deliveries are recorded before the database closes

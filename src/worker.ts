@@ -8,6 +8,8 @@ import { useRedisEvents } from './core/events.js';
 import { openRedis } from './core/redis.js';
 import { openDatabase } from './core/db/index.js';
 import { createLogger } from './core/logger.js';
+import { Metrics } from './core/metrics.js';
+import { serveMetrics } from './core/observability.js';
 import { callbackSettings, configureCallbacks, stopCallbacks } from './domain/callbacks.js';
 import { startIngest } from './ingest/start.js';
 
@@ -23,7 +25,11 @@ async function main() {
   const db = await openDatabase(config);
   const redis = openRedis(config, log)!;
   const closeEvents = await useRedisEvents(redis);
-  const ingest = await startIngest(config, db, log, redis, true);
+  const metrics = new Metrics({ processMetrics: true });
+  metrics.observePool(db.poolStats);
+  const ingest = await startIngest(config, db, log, redis, true, metrics);
+  // A worker has no API port: its metrics (queue, jobs, ingestion, embeddings) are served on METRICS_PORT when set.
+  const metricsServer = config.METRICS_PORT === undefined ? null : await serveMetrics(metrics, config.METRICS_PORT, config.METRICS_HOST ?? config.HOST, log);
   log.info({ workerId: ingest.workerId, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
 
   let stopping = false;
@@ -36,7 +42,7 @@ async function main() {
       process.exit(1);
     }, config.SHUTDOWN_TIMEOUT_MS + 1000).unref();
     try {
-      await ingest.stop();
+      await Promise.all([ingest.stop(), metricsServer?.close()]);
       await closeEvents();
       await stopCallbacks(); // outcomes of interrupted deliveries are recorded before the database closes
       await redis.close();

@@ -1,4 +1,5 @@
 import type { Logger } from './logger.js';
+import type { QueueDepth } from './metrics.js';
 import type { RedisConnections } from './redis.js';
 
 /**
@@ -37,6 +38,8 @@ export interface JobQueue {
   consume(handler: JobHandler, concurrency: number): Promise<void>;
   /** Stops taking new jobs and waits for running handlers to return. */
   close(): Promise<void>;
+  /** Jobs waiting, being processed and delayed (metrics); with Redis, across every process of the deployment. */
+  depth(): Promise<QueueDepth>;
 }
 
 /** Under the deployment's prefix: `<REDIS_PREFIX>:jobs:…`. */
@@ -51,8 +54,13 @@ export class MemoryQueue implements JobQueue {
   private handler: JobHandler | null = null;
   private concurrency = 1;
   private closed = false;
+  private delayed = 0;
 
   constructor(private readonly log?: Logger) {}
+
+  async depth(): Promise<QueueDepth> {
+    return { waiting: this.waiting.length, active: this.running.size, delayed: this.delayed };
+  }
 
   available(): boolean {
     return !this.closed;
@@ -62,7 +70,11 @@ export class MemoryQueue implements JobQueue {
 
   async add(job: QueuedJob, { delayMs = 0 }: AddOptions = {}): Promise<void> {
     if (delayMs > 0) {
-      setTimeout(() => void this.add(job), delayMs).unref();
+      this.delayed++;
+      setTimeout(() => {
+        this.delayed--;
+        void this.add(job);
+      }, delayMs).unref();
       return;
     }
     if (this.closed || this.queued.has(job.jobId)) return;
@@ -139,6 +151,11 @@ export class RedisQueue implements JobQueue {
 
   available(): boolean {
     return !this.closed && this.producer.status === 'ready';
+  }
+
+  async depth(): Promise<QueueDepth> {
+    const counts = await this.queue.getJobCounts('waiting', 'active', 'delayed');
+    return { waiting: counts.waiting ?? 0, active: counts.active ?? 0, delayed: counts.delayed ?? 0 };
   }
 
   onReconnect(listener: () => void): void {

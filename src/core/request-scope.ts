@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Logger } from './logger.js';
+import type { Logger } from 'pino';
 
 /**
  * Which request (HTTP or WebSocket message) the code running now serves. Every entry point of the server runs its
@@ -12,9 +12,20 @@ export interface RequestScope {
   kind: 'http' | 'ws';
   method?: string;
   url?: string;
+  /** The request's id (its X-Request-Id, or one made for it): on every log line and every job the request creates. */
+  requestId?: string;
+  /** Set once the caller is authenticated, for the access log. */
+  organizationId?: string;
+  /** The route template that served the request (`/v1/sources/{source_id}`, `/graphql`…), for the access log and metrics. */
+  route?: string;
 }
 
 export const requestScope = new AsyncLocalStorage<RequestScope>();
+
+/** The id of the request being served, if any (jobs record it as `requestId`). */
+export function currentRequestId(): string | null {
+  return requestScope.getStore()?.requestId ?? null;
+}
 
 /**
  * What to do with an error no handler caught: one raised inside a request's scope is that request's failure

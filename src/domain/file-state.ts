@@ -1,4 +1,5 @@
 import { AppError } from '../core/errors.js';
+import { currentRequestId } from '../core/request-scope.js';
 import { events, fileChange } from '../core/events.js';
 import type { File, FileStatus, Job, PassageSet, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { announceJob, transitionJob } from './jobs.js';
@@ -48,6 +49,7 @@ export function fileJobRow(input: {
     sourceId: input.sourceId,
     fileId: input.fileId,
     metadata: input.metadata,
+    requestId: currentRequestId(),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Actor } from '../core/auth.js';
+import { currentRequestId } from '../core/request-scope.js';
 import { badInput, conflict, notFound } from '../core/errors.js';
 import { events, fileChange, jobChange } from '../core/events.js';
 import type { Job, JobStatus, JobType, Prisma, PrismaClient } from '../generated/prisma/client.js';
@@ -115,6 +116,7 @@ export async function prepareJob(db: PrismaClient, actor: Actor, input: JobInput
     agentId: input.agentId ?? null,
     background: input.background ?? null,
     callbackUrl,
+    requestId: currentRequestId(),
   };
 }
 

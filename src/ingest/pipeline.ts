@@ -4,6 +4,7 @@ import { perStatementRunner, type Database } from '../core/db/index.js';
 import type { SqlRunner } from '../core/db/sql.js';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { JobOutcome, Metrics } from '../core/metrics.js';
 import type { QueuedJob } from '../core/queue.js';
 import { scopedPrisma } from '../core/tenancy.js';
 import { insertFileForAttachedAgents } from '../domain/agent-files.js';
@@ -75,6 +76,14 @@ export interface PipelineOptions {
   shutdown?: AbortSignal;
   /** Called before each batch is stored (tests simulate a crash here). */
   beforeStore?: (info: { jobId: string; firstChunk: number }) => void | Promise<void>;
+  /** Bytes read, chunks stored and stage durations are reported here. */
+  metrics?: Metrics;
+}
+
+/** How one delivery of a job ended, for metrics: the job's task (`unclaimed` when it was not ours to run) and outcome. */
+export interface JobRunResult {
+  task: string;
+  outcome: JobOutcome;
 }
 
 /** Progress events reach subscribers at least this often while a file is processed. */
@@ -82,35 +91,38 @@ const PROGRESS_EVERY_MS = 1000;
 /** Texts per call to the in-process embedder: its CPU work is cut so requests are answered in between. */
 const LOCAL_EMBED_SLICE = 64;
 
-export async function processFileJob(options: PipelineOptions, queued: QueuedJob): Promise<void> {
+export async function processFileJob(options: PipelineOptions, queued: QueuedJob): Promise<JobRunResult> {
   const { workerId, log } = options;
   const db = scopedPrisma(options.db.prisma, queued.organizationId);
-  if (options.shutdown?.aborted) return;
+  if (options.shutdown?.aborted) return { task: 'unclaimed', outcome: 'skipped' };
   const job = await claimFileJob(db, queued.jobId, workerId, options.staleMs);
-  if (!job) return; // someone else holds it, or it ended: nothing to do
+  if (!job) return { task: 'unclaimed', outcome: 'skipped' }; // someone else holds it, or it ended: nothing to do
+  const task = job.task ?? 'unknown';
   if (!job.fileId || !FILE_TASKS.includes(job.task as FileTask)) {
     await endFileJob(db, job, 'FAILED', 'error', `Job ${job.id} is not a file job`).catch(() => {});
-    return;
+    return { task, outcome: 'failed' };
   }
   const run = new Run(db, options, job);
   if (job.attempts > options.maxAttempts) {
     await run.fail(`Processing gave up after ${options.maxAttempts} attempts: the worker processing this file stopped each time`);
-    return;
+    return { task, outcome: 'failed' };
   }
   const heartbeat = setInterval(() => void run.beat(), options.heartbeatMs);
   heartbeat.unref();
   const onShutdown = () => run.stop(new FileJobStop('shutdown'));
   options.shutdown?.addEventListener('abort', onShutdown);
+  let outcome: JobOutcome = 'completed';
   try {
     await withRunConnections(options.db, (reader, writer) => run.execute(reader, writer));
   } catch (error) {
-    await run.handle(error);
+    outcome = await run.handle(error);
   } finally {
     clearInterval(heartbeat);
     options.shutdown?.removeEventListener('abort', onShutdown);
     await run.cleanUp(); // even when ending the job failed: a retired set's rows are deleted either way
   }
-  log.debug({ jobId: job.id, workerId }, 'file job done');
+  log.debug({ jobId: job.id, workerId, outcome }, 'file job done');
+  return { task, outcome };
 }
 
 /**
@@ -131,8 +143,9 @@ async function withRunConnections<T>(db: Database, fn: (reader: SqlRunner, write
   );
 }
 
-/** The file's original bytes, one stored blob at a time. */
-function blobSource(runner: SqlRunner, file: File): ByteSource {
+/** The file's original bytes, one stored blob at a time (each reported to `onRead` once, however often it is read). */
+function blobSource(runner: SqlRunner, file: File, onRead?: (bytes: number) => void): ByteSource {
+  let reported = 0;
   return {
     size: file.sizeBytes ?? 0,
     async *chunks() {
@@ -143,7 +156,12 @@ function blobSource(runner: SqlRunner, file: File): ByteSource {
           seq,
         ]);
         if (!row) return;
-        yield Buffer.isBuffer(row.data) ? row.data : Buffer.from(row.data.buffer, row.data.byteOffset, row.data.byteLength);
+        const data = Buffer.isBuffer(row.data) ? row.data : Buffer.from(row.data.buffer, row.data.byteOffset, row.data.byteLength);
+        if (seq >= reported) {
+          reported = seq + 1;
+          onRead?.(data.length);
+        }
+        yield data;
         await yieldToEventLoop();
       }
     },
@@ -209,10 +227,14 @@ class Run {
     const set = (this.set = await this.resumableSet(runner, configJson));
     const resumeAt = set.storedChunks;
     this.counts.stored = this.counts.embedded = resumeAt;
-    const stream = (this.stream = await openDocument(blobSource(runner, file), { kind: meta.kind, name: file.originalFileName, language: meta.language, limits: this.options.limits, windowChars: this.options.limits.windowChars }));
+    const metrics = this.options.metrics;
+    const stream = (this.stream = await openDocument(blobSource(runner, file, metrics && ((bytes) => metrics.ingestBytes.inc(bytes))), { kind: meta.kind, name: file.originalFileName, language: meta.language, limits: this.options.limits, windowChars: this.options.limits.windowChars }));
     await this.step('CHUNKING', 'chunking');
 
-    const embedder = createEmbedder(config, this.options.embedderEnv, this.options.embedderOptions);
+    const embedder = createEmbedder(config, this.options.embedderEnv, {
+      ...this.options.embedderOptions,
+      observer: metrics ? (provider) => metrics.embeddingObserver(provider) : undefined,
+    });
     const store = new PassageStore(
       writer,
       {
@@ -227,11 +249,14 @@ class Run {
       },
       this.options.limits.batchSize,
     );
-    const timings = { embedMs: 0, storeMs: 0, firstStoreAt: 0, storedAt: 0 };
+    // Reading and chunking is timed as the wait for each next batch; storing overlaps the next batch's work.
+    const timings = { readMs: 0, embedMs: 0, storeMs: 0, firstStoreAt: 0, storedAt: 0 };
+    let asked = performance.now();
     // Store batch n while batch n+1 is read, chunked and embedded: the database works while this process does.
     let storing: Promise<void> | null = null;
     try {
       for await (const batch of this.batches(stream, config, resumeAt)) {
+        timings.readMs += performance.now() - asked;
         this.check();
         const fresh = batch.chunks.filter((c) => c.index >= resumeAt);
         const pieces = batch.pieces.filter((p) => p.seq >= set.storedTexts);
@@ -249,10 +274,12 @@ class Run {
         storing = store.store(fresh, vectors, pieces).then(() => {
           timings.storeMs += performance.now() - mark;
           this.counts.stored += fresh.length;
+          metrics?.ingestChunks.inc(fresh.length);
           void this.report(false).catch(() => {});
         });
         // Observed when awaited; without this a failure while the next batch embeds would be unhandled.
         storing.catch(() => {});
+        asked = performance.now();
       }
       if (storing) await storing;
       timings.storedAt = performance.now();
@@ -266,6 +293,8 @@ class Run {
     const total = this.counts.cut;
     const note = total === 0 ? (stream.note() ?? 'no text found in the file') : (stream.note() ?? null);
     this.completed = await completeFileJob(this.db, { job: this.job, workerId: this.options.workerId, setId: set.id, configJson, totalChunks: total, note });
+    const stages = { read_and_chunk: timings.readMs, embed: timings.embedMs, store: timings.storeMs, total: performance.now() - started };
+    for (const [stage, ms] of Object.entries(stages)) metrics?.ingestStages.observe({ stage }, ms / 1000);
     this.options.log.info(
       {
         jobId: this.job.id,
@@ -389,7 +418,7 @@ class Run {
   }
 
   /** Ends the job after an exception, with the file in a state that says why. */
-  async handle(error: unknown): Promise<void> {
+  async handle(error: unknown): Promise<JobOutcome> {
     clearInterval(this.progressTimer);
     const aborted = this.abort.signal.aborted ? this.abort.signal.reason : null;
     const reason = error instanceof FileJobStop ? error.reason : aborted instanceof FileJobStop ? aborted.reason : error instanceof SetNoLongerStaged ? 'cancelled' : null;
@@ -397,11 +426,11 @@ class Run {
     if (reason === 'lost') {
       // Taken over by another worker (which resumes the set), or ended or deleted by someone else: then the set is retired.
       if (setId) await retireSetIfAbandoned(this.db, setId);
-      return;
+      return 'skipped';
     }
     if (reason === 'file-deleted') {
       await endFileJob(this.db, this.job, 'CANCELLED', 'file_deleted', 'The file was deleted during processing', setId).catch(() => {});
-      return;
+      return 'cancelled';
     }
     if (reason === 'shutdown') {
       // Not a failure: the staged set stays, and the next run resumes from it.
@@ -409,17 +438,17 @@ class Run {
       this.options.log.info({ jobId: this.job.id, stored: this.counts.stored, released }, 'file job released at shutdown');
       // Another worker (with a shared queue) takes it over at once; an in-memory queue ignores it, and the next start resumes it.
       if (released) await this.options.requeue({ jobId: this.job.id, organizationId: this.job.organizationId }, 0).catch(() => {});
-      return;
+      return 'released';
     }
     if (reason === 'config-changed') {
       if (setId) await this.db.passageSet.updateMany({ where: { id: setId, state: 'STAGED' }, data: { state: 'RETIRED', jobId: null } });
       const again = await requeueFileJob(this.db, this.job, { step: 'waiting', reason: "the source's embedding changed; starting over" }, false);
       if (again) await this.options.requeue({ jobId: this.job.id, organizationId: this.job.organizationId }, 0);
-      return;
+      return 'retried';
     }
     if (reason === 'cancelled') {
       await endFileJob(this.db, this.job, 'CANCELLED', 'cancelled', this.task === 'file_reembedding' ? 'Re-embedding was cancelled' : 'Processing was cancelled', setId);
-      return;
+      return 'cancelled';
     }
     if (error instanceof EmbeddingError && error.retryable && this.job.attempts < this.options.maxAttempts) {
       const delayMs = error.retryAfterMs ?? Math.min(60_000, this.options.retryDelayMs * 2 ** (this.job.attempts - 1));
@@ -427,9 +456,10 @@ class Run {
       // The staged set stays: the next attempt resumes after the batches already stored.
       const requeued = await requeueFileJob(this.db, this.job, { step: 'waiting', retryInMs: delayMs, lastError: error.message }, true);
       if (requeued) await this.options.requeue({ jobId: this.job.id, organizationId: this.job.organizationId }, delayMs);
-      return;
+      return 'retried';
     }
     await this.fail(describeFailure(error, this.job, this.options.log));
+    return 'failed';
   }
 
   async fail(message: string): Promise<void> {

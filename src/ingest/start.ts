@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import type { Database } from '../core/db/index.js';
 import type { Logger } from '../core/logger.js';
+import type { Metrics } from '../core/metrics.js';
 import { openQueue } from '../core/queue.js';
 import type { RedisConnections } from '../core/redis.js';
 import { limitsFromConfig } from './limits.js';
@@ -16,6 +17,7 @@ export async function startIngest(
   log: Logger,
   redis: RedisConnections | null,
   runWorkers = config.RUN_WORKERS,
+  metrics?: Metrics,
 ): Promise<Ingest> {
   const queue = await openQueue(redis, log);
   const ingest = new Ingest({
@@ -33,6 +35,7 @@ export async function startIngest(
     embedderEnv: config,
     // The embedded database belongs to this process alone (its lockfile says so): nobody else holds its jobs.
     exclusive: db.kind === 'pglite',
+    metrics,
   });
   if (runWorkers) await ingest.startWorkers();
   return ingest;

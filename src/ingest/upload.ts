@@ -113,9 +113,9 @@ export async function uploadFile(deps: UploadDeps, incoming: IncomingUpload, req
       }
       const row = fileJobRow({ organizationId: org, userId: actor.userId, sourceId: source.id, fileId: file.id, task: 'file_processing', metadata: { ...jobMetadata(type, name) } });
       const [job] = await tx.query<{ id: string }>(
-        `INSERT INTO "Job" ("organizationId", "userId", "createdById", "jobType", status, task, "sourceId", "fileId", metadata, "updatedAt")
-         VALUES ($1, $2, $3, $4::"JobType", $5::"JobStatus", $6, $7, $8, $9::jsonb, now()) RETURNING id`,
-        [row.organizationId, row.userId, row.createdById, row.jobType, row.status, row.task, row.sourceId, row.fileId, JSON.stringify(row.metadata)],
+        `INSERT INTO "Job" ("organizationId", "userId", "createdById", "jobType", status, task, "sourceId", "fileId", metadata, "requestId", "updatedAt")
+         VALUES ($1, $2, $3, $4::"JobType", $5::"JobStatus", $6, $7, $8, $9::jsonb, $10, now()) RETURNING id`,
+        [row.organizationId, row.userId, row.createdById, row.jobType, row.status, row.task, row.sourceId, row.fileId, JSON.stringify(row.metadata), row.requestId],
       );
       return { outcome: replaces ? ('REPLACED' as const) : ('CREATED' as const), fileId: file.id, jobId: job.id };
     });

@@ -4,7 +4,8 @@ import { events, jobChange } from '../core/events.js';
 import { serviceUnavailable } from '../core/errors.js';
 import { perStatementRunner, type Database } from '../core/db/index.js';
 import type { Logger } from '../core/logger.js';
-import type { JobQueue, QueuedJob } from '../core/queue.js';
+import type { Metrics } from '../core/metrics.js';
+import type { AddOptions, JobQueue, QueuedJob } from '../core/queue.js';
 import { FILE_TASKS, retireAbandonedSets, takeOverFileJobs } from '../domain/file-state.js';
 import type { EmbedderEnv, EmbedderOptions } from './embedders/index.js';
 import { DEFAULT_LIMITS, type IngestLimits } from './limits.js';
@@ -55,8 +56,12 @@ export class Ingest {
       exclusive?: boolean;
       /** Tests only: called before each batch is stored. */
       beforeStore?: PipelineOptions['beforeStore'];
+      /** Queue depth, jobs queued and their outcomes, and the pipeline's own figures are reported here. */
+      metrics?: Metrics;
     },
-  ) {}
+  ) {
+    options.metrics?.observeQueue(() => options.queue.depth());
+  }
 
   get queueKind() {
     return this.options.queue.kind;
@@ -69,7 +74,13 @@ export class Ingest {
 
   /** Queues a job whose row is committed. If the queue is unreachable it is queued on reconnection (or by the sweep). */
   enqueue(job: QueuedJob): Promise<void> {
-    return this.options.queue.add(job);
+    return this.add(job);
+  }
+
+  /** Every add goes through here, so quarry_jobs_queued_total counts first deliveries and redeliveries alike. */
+  private async add(job: QueuedJob, options?: AddOptions): Promise<void> {
+    await this.options.queue.add(job, options);
+    this.options.metrics?.jobsQueued.inc({ queue: this.options.queue.kind });
   }
 
   async startWorkers(): Promise<void> {
@@ -88,11 +99,16 @@ export class Ingest {
       retryDelayMs: settings.retryDelayMs,
       limits: this.options.limits ?? { ...DEFAULT_LIMITS, concurrency: settings.concurrency },
       // A requeue that fails (Redis down) is made again on reconnection; the job's row stays PENDING meanwhile.
-      requeue: (job, delayMs) => queue.add(job, { delayMs, redelivery: true }).catch((error: unknown) => log.warn({ err: error, jobId: job.jobId }, 'requeue failed; retried when the queue is back')),
+      requeue: (job, delayMs) => this.add(job, { delayMs, redelivery: true }).catch((error: unknown) => log.warn({ err: error, jobId: job.jobId }, 'requeue failed; retried when the queue is back')),
       shutdown: this.shutdown.signal,
       beforeStore: this.options.beforeStore,
+      metrics: this.options.metrics,
     };
-    await queue.consume((job) => processFileJob(pipeline, job), settings.concurrency);
+    const outcomes = this.options.metrics?.jobOutcomes;
+    await queue.consume(async (job) => {
+      const { task, outcome } = await processFileJob(pipeline, job);
+      outcomes?.inc({ task, outcome });
+    }, settings.concurrency);
     if (this.options.exclusive) await this.takeOver();
     await this.recover(this.options.exclusive ? 0 : settings.staleMs);
     this.sweep = setInterval(() => void this.recover(settings.staleMs), Math.max(1000, settings.staleMs / 2));
@@ -121,7 +137,7 @@ export class Ingest {
       });
       if (jobs.length && !this.options.queue.available()) return 0; // the reconnection runs the sweep again
       for (const job of jobs) {
-        await this.options.queue.add({ jobId: job.id, organizationId: job.organizationId }, { redelivery: job.status === 'RUNNING' });
+        await this.add({ jobId: job.id, organizationId: job.organizationId }, { redelivery: job.status === 'RUNNING' });
       }
       if (jobs.length) this.options.log.info({ count: jobs.length }, 'requeued file jobs');
       this.startHousekeeping();

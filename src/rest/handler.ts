@@ -5,6 +5,7 @@ import { atLeast } from '../core/auth.js';
 import { AppError, ERROR_CODES, fromPrismaError } from '../core/errors.js';
 import { excerpt, parseJson } from '../core/json.js';
 import type { Logger } from '../core/logger.js';
+import { noteRoute } from '../core/observability.js';
 import { renderDocsPage } from './docs.js';
 import { buildOpenApi } from './openapi.js';
 import { DEFAULT_BODY_LIMIT, Reply, type Route } from './route.js';
@@ -277,6 +278,8 @@ export function createRestHandler(options: RestOptions) {
         if (allowed.size) throw new HttpError(405, { detail: 'Method Not Allowed' }, { allow: [...allowed].join(', ') });
         throw new HttpError(404, { detail: 'Not Found' });
       }
+      // The access log and the HTTP metrics name the route by its template, never by the ids in the path.
+      noteRoute(`${prefix}${found.route.path}`);
       // Authentication comes before the body and validation: an anonymous caller learns nothing about ids or
       // bodies, and its body is never read (the connection closes behind the answer; `current` is not set yet, so
       // nothing drains it).

@@ -44,6 +44,7 @@ export const Job = builder.prismaNode('Job', {
     ttftNs: t.float({ nullable: true, description: 'Time to first token, in nanoseconds.', select: { ttftNs: true }, resolve: (j) => (j.ttftNs === null ? null : Number(j.ttftNs)) }),
     totalDurationNs: t.float({ nullable: true, select: { totalDurationNs: true }, resolve: (j) => (j.totalDurationNs === null ? null : Number(j.totalDurationNs)) }),
     createdById: t.exposeString('createdById', { nullable: true }),
+    requestId: t.exposeString('requestId', { nullable: true, description: 'The id of the request that created the job (its X-Request-Id header, or the one the server made): find its log lines by it.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true, description: 'Set when the job reaches a terminal status.' }),

@@ -5,7 +5,8 @@ import type { NewOrganization } from '../../src/domain/organizations.js';
 import type { PrismaClient } from '../../src/generated/prisma/client.js';
 import type { Database, OpenOptions } from '../../src/core/db/index.js';
 import { openRedis } from '../../src/core/redis.js';
-import { createLogger } from '../../src/core/logger.js';
+import { createLogger, type Logger } from '../../src/core/logger.js';
+import { Metrics } from '../../src/core/metrics.js';
 import { MemoryQueue } from '../../src/core/queue.js';
 import type { EmbedderOptions } from '../../src/ingest/embedders/index.js';
 import { DEFAULT_LIMITS, type IngestLimits } from '../../src/ingest/limits.js';
@@ -72,6 +73,8 @@ export interface TestApp {
   /** A fresh organization plus what domain functions take: its tenant-scoped client and its admin as actor. */
   tenant(): Promise<Tenant>;
   ingest: Ingest;
+  /** The registry the app and its workers report to. */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -87,6 +90,8 @@ export interface TestAppOptions {
   limits?: Partial<IngestLimits>;
   /** Called before each batch of passages is stored (to pause or crash a run there). */
   beforeStore?: (info: { jobId: string; firstChunk: number }) => void | Promise<void>;
+  /** The app's logger (default: silent unless TEST_LOG_LEVEL says otherwise). */
+  log?: Logger;
 }
 
 export async function createTestApp(
@@ -96,8 +101,9 @@ export async function createTestApp(
   appOptions: TestAppOptions = {},
 ): Promise<TestApp> {
   const db = appOptions.database ?? (await openTestDatabase(kind, options));
-  const log = createLogger((process.env.TEST_LOG_LEVEL as 'silent') ?? 'silent');
+  const log = appOptions.log ?? createLogger((process.env.TEST_LOG_LEVEL as 'silent') ?? 'silent');
   const merged = { ...testConfig, ...config };
+  const metrics = new Metrics();
   const ingest = new Ingest({
     db,
     queue: new MemoryQueue(log),
@@ -109,11 +115,12 @@ export async function createTestApp(
     beforeStore: appOptions.beforeStore,
     // The shared PostgreSQL test database has other files' jobs: only PGlite is ours alone.
     exclusive: false,
+    metrics,
   });
   if (appOptions.workers !== false) await ingest.startWorkers();
   // With REDIS_URL the app's Redis-shared parts (the auth throttle) use it, as in production.
   const redis = openRedis(merged, log);
-  const app = buildApp({ config: merged, db, log, ingest, redis });
+  const app = buildApp({ config: merged, db, log, ingest, redis, metrics });
   const gql: TestApp['gql'] = async (key, query, variables) => {
     const response = await app.yoga.fetch('http://quarry/graphql', {
       method: 'POST',
@@ -126,6 +133,7 @@ export async function createTestApp(
     app,
     db,
     ingest,
+    metrics,
     gql,
     async gqlOk(key, query, variables) {
       const result = await gql(key, query, variables);

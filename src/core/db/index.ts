@@ -9,6 +9,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import lockfile from 'proper-lockfile';
 import type { Config } from '../../config.js';
+import type { PoolStats } from '../metrics.js';
 import { PrismaClient } from '../../generated/prisma/client.js';
 import { copyTemplateTo } from './pglite-template.js';
 import { startPGliteThread } from './pglite-thread.js';
@@ -35,6 +36,8 @@ export interface Database {
   /** Raw SQL outside Prisma on one connection held until `fn` ends: migrations, health checks. */
   withRunner<T>(fn: (runner: SqlRunner) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
+  /** The connection pool's use (metrics); absent when there is no pool (PGlite in this thread). */
+  readonly poolStats?: () => PoolStats;
   /**
    * Closes the connections (and the embedded database). `timeoutMs` bounds the wait for a statement still running
    * in PGlite's thread: after it, the thread is stopped and close rejects with PGliteStoppedError.
@@ -185,6 +188,7 @@ async function openPGliteThread(dir: string, options: PGliteOptions, unlock: () 
     kind: 'pglite',
     prisma,
     sql: pgReader(pool, options.onQuery),
+    poolStats: () => statsOf(pool),
     // As in-thread: the runner does not hold the one connection (callers keep using Prisma while they hold it).
     withRunner: (fn) => fn(runner),
     ping: async () => void (await pool.query('SELECT 1')),
@@ -243,6 +247,7 @@ export async function openPostgres(url: string, poolSize = 10, options: OpenOpti
     kind: 'postgres',
     prisma,
     sql: pgReader(pool, options.onQuery),
+    poolStats: () => statsOf(pool),
     async withRunner(fn) {
       const client = new pg.Client({ connectionString: url });
       await client.connect();
@@ -259,6 +264,10 @@ export async function openPostgres(url: string, poolSize = 10, options: OpenOpti
       return closing;
     },
   };
+}
+
+function statsOf(pool: pg.Pool): PoolStats {
+  return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options.max ?? 10 };
 }
 
 /** For the migration CLI: raw SQL access without a Prisma client. */

@@ -3,6 +3,7 @@ import { LexicalEmbedder, lexicalModel } from './lexical.js';
 import { baseUrlOf, envValue, providerByEndpointType, REMOTE_PROVIDERS, type ProviderEnv, type ProviderSpec } from '../../domain/embedding-providers.js';
 import { OpenAIEmbedder, type OpenAIEmbedderOptions } from './openai.js';
 import { EmbeddingError, type Embedder } from './types.js';
+import type { EmbeddingObserver } from '../../core/metrics.js';
 
 export { EmbeddingError, type Embedder } from './types.js';
 export { LexicalEmbedder } from './lexical.js';
@@ -11,8 +12,13 @@ export { OpenAIEmbedder, type OpenAIEmbedderOptions } from './openai.js';
 /** The providers' variables (keys, base URLs), as the catalog reads them from the configuration. */
 export type EmbedderEnv = ProviderEnv;
 
-/** Tuning for HTTP providers; what to call and how comes from the embedding config. */
-export type EmbedderOptions = Omit<OpenAIEmbedderOptions, 'model' | 'dim' | 'apiKey' | 'baseUrl' | 'azure' | 'dimensions'>;
+/**
+ * Tuning for HTTP providers (what to call and how comes from the embedding config), and `observer`, which gets a
+ * provider's name and returns what that provider's requests are reported to (metrics).
+ */
+export type EmbedderOptions = Omit<OpenAIEmbedderOptions, 'model' | 'dim' | 'apiKey' | 'baseUrl' | 'azure' | 'dimensions' | 'onRequest'> & {
+  observer?: (provider: string) => EmbeddingObserver;
+};
 
 /**
  * The embedder for a source's embedding config. A config Quarry cannot run is an error, never a quiet switch to
@@ -56,8 +62,10 @@ function remoteEmbedder(spec: ProviderSpec, config: EmbeddingConfig, env: Embedd
   }
   const baseUrl = configured;
   if (!baseUrl && !config.azureEndpoint) throw misconfigured(`Embedding model ${config.model} (${spec.name}) needs ${spec.baseVar}, which this server does not have`);
+  const { observer, ...tuning } = options;
   return new OpenAIEmbedder({
-    ...options,
+    ...tuning,
+    onRequest: observer?.(spec.endpointType),
     model: config.model,
     dim: config.dim,
     apiKey: apiKey ?? '',

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { outboundFetch } from '../../core/outbound.js';
+import type { EmbeddingObserver } from '../../core/metrics.js';
 import { EmbeddingError, type Embedder } from './types.js';
 
 export interface AzureDeployment {
@@ -34,6 +35,8 @@ export interface OpenAIEmbedderOptions {
   retryMaxDelayMs?: number;
   /** Per attempt, from sending the request to reading the whole response. */
   timeoutMs?: number;
+  /** Told of every request (each attempt): whether it succeeded and how long it took (metrics). */
+  onRequest?: EmbeddingObserver;
 }
 
 export const OPENAI_DEFAULTS = {
@@ -67,6 +70,7 @@ export class OpenAIEmbedder implements Embedder {
   private readonly retryMaxDelayMs: number;
   private readonly timeoutMs: number;
   private readonly slots: Semaphore;
+  private readonly onRequest: EmbeddingObserver | undefined;
 
   constructor(options: OpenAIEmbedderOptions) {
     const d = OPENAI_DEFAULTS;
@@ -81,6 +85,7 @@ export class OpenAIEmbedder implements Embedder {
     this.retryMaxDelayMs = options.retryMaxDelayMs ?? d.retryMaxDelayMs;
     this.timeoutMs = options.timeoutMs ?? d.timeoutMs;
     this.slots = new Semaphore(positive('concurrency', options.concurrency ?? d.concurrency));
+    this.onRequest = options.onRequest;
     if (options.azure) {
       const { endpoint, deployment, apiVersion } = options.azure;
       this.url =
@@ -183,6 +188,8 @@ export class OpenAIEmbedder implements Embedder {
   /** One attempt, holding one of the concurrency slots. */
   private async request(inputs: string[], signal: AbortSignal): Promise<number[][]> {
     await this.slots.acquire();
+    const started = performance.now();
+    let ok = false;
     try {
       signal.throwIfAborted();
       const timeout = AbortSignal.timeout(this.timeoutMs);
@@ -230,9 +237,13 @@ export class OpenAIEmbedder implements Embedder {
           { retryable: false, status: response.status },
         );
       }
-      return this.vectors(json, inputs.length);
+      const vectors = this.vectors(json, inputs.length);
+      ok = true;
+      return vectors;
     } finally {
       this.slots.release();
+      // A request this side abandoned (a cancel, a shutdown) says nothing about the provider.
+      if (!signal.aborted) this.onRequest?.(ok, (performance.now() - started) / 1000);
     }
   }
 
