@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openPostgres } from '../src/core/db/index.js';
-import { scopedPrisma } from '../src/core/tenancy.js';
-import { EXACT_SCAN_MAX_ROWS, searchPassages, type PassageSearchInput, type SearchTuning } from '../src/domain/passage-search.js';
+import type { SqlReader, Statement } from '../src/core/db/reader.js';
+import { EF_SEARCH_BASE, searchPassages, TEXT_RANK_CANDIDATES, textQuery, type PassageSearchInput, type SearchTuning, type VectorPlan } from '../src/domain/passage-search.js';
 import { ensureVectorIndex, vectorIndexName } from '../src/domain/vector-indexes.js';
-import type { PrismaClient } from '../src/generated/prisma/client.js';
 import { createTestApp, type Tenant, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
 
@@ -30,10 +29,9 @@ interface Row {
 
 describe.each(databaseKinds())('passage search on %s', (kind) => {
   let t: TestApp;
-  const statements: string[] = [];
   const organizations: string[] = [];
   beforeAll(async () => {
-    t = await createTestApp(kind, { onQuery: (sql) => statements.push(sql) });
+    t = await createTestApp(kind);
     await ensureVectorIndex(t.db.prisma, 8);
     await ensureVectorIndex(t.db.prisma, 16);
   });
@@ -73,25 +71,28 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
     return rows.map((r) => byText.get(r.text)!);
   }
 
-  /** A client whose every session has sorting (and scans that would need it) priced out, logging into `statements`. */
-  async function sortAvoidingClient(): Promise<{ prisma: PrismaClient; close(): Promise<void> }> {
+  /** A reader whose every session has sorting (and scans that would need it) priced out. */
+  async function sortAvoidingReader(): Promise<{ sql: SqlReader; close(): Promise<void> }> {
     const settings = ['enable_sort', 'enable_seqscan', 'enable_bitmapscan'];
     if (kind === 'pglite') {
       // One connection: session settings reach every later statement until reset.
       for (const name of settings) await t.db.prisma.$executeRawUnsafe(`SET ${name} = off`);
-      return { prisma: t.db.prisma, close: async () => void (await t.db.prisma.$executeRawUnsafe('RESET ALL')) };
+      return { sql: t.db.sql, close: async () => void (await t.db.prisma.$executeRawUnsafe('RESET ALL')) };
     }
     const url = new URL(inject('postgresUrl')!);
     url.searchParams.set('options', settings.map((name) => `-c ${name}=off`).join(' '));
-    return openPostgres(url.toString(), 1, { onQuery: (sql) => statements.push(sql) });
+    const db = await openPostgres(url.toString(), 1);
+    return { sql: db.sql, close: () => db.close() };
   }
 
-  const search = (tn: Tenant, input: PassageSearchInput, tuning?: SearchTuning) => searchPassages(tn.db, tn.actor, input, tuning);
+  /** Statements sent through the reader, with their values, and the plans of the vector searches. */
+  const sent: Statement[] = [];
+  const plans: VectorPlan[] = [];
+  const recording = (sql: SqlReader): SqlReader => ({ query: (statement) => (sent.push(statement), sql.query(statement)) });
+  const search = (tn: Tenant, input: PassageSearchInput, tuning?: SearchTuning, sql = t.db.sql) =>
+    searchPassages(recording(sql), tn.actor, input, { onVectorPlan: (plan) => plans.push(plan), ...tuning });
+  const lastPlan = () => plans[plans.length - 1];
   const ids = (hits: { passageId: string }[]) => hits.map((h) => h.passageId);
-  /** Statements that searched exactly (the uncast column): a small search, or a short index result redone. */
-  const exactScans = () => statements.filter((sql) => /\bembedding <=>/.test(sql)).length;
-  /** Statements that searched through the HNSW index (the cast expression). */
-  const indexScans = () => statements.filter((sql) => /::vector\(\d+\) <=>/.test(sql)).length;
 
   it('orders nearest neighbours by cosine similarity, honours topK, and keeps dimensions apart', async () => {
     const tn = await tenant();
@@ -103,11 +104,10 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
     const expected = await passages(tn, small.id, null, vectors.map((vector, i) => ({ text: `small ${i}`, vector })));
     const other = await passages(tn, large.id, null, [{ text: 'large 0', vector: unit(16, 0) }, { text: 'large 1', vector: unit(16, 3) }]);
 
-    const indexBefore = indexScans();
     const all = await search(tn, { mode: 'VECTOR', queryVector: q, dim: 8 });
     expect(ids(all)).toEqual(expected);
     // An organization this small is searched exactly, whatever the rest of the database holds.
-    expect(indexScans()).toBe(indexBefore);
+    expect(lastPlan()).toEqual({ strategy: 'exact', reachable: 5 });
     expect(all.map((h) => h.vectorRank)).toEqual([1, 2, 3, 4, 5]);
     expect(all.map((h) => h.score)).toEqual([1, 2 / Math.sqrt(5), Math.SQRT1_2, 0, -1].map((s) => expect.closeTo(s, 6)));
     expect(ids(await search(tn, { mode: 'VECTOR', queryVector: q, dim: 8, topK: 2 }))).toEqual(expected.slice(0, 2));
@@ -121,6 +121,8 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
     const idOf = new Map<Row, string>();
     let target: { id: string };
     let targetFiles: { id: string }[];
+    /** Searches reaching at most this many passages are exact here, whatever the default. */
+    const EXACT = 1000;
 
     beforeAll(async () => {
       tn = await tenant();
@@ -131,8 +133,7 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
       targetFiles = [await file(tn, target.id, 'a.txt'), await file(tn, target.id, 'b.txt')];
       const make = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ text: `${prefix} ${i}`, vector: randomVector(next, 8) }));
       // The target source holds 0.8% of the organization's rows of this dimension; the organization holds more
-      // than EXACT_SCAN_MAX_ROWS, so an organization-wide search goes through the index.
-      expect(EXACT_SCAN_MAX_ROWS).toBeLessThan(2500);
+      // than EXACT (below), so an organization-wide search goes through the index.
       const groups: [string, string | null, Row[]][] = [
         [bulk.id, null, make('bulk', 2480)],
         [target.id, targetFiles[0].id, make('a', 12)],
@@ -150,76 +151,87 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
     const exactTop = (rows: Row[], k: number) =>
       [...rows].sort((a, b) => cosine(query, b.vector) - cosine(query, a.vector)).slice(0, k).map((r) => idOf.get(r)!);
 
-    it('searches a source small enough exactly, in one statement, and returns its true topK', async () => {
-      const [exactBefore, indexBefore] = [exactScans(), indexScans()];
-      const hits = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, sourceIds: [target.id] });
-      expect(ids(hits)).toEqual(exactTop([...rowsOf.get(targetFiles[0].id)!, ...rowsOf.get(targetFiles[1].id)!], 10));
-      expect(exactScans()).toBe(exactBefore + 1);
-      expect(indexScans()).toBe(indexBefore);
+    const targetRows = () => [...rowsOf.get(targetFiles[0].id)!, ...rowsOf.get(targetFiles[1].id)!];
+
+    /** The ef_search the plan should choose for a filter reaching `reachable` passages, from the index's size now. */
+    async function expectedEf(reachable: number, limit = 10) {
+      const [{ indexed }] = await t.db.sql.query<{ indexed: number }>({ text: 'SELECT reltuples::int AS indexed FROM pg_class WHERE relname = $1', values: [vectorIndexName(8)] });
+      return Math.min(1000, Math.max(2 * limit, Math.ceil(EF_SEARCH_BASE / Math.min(1, reachable / indexed))));
+    }
+
+    it('chooses per query: a small filtered set is scanned exactly, a large one through HNSW with ef_search from its share', async () => {
+      const small = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, sourceIds: [target.id] }, { exactScanMaxRows: EXACT });
+      expect(lastPlan()).toEqual({ strategy: 'exact', reachable: 20 });
+      expect(ids(small)).toEqual(exactTop(targetRows(), 10));
+
+      const efWide = await expectedEf(2500);
+      const wide = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8 }, { exactScanMaxRows: EXACT });
+      expect(lastPlan()).toEqual({ strategy: 'hnsw', reachable: 2500, efSearch: efWide, exactRerun: false });
+      expect(ids(wide).filter((id) => exactTop([...rowsOf.values()].flat(), 10).includes(id)).length).toBeGreaterThanOrEqual(9);
+
+      // The same small source with the exact scan turned off: a smaller share of the index, a wider candidate list.
+      const efNarrow = await expectedEf(20);
+      const narrow = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, sourceIds: [target.id] }, { exactScanMaxRows: 10 });
+      expect(lastPlan()).toEqual({ strategy: 'hnsw', reachable: 20, efSearch: efNarrow, exactRerun: expect.any(Boolean) });
+      expect(efNarrow).toBeGreaterThan(efWide);
+      expect(ids(narrow)).toHaveLength(10);
     });
 
     it('returns the full topK from one file, and every match when fewer rows match than topK', async () => {
       const inA = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, fileIds: [targetFiles[0].id] });
       expect(ids(inA)).toHaveLength(10);
       expect(new Set(ids(inA))).toEqual(new Set(exactTop(rowsOf.get(targetFiles[0].id)!, 10)));
-      const before = exactScans();
       const inB = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, fileIds: [targetFiles[1].id], topK: 20 });
       expect(ids(inB)).toEqual(exactTop(rowsOf.get(targetFiles[1].id)!, 8));
-      expect(exactScans()).toBe(before + 1);
-      // Through the index, a result short of topK is redone exactly, since the index scan could have given up early.
-      const [exactBefore, indexBefore] = [exactScans(), indexScans()];
+      expect(lastPlan()).toEqual({ strategy: 'exact', reachable: 8 });
+      // Through the index, a result short of topK is redone exactly (in the same statement): the index scan could
+      // have given up early.
+      const before = sent.length;
       const viaIndex = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, fileIds: [targetFiles[1].id], topK: 20 }, { exactScanMaxRows: 0 });
       expect(ids(viaIndex)).toEqual(ids(inB));
-      expect([exactScans(), indexScans()]).toEqual([exactBefore + 1, indexBefore + 1]);
+      expect(lastPlan()).toMatchObject({ strategy: 'hnsw', exactRerun: true });
+      expect(sent.length).toBe(before + 1);
       const both = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, sourceIds: [target.id], fileIds: [targetFiles[1].id], topK: 5 });
       expect(ids(both)).toEqual(exactTop(rowsOf.get(targetFiles[1].id)!, 5));
     });
 
-    /** The plan of the vector statement a search sent, its parameters recognised by where they sit. */
-    async function planOf(prisma: PrismaClient, from: number, input: { topK: number; ids?: string[] }) {
-      const sql = statements.slice(from).find((s) => s.includes('::vector(8) <=>'))!;
-      const values = [...sql.matchAll(/(LIMIT |ANY\()?\$(\d+)(::vector)?/g)]
-        .sort((a, b) => Number(a[2]) - Number(b[2]))
-        .map((m) => (m[3] ? JSON.stringify(query) : m[1] === 'LIMIT ' ? input.topK : m[1] ? input.ids : tn.organizationId));
-      const plan = await prisma.$queryRawUnsafe<{ 'QUERY PLAN': string }[]>(`EXPLAIN ${sql}`, ...values);
+    /** The plan of the last statement sent, with its own values. */
+    async function planOfLast(sql: SqlReader) {
+      const { text, values } = sent[sent.length - 1];
+      const plan = await sql.query<{ 'QUERY PLAN': string }>({ text: `EXPLAIN ${text}`, values });
       return plan.map((r) => r['QUERY PLAN']).join('\n');
     }
 
-    it('uses the partial HNSW index for an organization-wide search', async () => {
-      const from = statements.length;
-      const hits = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, topK: 10 });
+    it('uses the partial HNSW index for an organization-wide search, in one statement', async () => {
+      const before = sent.length;
+      const hits = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, topK: 10 }, { exactScanMaxRows: EXACT });
+      expect(sent.length).toBe(before + 1);
       expect(ids(hits)).toHaveLength(10);
-      const all = [...rowsOf.values()].flat();
-      expect(ids(hits).filter((id) => exactTop(all, 10).includes(id)).length).toBeGreaterThanOrEqual(9);
-      expect(await planOf(t.db.prisma, from, { topK: 10 })).toContain(`Index Scan using "${vectorIndexName(8)}"`);
+      expect(await planOfLast(t.db.sql)).toContain(`Index Scan using "${vectorIndexName(8)}"`);
     });
 
     /**
-     * A source this small is searched exactly (above); a larger one behind a selective filter walks the HNSW index
-     * and filters afterwards. Tuning and a client that may not sort force that plan here: the iterative scan must
-     * still fill topK without the exact rerun (pgvector's plain index scan returns 0–1 rows of 10 here).
+     * A larger source behind a selective filter walks the HNSW index and filters afterwards. Tuning and a reader
+     * that may not sort force that plan here: the iterative scan must still fill topK without the exact rerun
+     * (pgvector's plain index scan returns 0–1 rows of 10 here), and its settings end with the statement.
      */
-    it('fills topK through the HNSW index past a selective filter (iterative scan)', async () => {
-      const client = await sortAvoidingClient();
+    it('fills topK through the HNSW index past a selective filter (iterative scan), leaving no setting behind', async () => {
+      const reader = await sortAvoidingReader();
       try {
-        const from = statements.length;
-        const before = exactScans();
-        const hits = await searchPassages(
-          scopedPrisma(client.prisma, tn.organizationId),
-          tn.actor,
-          { mode: 'VECTOR', queryVector: query, dim: 8, sourceIds: [target.id] },
-          { exactScanMaxRows: 0 },
-        );
-        expect(exactScans()).toBe(before);
+        const hits = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, sourceIds: [target.id] }, { exactScanMaxRows: 0 }, reader.sql);
+        expect(lastPlan()).toMatchObject({ strategy: 'hnsw', exactRerun: false });
         expect(hits).toHaveLength(10);
-        const truth = exactTop([...rowsOf.get(targetFiles[0].id)!, ...rowsOf.get(targetFiles[1].id)!], 10);
-        expect(ids(hits).filter((id) => truth.includes(id)).length).toBeGreaterThanOrEqual(9);
-        expect(await planOf(client.prisma, from, { topK: 10, ids: [target.id] })).toContain(`Index Scan using "${vectorIndexName(8)}"`);
+        expect(ids(hits).filter((id) => exactTop(targetRows(), 10).includes(id)).length).toBeGreaterThanOrEqual(9);
+        expect(await planOfLast(reader.sql)).toContain(`Index Scan using "${vectorIndexName(8)}"`);
+        const [settings] = await reader.sql.query<{ ef: string; iterative: string }>({
+          text: "SELECT current_setting('hnsw.ef_search') AS ef, current_setting('hnsw.iterative_scan') AS iterative",
+          values: [],
+        });
+        expect(settings).toEqual({ ef: '40', iterative: 'off' });
       } finally {
-        await client.close();
+        await reader.close();
       }
     });
-
   });
 
   it('finds keyword matches by full text, best ranked first, with web search syntax', async () => {
@@ -239,9 +251,40 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
     expect(ids(await search(tn, { mode: 'TEXT', queryText: 'sleeping -fox' }))).toEqual([dog]);
     expect(new Set(ids(await search(tn, { mode: 'TEXT', queryText: 'dens or dig' })))).toEqual(new Set([den, foxes]));
     expect(await search(tn, { mode: 'TEXT', queryText: 'the and of' })).toEqual([]);
+    expect(await search(tn, { mode: 'TEXT', queryText: '-fox' })).toEqual([]);
   });
 
-  it('fuses the vector and text rankings by reciprocal rank, each cut to 4 × topK candidates', async () => {
+  it('matches any of the words, passages with more of them first; phrases and exclusions still hold', async () => {
+    const tn = await tenant();
+    const s = await source(tn, 'rivers', 8);
+    const [builders, both, fishers] = await passages(tn, s.id, null, [
+      { text: 'Beavers build dams, and beavers fell trees; beavers everywhere', vector: unit(8, 0) },
+      { text: 'Otters and beavers share the river', vector: unit(8, 1) },
+      { text: 'Otters eat fish from the river', vector: unit(8, 2) },
+      { text: 'Cats sleep indoors', vector: unit(8, 3) },
+    ]);
+    const either = await search(tn, { mode: 'TEXT', queryText: 'beavers otters' });
+    expect(ids(either)[0]).toBe(both);
+    expect(new Set(ids(either))).toEqual(new Set([builders, both, fishers]));
+    expect(either[0].score).toBeGreaterThan(either[1].score);
+    expect(new Set(ids(await search(tn, { mode: 'TEXT', queryText: 'beavers or otters' })))).toEqual(new Set(ids(either)));
+    expect(new Set(ids(await search(tn, { mode: 'TEXT', queryText: 'beavers otters -river' })))).toEqual(new Set([builders]));
+    expect(ids(await search(tn, { mode: 'TEXT', queryText: '"share the river" cats -indoors' }))).toEqual([both]);
+    expect(new Set(ids(await search(tn, { mode: 'TEXT', queryText: '"beavers build" fish' })))).toEqual(new Set([builders, fishers]));
+    expect(textQuery('beavers -"river otters" "dam building" OR -x --y otters')).toEqual({ words: 'beavers otters', phrases: '"dam building"', excluded: '"river otters" or x or y' });
+  });
+
+  it('ranks the passages with every word first when more passages match than it ranks', async () => {
+    const tn = await tenant();
+    const s = await source(tn, 'common', 8);
+    await passages(tn, s.id, null, Array.from({ length: TEXT_RANK_CANDIDATES + 10 }, (_, i) => ({ text: `common word ${i}`, vector: unit(8, i % 8) })));
+    const [rare] = await passages(tn, s.id, null, [{ text: 'common and rare words', vector: unit(8, 0) }]);
+    const hits = await search(tn, { mode: 'TEXT', queryText: 'common rare', topK: 3 });
+    expect(ids(hits)[0]).toBe(rare);
+    expect(hits).toHaveLength(3);
+  });
+
+  it('fuses the vector and text rankings by reciprocal rank, each cut to 2 × topK candidates', async () => {
     const tn = await tenant();
     const s = await source(tn, 'hybrid', 8);
     const [nearOnly, wordOnly, both] = await passages(tn, s.id, null, [
@@ -249,7 +292,7 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
       { text: 'pgvector pgvector pgvector indexes', vector: unit(8, 0, -1) },
       { text: 'pgvector in passing', vector: [1, 1, 0, 0, 0, 0, 0, 0] },
     ]);
-    // Twelve passages nearer than wordOnly push it out of the 12 vector candidates of topK 3.
+    // Twelve passages nearer than wordOnly push it out of the 6 vector candidates of topK 3.
     await passages(tn, s.id, null, Array.from({ length: 12 }, (_, i) => ({ text: `filler ${i}`, vector: [0.1 + i / 100, 0, 1, 0, 0, 0, 0, 0] })));
     const hits = await search(tn, { mode: 'HYBRID', queryVector: unit(8, 0), dim: 8, queryText: 'pgvector', topK: 3 });
     expect(hits).toHaveLength(3);

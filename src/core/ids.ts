@@ -11,6 +11,7 @@ export const ID_PREFIXES = {
   source: 'Source',
   file: 'File',
   file_content: 'FileContent',
+  pset: 'PassageSet',
   passage: 'Passage',
   agent: 'Agent',
   file_agent: 'FileAgent',

@@ -1,25 +1,29 @@
+import { LRUCache } from 'lru-cache';
 import type { Actor } from '../core/auth.js';
+import type { SqlReader } from '../core/db/reader.js';
 import { badInput } from '../core/errors.js';
-import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
+import { Prisma } from '../generated/prisma/client.js';
 import { requireId } from './ids.js';
 import { livePassageSql } from './passage-visibility.js';
-import { HNSW_MAX_DIM, requireVectorDim } from './vector-indexes.js';
+import { HNSW_MAX_DIM, requireVectorDim, vectorIndexName } from './vector-indexes.js';
 
 /**
  * Passage search over one organization's passages, optionally narrowed to sources and files.
  *
  * - VECTOR: nearest neighbours by cosine distance. score = 1 − cosine distance (1 identical direction, 0
  *   orthogonal, −1 opposite).
- * - TEXT: full-text match of `fts` (to_tsvector('english', text)) against websearch_to_tsquery('english', …),
- *   which understands "quoted phrases", `or` and `-excluded` words. score = ts_rank_cd (≥ 0, unbounded,
- *   comparable within one query only).
- * - HYBRID: reciprocal rank fusion of both lists, each taken to 4 × topK candidates. score = Σ 1 / (60 + rank)
+ * - TEXT: full-text match of `fts` (to_tsvector('english', text)) against the query's words, any of them (OR):
+ *   `beavers otters` finds passages with either word; "quoted phrases" must match as phrases and `-excluded` words
+ *   must not occur (textQuery below). score = ts_rank over the words (≥ 0, comparable within one query only): each
+ *   word's occurrences count with diminishing returns, so a passage with more of the query's words ranks above one
+ *   that repeats a single word.
+ * - HYBRID: reciprocal rank fusion of both lists, each taken to 2 × topK candidates. score = Σ 1 / (60 + rank)
  *   over the lists a passage appears in, so at most 2 / 61.
  *
  * `dim` narrows only the vector list: TEXT matches passages of any dimension, or none.
- * Ranks are 1-based positions in the vector and text lists. Raw SQL is not tenant-scoped, so every statement
- * here that reads passages filters on the actor's organization itself (the count that sizes a vector search
- * returns a number only: see reachesAtMost).
+ * Ranks are 1-based positions in the vector and text lists. Every search is one statement through the raw reader
+ * (a HYBRID search two, run at once), which is not tenant-scoped: each statement filters on the actor's
+ * organization itself (the count that sizes a vector search returns a number only: see vectorStatement).
  */
 export type PassageSearchMode = 'VECTOR' | 'TEXT' | 'HYBRID';
 
@@ -49,51 +53,92 @@ export interface PassageHit {
 export const MAX_TOP_K = 100;
 const DEFAULT_TOP_K = 10;
 const RRF_K = 60;
-const HYBRID_CANDIDATES_PER_RESULT = 4;
+/**
+ * Each list's depth in a HYBRID search. Fusion needs little depth to put the passages both lists agree on first, and
+ * behind a filter every extra vector candidate costs graph walking (4 × topK behind a 10% filter: p95 62 ms).
+ */
+const HYBRID_CANDIDATES_PER_RESULT = 2;
 
 /**
- * Searches that can reach at most this many passages are answered by an exact scan instead of the HNSW index.
- * Measured on 100,000 lexical-384 passages (bench/search-passages.ts): an exact scan costs about 4–8 µs a row
- * (each row's vector sits in the TOAST table, one index probe away), so 2,000 rows take about as long as one
- * HNSW search; while below that size HNSW behind a selective filter walks thousands of graph nodes (iterative
- * scan) for rows it then ranks only approximately. The organization's own condition counts as a filter too: a
- * small tenant in a large database is searched exactly.
+ * Searches that can reach at most exactScanMaxRows(dim) passages are answered by an exact scan instead of the HNSW
+ * index: about 12,000 at 100 dimensions, 4,000 at 384, 1,100 at 1,536. With the vectors stored in their rows
+ * (STORAGE MAIN, migration 20261207191500) an exact scan's cost per row is a fixed part plus the distance, which
+ * grows with the dimension; measured on 100,000 GloVe passages (bench/search-passages.ts), an exact scan of a 10%
+ * filter (10,000 rows) took less than an HNSW search that recalls 0.95 behind it, with recall 1. Below that size
+ * HNSW behind a selective filter walks thousands of graph nodes for rows it ranks only approximately. The
+ * organization's own condition counts as a filter too: a small tenant in a large database is searched exactly.
  */
-export const EXACT_SCAN_MAX_ROWS = 2000;
+export const EXACT_SCAN_ROW_DIMENSIONS = 1_800_000;
+export const exactScanMaxRows = (dim: number) => Math.ceil(EXACT_SCAN_ROW_DIMENSIONS / (50 + dim));
+
+/**
+ * hnsw.ef_search for a search whose filter keeps a share s of the index's rows: EF_SEARCH_BASE / s, at least
+ * 2 × the LIMIT, at most pgvector's 1,000. HNSW filters after the graph walk, so about ef × s of the candidates it
+ * collects survive the filter (fewer when the filter's passages lie away from the query); keeping that number near
+ * EF_SEARCH_BASE keeps recall where a fixed ef_search loses it. Measured on GloVe passages, recall@10 against exact:
+ * no filter, ef 100 0.94, ef 200 0.97; 30% filter, ef 400 0.94, ef 800 0.96.
+ */
+export const EF_SEARCH_BASE = 200;
+/** Counting the filtered set stops here: enough to tell a few percent from the whole at 100,000 passages and more. */
+const REACH_COUNT_CAP = 100_000;
+/** How long a counted filter size is reused: sizes change slowly, and a stale one only makes one choice less apt. */
+const REACH_TTL_MS = 30_000;
+
+/**
+ * TEXT ranks at most this many matching passages: a query of common words matches most of the corpus, and ts_rank
+ * reads (and decompresses) every match's tsvector: ranking them all took p95 42 ms at 100,000 passages, and 1,000
+ * took most of a TEXT search's time. Passages holding all the query's words are taken first, then passages holding
+ * any of them, in the order the index gives them.
+ */
+export const TEXT_RANK_CANDIDATES = 500;
 
 export interface SearchTuning {
-  /** Overrides EXACT_SCAN_MAX_ROWS; 0 always uses the index where there is one (tests of the index path). */
+  /** Overrides exactScanMaxRows(dim); 0 always uses the index where there is one (tests of the index path). */
   exactScanMaxRows?: number;
+  /** Told how each vector search ran (tests, the bench). */
+  onVectorPlan?: (plan: VectorPlan) => void;
 }
 
-export async function searchPassages(db: PrismaClient, actor: Actor, input: PassageSearchInput, tuning: SearchTuning = {}): Promise<PassageHit[]> {
+/**
+ * How a vector search ran. `reachable`: the passages its narrowest filter allows, counted up to REACH_COUNT_CAP
+ * (null when not counted: dimensions HNSW cannot index are always exact). `exactRerun`: the index result came back
+ * short of the LIMIT and was redone exactly.
+ */
+export type VectorPlan =
+  | { strategy: 'exact'; reachable: number | null }
+  | { strategy: 'hnsw'; reachable: number; efSearch: number; exactRerun: boolean };
+
+export async function searchPassages(sql: SqlReader, actor: Actor, input: PassageSearchInput, tuning: SearchTuning = {}): Promise<PassageHit[]> {
   const topK = input.topK ?? DEFAULT_TOP_K;
   if (!Number.isInteger(topK) || topK < 1 || topK > MAX_TOP_K) throw badInput(`topK must be an integer from 1 to ${MAX_TOP_K}`, 'topK');
   const vector = input.mode === 'TEXT' ? null : requireQueryVector(input);
   const text = input.mode === 'VECTOR' ? null : requireQueryText(input);
   if (input.sourceIds?.length === 0 || input.fileIds?.length === 0) return [];
-  const bySource = input.sourceIds && Prisma.sql`"sourceId" = ANY(${input.sourceIds.map((id) => requireId('source', id, 'sourceIds'))}::text[])`;
-  const byFile = input.fileIds && Prisma.sql`"fileId" = ANY(${input.fileIds.map((id) => requireId('file', id, 'fileIds'))}::text[])`;
+  const sourceIds = input.sourceIds?.map((id) => requireId('source', id, 'sourceIds'));
+  const fileIds = input.fileIds?.map((id) => requireId('file', id, 'fileIds'));
+  const bySource = sourceIds && Prisma.sql`"sourceId" = ANY(${sourceIds}::text[])`;
+  const byFile = fileIds && Prisma.sql`"fileId" = ANY(${fileIds}::text[])`;
   const scope: Scope = {
     where: [Prisma.sql`"organizationId" = ${actor.organizationId}`, ...(bySource ? [bySource] : []), ...(byFile ? [byFile] : []), livePassageSql('"Passage"')],
-    organizationId: actor.organizationId,
     narrowest: byFile ?? bySource ?? null,
-    exactScanMaxRows: tuning.exactScanMaxRows ?? EXACT_SCAN_MAX_ROWS,
+    reachKey: [actor.organizationId, [...(sourceIds ?? [])].sort().join(','), [...(fileIds ?? [])].sort().join(',')].join('|'),
+    organizationId: actor.organizationId,
+    exactScanMaxRows: tuning.exactScanMaxRows ?? (vector ? exactScanMaxRows(vector.dim) : 0),
+    onVectorPlan: tuning.onVectorPlan,
   };
-  const where = scope.where;
 
   if (vector && !text) {
-    const ranked = await vectorRanking(db, vector, scope, topK);
+    const ranked = await vectorRanking(sql, vector, scope, topK);
     return ranked.map((r, i) => ({ passageId: r.id, score: 1 - r.distance, vectorRank: i + 1 }));
   }
   if (text && !vector) {
-    const ranked = await textRanking(db, text, where, topK);
+    const ranked = await textRanking(sql, text, scope.where, topK);
     return ranked.map((r, i) => ({ passageId: r.id, score: r.rank, textRank: i + 1 }));
   }
   // Both rankings at once: on PostgreSQL they run on two connections, so a hybrid search takes about as long as
   // the slower of the two; PGlite, with one connection, runs them one after the other.
   const candidates = topK * HYBRID_CANDIDATES_PER_RESULT;
-  const [byVector, byText] = await Promise.all([vectorRanking(db, vector!, scope, candidates), textRanking(db, text!, where, candidates)]);
+  const [byVector, byText] = await Promise.all([vectorRanking(sql, vector!, scope, candidates), textRanking(sql, text!, scope.where, candidates)]);
   return fuse(byVector, byText).slice(0, topK);
 }
 
@@ -105,10 +150,13 @@ interface QueryVector {
 interface Scope {
   /** Every condition a passage must meet, the organization's included. */
   where: Prisma.Sql[];
-  organizationId: string;
   /** The most selective filter given (files, else sources), or null for the whole organization. */
   narrowest: Prisma.Sql | null;
+  /** Identifies the filter (organization, sources, files) for the cache of counted sizes. */
+  reachKey: string;
+  organizationId: string;
   exactScanMaxRows: number;
+  onVectorPlan?: (plan: VectorPlan) => void;
 }
 
 function requireQueryVector(input: PassageSearchInput): QueryVector {
@@ -131,81 +179,170 @@ function requireQueryText(input: PassageSearchInput): string {
   return text;
 }
 
-/** Whether pgvector has iterative index scans (0.8.0+), per client: asked once, the extension is not upgraded under a running server. */
-const iterativeScans = new WeakMap<object, Promise<boolean>>();
+/** Counted filter sizes per reader (so per database), by Scope.reachKey. */
+const reachCaches = new WeakMap<SqlReader, LRUCache<string, number>>();
 
-function supportsIterativeScan(db: PrismaClient): Promise<boolean> {
-  let known = iterativeScans.get(db);
-  if (!known) {
-    known = db.$queryRaw<{ version: string }[]>`SELECT extversion AS version FROM pg_extension WHERE extname = 'vector'`.then(([row]) => {
-      const [major, minor] = (row?.version ?? '0.0').split('.').map(Number);
-      return major > 0 || minor >= 8;
-    });
-    known.catch(() => iterativeScans.delete(db));
-    iterativeScans.set(db, known);
-  }
-  return known;
+function reachCache(sql: SqlReader): LRUCache<string, number> {
+  let cache = reachCaches.get(sql);
+  if (!cache) reachCaches.set(sql, (cache = new LRUCache<string, number>({ max: 10_000, ttl: REACH_TTL_MS })));
+  return cache;
+}
+
+interface VectorRow {
+  id: string | null;
+  distance: number | null;
+  reachable: number;
+  ef: number;
+  indexed: number;
 }
 
 /**
- * The `limit` nearest passages of dimension `dim`. HNSW filters after the index scan, and every search is
- * filtered (by organization at least), so a plain index scan can come back short when the filter is selective.
- * Three defences: a search that can reach at most `exactScanMaxRows` passages is exact from the start; pgvector's
- * iterative scan keeps walking the graph until the LIMIT is met (up to hnsw.max_scan_tuples, 20,000 by default);
- * and a result still short of the limit, which means either that fewer rows match or that the index gave up, is
- * redone exactly so it always holds every match it could.
+ * The `limit` nearest passages of dimension `dim`, in one statement. HNSW filters after the index scan, and every
+ * search is filtered (by organization at least), so the statement first sizes the filtered set (counted by one
+ * condition, up to REACH_COUNT_CAP, or the size counted by an earlier search in the last REACH_TTL_MS), then:
+ * - at most `exactScanMaxRows` passages: an exact scan;
+ * - more: the HNSW index, with pgvector's iterative scan (it keeps walking the graph until the LIMIT is met, up to
+ *   hnsw.max_scan_tuples) and ef_search from the filter's share of the index (EF_SEARCH_BASE / share);
+ * - an index result still short of the limit, which means either that fewer rows match or that the index gave up,
+ *   is redone exactly in the same statement, so it always holds every match it could.
+ * The settings are SET LOCAL (set_config(…, true)) inside the statement's own transaction, evaluated as an InitPlan
+ * that the index scan's query value depends on, so they are in place before the scan starts and gone after it.
  */
-async function vectorRanking(db: PrismaClient, q: QueryVector, scope: Scope, limit: number) {
-  const { where, exactScanMaxRows } = scope;
+async function vectorRanking(sql: SqlReader, q: QueryVector, scope: Scope, limit: number) {
   const dim = Prisma.raw(String(q.dim));
+  // The LIMIT is written into the statement, not a parameter: the reader prepares statements, and PostgreSQL's
+  // generic plan for a parameter LIMIT assumes 10% of the rows are wanted, which prices the HNSW index out.
+  const top = Prisma.raw(String(limit));
   // Literal dimension in both the cast and the predicate: the planner only uses the partial expression index
   // (vector-indexes.ts) when the query repeats its expression and implies its WHERE clause.
-  const conditions = Prisma.join([...where, Prisma.sql`"embeddingDim" = ${dim}`, Prisma.sql`embedding IS NOT NULL`], ' AND ');
-  const nearest = (distance: Prisma.Sql) => db.$queryRaw<{ id: string; distance: number }[]>`
-    WITH nearest AS MATERIALIZED (
-      SELECT id, ${distance} AS distance FROM "Passage" WHERE ${conditions} ORDER BY distance LIMIT ${limit}
-    )
-    SELECT id, distance FROM nearest ORDER BY distance, id`;
-  const indexed = Prisma.sql`embedding::vector(${dim}) <=> ${q.literal}::vector(${dim})`;
+  const conditions = Prisma.join([...scope.where, Prisma.sql`"embeddingDim" = ${dim}`, Prisma.sql`embedding IS NOT NULL`], ' AND ');
   // The uncast column cannot match any index expression: a scan through the btrees, sorted, exact.
-  const exact = Prisma.sql`embedding <=> ${q.literal}::vector`;
-
-  if (q.dim > HNSW_MAX_DIM) return nearest(exact);
-  if (exactScanMaxRows > 0 && (await reachesAtMost(db, scope, dim, exactScanMaxRows))) return nearest(exact);
-  // relaxed_order returns index order only approximately; the outer ORDER BY above restores it.
-  const settings = (await supportsIterativeScan(db))
-    ? Prisma.sql`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', ${String(efSearch(limit))}, true)`
-    : Prisma.sql`SELECT set_config('hnsw.ef_search', ${String(efSearch(limit))}, true)`;
-  // SET LOCAL semantics (set_config(…, true)) in one short batch transaction: a pooled connection keeps nothing.
-  const [, rows] = await db.$transaction([db.$queryRaw(settings), nearest(indexed)]);
-  return rows.length < limit ? nearest(exact) : rows;
+  const exactScan = Prisma.sql`SELECT id, embedding <=> ${q.literal}::vector AS distance FROM "Passage" WHERE ${conditions} ORDER BY distance LIMIT ${top}`;
+  if (q.dim > HNSW_MAX_DIM) {
+    const rows = await sql.query<{ id: string; distance: number }>(Prisma.sql`SELECT id, distance FROM (${exactScan}) nearest ORDER BY distance, id`);
+    scope.onVectorPlan?.({ strategy: 'exact', reachable: null });
+    return rows;
+  }
+  const efBase = Prisma.raw(String(EF_SEARCH_BASE));
+  const cache = reachCache(sql);
+  const known = cache.get(scope.reachKey);
+  const condition = scope.narrowest ?? Prisma.sql`"organizationId" = ${scope.organizationId} AND "embeddingDim" = ${dim}`;
+  // Counted by one condition alone, the one a btree answers from the index only ("sourceId", "fileId", or the
+  // organization with the dimension): an upper bound, all the choice needs. With every condition, the planner may
+  // take a sequential scan that reads most of the table. The count may include another organization's rows when a
+  // caller names their sources; it only picks the plan, and the search keeps every condition.
+  const reach =
+    known !== undefined
+      ? Prisma.sql`SELECT ${known}::int AS n`
+      : Prisma.sql`SELECT count(*)::int AS n FROM (SELECT 1 FROM "Passage" WHERE ${condition} LIMIT ${REACH_COUNT_CAP}) counted`;
+  const rows = await sql.query<VectorRow>(Prisma.sql`
+    WITH reach AS MATERIALIZED (${reach}),
+    plan AS MATERIALIZED (
+      SELECT n, coalesce((SELECT reltuples FROM pg_class WHERE oid = to_regclass(${`"${vectorIndexName(q.dim)}"`})), -1)::int AS indexed FROM reach
+    ),
+    tuned AS MATERIALIZED (
+      SELECT n, indexed, CASE WHEN n <= ${scope.exactScanMaxRows}::int OR indexed < 0 THEN 0
+        ELSE LEAST(1000, GREATEST(${Prisma.raw(String(2 * limit))}, ceil(${efBase} / LEAST(1.0, n::float8 / GREATEST(indexed, 1)))))::int
+        END AS ef FROM plan
+    ),
+    approximate AS MATERIALIZED (
+      SELECT id, embedding::vector(${dim}) <=> (
+          SELECT ${q.literal}::vector(${dim}) FROM tuned
+           WHERE set_config('hnsw.ef_search', ef::text, true) IS NOT NULL
+             AND set_config('hnsw.iterative_scan', 'relaxed_order', true) IS NOT NULL
+        ) AS distance
+        FROM "Passage" WHERE (SELECT ef FROM tuned) > 0 AND ${conditions}
+       ORDER BY distance LIMIT ${top}
+    ),
+    exact AS MATERIALIZED (
+      SELECT * FROM (${exactScan}) scanned WHERE (SELECT count(*) FROM approximate) < ${top}
+    ),
+    nearest AS (
+      SELECT id, distance FROM approximate WHERE (SELECT count(*) FROM approximate) >= ${top}
+      UNION ALL SELECT id, distance FROM exact
+    )
+    SELECT nearest.id, nearest.distance, tuned.n AS reachable, tuned.ef, (SELECT count(*) FROM approximate)::int AS indexed
+      FROM tuned LEFT JOIN nearest ON true
+     ORDER BY nearest.distance, nearest.id`);
+  const [first] = rows;
+  if (known === undefined) cache.set(scope.reachKey, first.reachable);
+  scope.onVectorPlan?.(
+    first.ef === 0
+      ? { strategy: 'exact', reachable: first.reachable }
+      : { strategy: 'hnsw', reachable: first.reachable, efSearch: first.ef, exactRerun: first.indexed < limit },
+  );
+  return rows.filter((r): r is VectorRow & { id: string; distance: number } => r.id !== null);
 }
 
 /**
- * Whether a search can reach at most `max` passages, counted up to max + 1 by one condition alone, the one that a
- * btree answers from the index only ("sourceId", "fileId", or the organization with the dimension): an upper
- * bound, which is all the choice needs. Given every condition, or with a heap visit to make, the planner may take
- * a sequential scan for the LIMIT that reads most of the table before it finds rows clustered at its end. The
- * count may thus include another organization's rows when a caller names their sources; it only picks the plan,
- * and the search itself keeps every condition.
+ * A query's parts: `words` (space-separated), `phrases` (each "quoted phrase", joined with `or`) and `excluded`
+ * (every `-word` and `-"phrase"`, joined with `or`, subtracted as a whole), each for to_tsvector or
+ * websearch_to_tsquery. The word `or` itself is the operator it always was, and says nothing more now that words
+ * are alternatives anyway.
  */
-async function reachesAtMost(db: PrismaClient, scope: Scope, dim: Prisma.Sql, max: number): Promise<boolean> {
-  const condition = scope.narrowest ?? Prisma.sql`"organizationId" = ${scope.organizationId} AND "embeddingDim" = ${dim}`;
-  const [{ n }] = await db.$queryRaw<{ n: number }[]>`
-    SELECT count(*)::int AS n FROM (SELECT 1 FROM "Passage" WHERE ${condition} LIMIT ${max + 1}) AS reachable`;
-  return n <= max;
+export function textQuery(text: string): { words: string; phrases: string; excluded: string } {
+  const words: string[] = [];
+  const phrases: string[] = [];
+  const excluded: string[] = [];
+  for (const m of text.matchAll(/(-?)"([^"]*)"?|(\S+)/g)) {
+    if (m[2] !== undefined) (m[1] ? excluded : phrases).push(`"${m[2]}"`);
+    else if (/^or$/i.test(m[3])) continue;
+    else if (/^-+[^-]/.test(m[3])) excluded.push(m[3].replace(/^-+/, '').replace(/"/g, ' '));
+    else words.push(m[3].replace(/"/g, ' '));
+  }
+  return { words: words.join(' '), phrases: phrases.join(' or '), excluded: excluded.join(' or ') };
 }
 
-/** A candidate list wider than the LIMIT improves recall; pgvector accepts 1..1000. */
-const efSearch = (limit: number) => Math.min(1000, Math.max(100, limit * 2));
+/**
+ * Words in more than this share of the passages (PostgreSQL's statistics of `fts`, most_common_elems) are left out of
+ * a TEXT query's alternatives when other words or a phrase remain: they say little about a passage, and each costs
+ * reading a posting list of that share of the index (a 24-word query of common words read 68,000 postings).
+ */
+export const COMMON_WORD_SHARE = 0.05;
 
-async function textRanking(db: PrismaClient, text: string, where: Prisma.Sql[], limit: number) {
-  return db.$queryRaw<{ id: string; rank: number }[]>`
-    SELECT id, ts_rank_cd(fts, query) AS rank
-      FROM "Passage", websearch_to_tsquery('english', ${text}) AS query
-     WHERE ${Prisma.join(where, ' AND ')} AND fts @@ query
-     ORDER BY rank DESC, id
-     LIMIT ${limit}`;
+async function textRanking(sql: SqlReader, text: string, where: Prisma.Sql[], limit: number) {
+  const { words, phrases, excluded } = textQuery(text);
+  const conditions = Prisma.join(where, ' AND ');
+  const cap = Prisma.raw(String(TEXT_RANK_CANDIDATES));
+  // Passages with every word are candidates first (an AND query the GIN index answers by intersecting), then
+  // passages with any, up to TEXT_RANK_CANDIDATES; only those are ranked. An empty query (no words, or stop words
+  // only) matches nothing: it must not become "not excluded".
+  return sql.query<{ id: string; rank: number }>(Prisma.sql`
+    WITH common AS MATERIALIZED (
+      SELECT coalesce(array_agg(e.lexeme), '{}') AS lexemes
+        FROM pg_stats s, unnest(s.most_common_elems::text::text[]) WITH ORDINALITY AS e(lexeme, i)
+       WHERE s.schemaname = current_schema() AND s.tablename = 'Passage' AND s.attname = 'fts'
+         AND s.most_common_elem_freqs[e.i] > ${Prisma.raw(String(COMMON_WORD_SHARE))}
+    ),
+    lexemes AS MATERIALIZED (
+      SELECT CASE WHEN cardinality(rare) > 0 OR ${phrases !== ''} THEN rare ELSE every_lexeme END AS chosen
+        FROM tsvector_to_array(to_tsvector('english', ${words})) every_lexeme,
+             LATERAL (SELECT coalesce(array_agg(l), '{}') AS rare FROM unnest(every_lexeme) l, common WHERE l <> ALL (common.lexemes)) r
+    ),
+    parts AS MATERIALIZED (
+      SELECT CASE WHEN cardinality(chosen) = 0 THEN p
+                  ELSE to_tsquery('simple', (SELECT string_agg(quote_literal(l), ' | ') FROM unnest(chosen) l)) || p END AS q,
+             ex, a
+        FROM lexemes, websearch_to_tsquery('english', ${phrases}) p, websearch_to_tsquery('english', ${excluded}) ex,
+             websearch_to_tsquery('english', ${[words, phrases.replace(/ or /g, ' ')].join(' ')}) a
+    ),
+    terms AS MATERIALIZED (
+      SELECT q AS ranked, CASE WHEN numnode(ex) = 0 OR numnode(q) = 0 THEN q ELSE q && !!ex END AS any_word,
+             CASE WHEN numnode(ex) = 0 OR numnode(a) = 0 THEN a ELSE a && !!ex END AS every_word
+        FROM parts
+    ),
+    every AS MATERIALIZED (
+      SELECT id, fts FROM "Passage" WHERE ${conditions} AND fts @@ (SELECT every_word FROM terms) LIMIT ${cap}
+    ),
+    candidates AS (
+      SELECT id, fts FROM every
+      UNION ALL (
+        SELECT id, fts FROM "Passage"
+         WHERE (SELECT count(*) FROM every) < ${cap} AND ${conditions} AND fts @@ (SELECT any_word FROM terms) AND id NOT IN (SELECT id FROM every)
+         LIMIT ${cap}
+      )
+    )
+    SELECT id, ts_rank(fts, (SELECT ranked FROM terms)) AS rank FROM candidates ORDER BY rank DESC, id LIMIT ${Prisma.raw(String(limit))}`);
 }
 
 /** Reciprocal rank fusion: rewards agreement between the lists without comparing their incomparable scores. */

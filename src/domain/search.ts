@@ -1,4 +1,5 @@
 import type { Actor } from '../core/auth.js';
+import type { SqlReader } from '../core/db/reader.js';
 import { badInput } from '../core/errors.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { createEmbedder, type EmbedderEnv } from '../ingest/embedders/index.js';
@@ -22,7 +23,7 @@ export interface SearchInput {
   mode?: PassageSearchMode | null;
 }
 
-export async function searchByText(db: PrismaClient, actor: Actor, env: EmbedderEnv, input: SearchInput): Promise<PassageHit[]> {
+export async function searchByText(db: PrismaClient, sql: SqlReader, actor: Actor, env: EmbedderEnv, input: SearchInput): Promise<PassageHit[]> {
   const mode = input.mode ?? 'HYBRID';
   if (!input.query.trim()) throw badInput('query must not be empty', 'query');
   let sourceIds = input.sourceIds?.map((id) => requireId('source', id, 'sourceIds')) ?? null;
@@ -33,7 +34,7 @@ export async function searchByText(db: PrismaClient, actor: Actor, env: Embedder
     sourceIds = sourceIds ? sourceIds.filter((id) => attached.includes(id)) : attached;
   }
   const common = { queryText: input.query, sourceIds: sourceIds ?? undefined, fileIds: fileIds ?? undefined, topK: input.topK ?? undefined };
-  if (mode === 'TEXT') return searchPassages(db, actor, { mode, ...common });
+  if (mode === 'TEXT') return searchPassages(sql, actor, { mode, ...common });
 
   // The sources in scope decide the embedding: those named, those of the files named, or all of them.
   const fileSources = fileIds ? (await db.file.findMany({ where: { id: { in: fileIds } }, select: { sourceId: true } })).map((f) => f.sourceId) : null;
@@ -49,5 +50,5 @@ export async function searchByText(db: PrismaClient, actor: Actor, env: Embedder
     );
   }
   const [queryVector] = await createEmbedder(config, env).embed([input.query]);
-  return searchPassages(db, actor, { mode, ...common, queryVector, dim: config.dim });
+  return searchPassages(sql, actor, { mode, ...common, queryVector, dim: config.dim });
 }

@@ -61,7 +61,7 @@ function passageWhere(args: { sourceId?: string | number | null; fileId?: string
 const SearchMode = builder.enumType('PassageSearchMode', {
   values: {
     VECTOR: { description: 'Nearest neighbours of the embedded query (cosine).' },
-    TEXT: { description: 'Full-text match (PostgreSQL websearch syntax), ranked by ts_rank_cd.' },
+    TEXT: { description: 'Full-text match of any of the query\'s words ("quoted phrases" as phrases, -word excluded), ranked by ts_rank: passages with more of the words first.' },
     HYBRID: { description: 'Both lists fused by reciprocal rank.' },
   } as const,
 });
@@ -72,7 +72,7 @@ const PassageSearchResult = builder.objectRef<PassageHit>('PassageSearchResult')
       type: 'Passage',
       resolve: (query, hit, _args, ctx) => ctx.db.passage.findUniqueOrThrow({ ...query, where: { id: hit.passageId } }),
     }),
-    score: t.exposeFloat('score', { description: 'VECTOR: 1 − cosine distance; TEXT: ts_rank_cd; HYBRID: reciprocal-rank-fusion score.' }),
+    score: t.exposeFloat('score', { description: 'VECTOR: 1 − cosine distance; TEXT: ts_rank; HYBRID: reciprocal-rank-fusion score.' }),
     vectorRank: t.int({ nullable: true, resolve: (hit) => hit.vectorRank ?? null }),
     textRank: t.int({ nullable: true, resolve: (hit) => hit.textRank ?? null }),
   }),
@@ -94,7 +94,7 @@ builder.queryField('searchPassages', (t) =>
     // plain fields, so one request holds a few dozen searches at most (GRAPHQL_MAX_COMPLEXITY).
     complexity: (args) => ({ field: 100, multiplier: args.topK ?? 10 }),
     resolve: (_root, args, ctx) =>
-      searchByText(ctx.db, ctx.actor, ctx.embeddings.env, {
+      searchByText(ctx.db, ctx.sql, ctx.actor, ctx.embeddings.env, {
         ...args,
         sourceIds: args.sourceIds?.map(String),
         fileIds: args.fileIds?.map(String),

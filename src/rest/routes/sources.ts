@@ -141,13 +141,15 @@ export function sourceRoutes(kind: Kind): Route[] {
         summary: 'Create or update many sources by name, in one transaction',
         description:
           'Quarry’s extension (seed document): sources are matched by name within your organization; existing ones keep their id and ' +
-          'take the fields given, new ones are created (with DEFAULT_EMBEDDING unless an embedding is given). Letta has this only internally.',
+          'take the fields given (a new embedding re-embeds their files, as modify does), new ones are created (with DEFAULT_EMBEDDING unless an ' +
+          'embedding is given). Letta has this only internally.',
         tags,
         body: S.BulkUpsertSources,
         bodyLimit: 8 * 1024 * 1024,
         response: z.array(S.Source),
         errorStatus: { BAD_USER_INPUT: 400 },
-        handler: async ({ ctx, body }) => (await bulkUpsertSources(ctx.db, ctx.actor, ctx.embeddings, body.sources.map(sourceInput))).map((r) => out.source(r.source)),
+        handler: async ({ ctx, body }) =>
+          (await bulkUpsertSources(ctx.db, ctx.actor, ctx.embeddings, body.sources.map(sourceInput), ctx.ingest)).map((r) => out.source(r.source)),
       }),
     );
   }
@@ -201,8 +203,8 @@ export function sourceRoutes(kind: Kind): Route[] {
       operationId: `modify_${noun}`,
       summary: `Change a ${noun}`,
       description:
-        'Fields left out or null keep their value. Renaming onto a name in use is a 409. A new embedding model re-embeds the files ' +
-        '(one `file_reembedding` job per file).',
+        'Fields left out or null keep their value. Renaming onto a name in use is a 409. A new embedding model, dimension or chunk size ' +
+        're-embeds the files (one `file_reembedding` job per file).',
       tags,
       params: byId,
       body: S.SourceUpdate,
@@ -215,6 +217,8 @@ export function sourceRoutes(kind: Kind): Route[] {
             description: body.description,
             instructions: body.instructions,
             metadata: body.metadata,
+            embedding: body.embedding,
+            embeddingChunkSize: body.embedding_chunk_size,
             embeddingConfig: out.embeddingInput(body.embedding_config),
           }, ctx.ingest),
         ),
