@@ -8,6 +8,7 @@ import { containsInsensitive } from './filters.js';
 import { orNotFound, requireId } from './ids.js';
 import { announce, prepareReembedding, type JobSink } from './file-jobs.js';
 import { ensureVectorIndex } from './vector-indexes.js';
+import { checkCallbackUrl } from './callbacks.js';
 
 /** Sources: named folders of documents with one embedding configuration. `db` is tenant-scoped throughout. */
 
@@ -93,6 +94,8 @@ function duplicateName(error: unknown, name: string): unknown {
 
 /** What `createSource` takes, every field optional: the embedding as a handle (and chunk size) or a full config. */
 export interface SourcePatch extends EmbeddingChoice {
+  /** POSTed each re-embedding job when it ends. */
+  callbackUrl?: string | null;
   name?: string | null;
   description?: string | null;
   instructions?: string | null;
@@ -116,6 +119,7 @@ export async function updateSource(
 ): Promise<Source> {
   const source = await getSource(db, id);
   checkMetadata(patch.metadata);
+  const callbackUrl = patch.callbackUrl == null ? null : checkCallbackUrl(patch.callbackUrl);
   const data: Prisma.SourceUpdateInput = {};
   if (patch.name != null) {
     const name = checkSourceName(patch.name);
@@ -133,7 +137,7 @@ export async function updateSource(
   try {
     const { updated, reembedding } = await db.$transaction(async (tx) => {
       const updated = await tx.source.update({ where: { id }, data: { ...data, lastUpdatedById: actor.userId } });
-      return { updated, reembedding: reembed ? await prepareReembedding(tx as PrismaClient, actor, id) : [] };
+      return { updated, reembedding: reembed ? await prepareReembedding(tx as PrismaClient, actor, id, callbackUrl) : [] };
     });
     for (const job of reembedding) await announce(job, jobs!);
     return updated;

@@ -10,6 +10,7 @@ import { AppError, badInput, conflict } from '../core/errors.js';
 import { events, fileChange } from '../core/events.js';
 import type { QueuedJob } from '../core/queue.js';
 import { announce, type JobSink } from '../domain/file-jobs.js';
+import { checkCallbackUrl } from '../domain/callbacks.js';
 import { checkName, FORBIDDEN_IN_NAMES, nameProblem } from '../domain/names.js';
 import { fileJobRow } from '../domain/file-state.js';
 import { getSource } from '../domain/sources.js';
@@ -42,6 +43,8 @@ export interface UploadRequest {
   /** A name to store instead of the upload's own (Letta's `name`); may be a relative path like `a/b.txt`. */
   name?: string | null;
   duplicateHandling?: DuplicateHandling | null;
+  /** POSTed the processing job when it ends. */
+  callbackUrl?: string | null;
 }
 
 /** What an upload needs from its caller: the tenant's client and actor, raw SQL for the bulk write, the queue. */
@@ -72,6 +75,7 @@ export async function uploadFile(deps: UploadDeps, incoming: IncomingUpload, req
   try {
     deps.jobs.assertAvailable(); // before reading the body: refused at once
     const handling = request.duplicateHandling ?? 'SUFFIX';
+    const callbackUrl = request.callbackUrl == null ? null : checkCallbackUrl(request.callbackUrl);
     if (!DUPLICATE_HANDLING.includes(handling)) throw badInput(`duplicateHandling must be one of ${DUPLICATE_HANDLING.join(', ')}`, 'duplicateHandling');
     const source = await getSource(db, request.sourceId, 'sourceId');
     const name = request.name != null ? checkCustomName(request.name) : sanitizeUploadName(incoming.filename);
@@ -111,11 +115,11 @@ export async function uploadFile(deps: UploadDeps, incoming: IncomingUpload, req
       for await (const data of createReadStream(staged!.path, { highWaterMark: BLOB_BYTES })) {
         await tx.query('INSERT INTO "FileBlob" ("fileId", seq, "organizationId", data) VALUES ($1, $2, $3, $4)', [file.id, seq++, org, data]);
       }
-      const row = fileJobRow({ organizationId: org, userId: actor.userId, sourceId: source.id, fileId: file.id, task: 'file_processing', metadata: { ...jobMetadata(type, name) } });
+      const row = fileJobRow({ organizationId: org, userId: actor.userId, sourceId: source.id, fileId: file.id, task: 'file_processing', metadata: { ...jobMetadata(type, name) }, callbackUrl });
       const [job] = await tx.query<{ id: string }>(
-        `INSERT INTO "Job" ("organizationId", "userId", "createdById", "jobType", status, task, "sourceId", "fileId", metadata, "requestId", "updatedAt")
-         VALUES ($1, $2, $3, $4::"JobType", $5::"JobStatus", $6, $7, $8, $9::jsonb, $10, now()) RETURNING id`,
-        [row.organizationId, row.userId, row.createdById, row.jobType, row.status, row.task, row.sourceId, row.fileId, JSON.stringify(row.metadata), row.requestId],
+        `INSERT INTO "Job" ("organizationId", "userId", "createdById", "jobType", status, task, "sourceId", "fileId", metadata, "requestId", "callbackUrl", "updatedAt")
+         VALUES ($1, $2, $3, $4::"JobType", $5::"JobStatus", $6, $7, $8, $9::jsonb, $10, $11, now()) RETURNING id`,
+        [row.organizationId, row.userId, row.createdById, row.jobType, row.status, row.task, row.sourceId, row.fileId, JSON.stringify(row.metadata), row.requestId, row.callbackUrl],
       );
       return { outcome: replaces ? ('REPLACED' as const) : ('CREATED' as const), fileId: file.id, jobId: job.id };
     });

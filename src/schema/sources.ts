@@ -180,6 +180,7 @@ const UpdateSourceInput = builder.inputType('UpdateSourceInput', {
     embedding: t.string({ description: 'A provider/model handle, as on create; keeps the current chunk size unless `embeddingChunkSize` is given.' }),
     embeddingChunkSize: t.int({ description: 'Tokens per passage; alone, changes only the chunk size.' }),
     embeddingConfig: t.field({ type: EmbeddingConfigInput, description: 'A full configuration; wins over `embedding`.' }),
+    callbackUrl: t.string({ description: 'An http(s) URL POSTed each re-embedding job as JSON when it ends.' }),
   }),
 });
 

@@ -75,6 +75,7 @@ const uploadQuery = z.object({
     'What to do when the source already has a file of that name: suffix (default), skip, error or replace; any case.',
   ),
   name: describe(z.string().min(1).optional(), 'Store the file under this name instead of its own; may be a relative path like `a/b.txt`.'),
+  callback_url: describe(z.string().optional(), 'Quarry’s extension: an http(s) URL POSTed the processing job (Letta’s Job JSON) when it ends.'),
 });
 
 /** The form, for the documentation only: the handler reads the body itself. */
@@ -369,7 +370,7 @@ export function sourceRoutes(kind: Kind): Route[] {
             uploadFile(
               { db: ctx.db, actor: ctx.actor, transact: ctx.transact, jobs: ctx.ingest, maxBytes },
               { filename: part.filename, stream: part.stream, declaredType: part.mimeType },
-              { sourceId: idOfParams(params), name: query.name ?? null, duplicateHandling: DUPLICATE_HANDLING_OF[query.duplicate_handling] },
+              { sourceId: idOfParams(params), name: query.name ?? null, duplicateHandling: DUPLICATE_HANDLING_OF[query.duplicate_handling], callbackUrl: query.callback_url ?? null },
             ),
           );
           const json = out.fileMetadata(result.file, { storedName: true });
