@@ -1,8 +1,5 @@
 #!/usr/bin/env node
-// `npx quarry …`: the operator's command line (src/cli.ts), run through tsx like the project's other scripts.
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { register } from 'tsx/esm/api';
-
-register();
-await import(pathToFileURL(path.join(import.meta.dirname, '..', 'src', 'cli.ts')).href);
+// `npx quarry …` / `npm run quarry -- …`: the operator's command line (src/cli.ts), run from the same prebuilt bundle
+// as `npm start` (scripts/start.mjs builds it when a source file is newer).
+process.argv.splice(2, 0, 'cli');
+await import('../scripts/start.mjs');

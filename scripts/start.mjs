@@ -1,13 +1,14 @@
 // `npm start` (and `npm run worker`): runs Quarry from a bundle of src/ built with esbuild, rebuilt only when a
 // source file is newer. Loading one prebuilt module is about twice as fast as compiling TypeScript on the fly,
-// which keeps start-up short. `--build` only builds (postinstall).
+// which keeps start-up short. `--build` only builds (postinstall). `cli` runs the operator's command line
+// (bin/quarry.mjs), with the arguments after it.
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const root = path.resolve(import.meta.dirname, '..');
-const entries = { main: 'src/main.ts', worker: 'src/worker.ts' };
+const entries = { main: 'src/main.ts', worker: 'src/worker.ts', cli: 'src/cli.ts' };
 // Built beside them, not run from here: the embedded database's thread (src/core/db/pglite-thread.ts loads it).
 const threadEntries = { 'pglite-thread-entry': 'src/core/db/pglite-thread-entry.ts' };
 const outdir = path.join(root, 'node_modules', '.cache', 'quarry', 'dist');
@@ -50,4 +51,7 @@ if (sourcesChanged) {
     logLevel: 'warning',
   });
 }
-if (command !== '--build') await import(pathToFileURL(out).href);
+if (command !== '--build') {
+  if (name === 'cli') process.argv.splice(2, 1); // the command line reads its own arguments from argv[2] on
+  await import(pathToFileURL(out).href);
+}

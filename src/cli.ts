@@ -130,8 +130,11 @@ async function exportCommand(db: Database, values: Values) {
 
 async function importCommand(db: Database, file: string | undefined, values: Values) {
   if (!file) throw new UsageError('import needs a file');
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  const result = await db.withRunner((runner) => importOrganization(runner, lines, { newIds: values['new-ids'], name: values.name }));
+  // Opened when the import starts reading: a readline made earlier emits lines before anyone iterates, and they are lost.
+  async function* lines() {
+    yield* createInterface({ input: createReadStream(file!), crlfDelay: Infinity });
+  }
+  const result = await db.withRunner((runner) => importOrganization(runner, lines(), { newIds: values['new-ids'], name: values.name }));
   print(values, { organizationId: result.organizationId, rows: result.rows });
 }
 
