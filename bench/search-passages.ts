@@ -423,8 +423,8 @@ async function measureCorpus(kind: CorpusKind): Promise<Measured> {
   const db = await openPostgres(urlOf(kind), config.DATABASE_POOL_SIZE);
   const client = new pg.Client({ connectionString: urlOf(kind) });
   await client.connect();
-  // The yardstick: the same statements through one pg client, prepared under the reader's names.
-  const yardstick = new pg.Client({ connectionString: urlOf(kind) });
+  // The yardstick: the same statements through one pg client, prepared, with the session settings Quarry's pool uses.
+  const yardstick = new pg.Client({ connectionString: urlOf(kind), options: '-c jit=off' });
   await yardstick.connect();
   try {
     const [org] = (await client.query(`SELECT o.id, u.id AS "userId" FROM "Organization" o JOIN "User" u ON u."organizationId" = o.id WHERE o.name = $1`, [corpusName(kind)])).rows;

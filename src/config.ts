@@ -44,6 +44,8 @@ const schema = z.object({
   AUTH_CACHE_TTL_MS: z.coerce.number().int().min(0).default(5000),
   CALLBACK_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
   CALLBACK_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
+  CALLBACK_LEASE_MS: z.coerce.number().int().min(100).default(60_000),
+  CALLBACK_SWEEP_MS: z.coerce.number().int().min(50).default(5000),
   // Non-public ranges callbacks may reach (e.g. 127.0.0.0/8,::1 on a laptop); by default none.
   CALLBACK_ALLOW_PRIVATE: z
     .string()
@@ -116,6 +118,9 @@ const schema = z.object({
   message: 'must not exceed REQUEST_TIMEOUT_MS',
   path: ['HEADERS_TIMEOUT_MS'],
 });
+
+/** Every variable the configuration reads (the docs test checks each is in .env.example and the README). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 
 function isAddressOrRange(entry: string): boolean {
   const [address, bits, ...rest] = entry.split('/');

@@ -10,7 +10,7 @@ import { openDatabase } from './core/db/index.js';
 import { createLogger } from './core/logger.js';
 import { Metrics } from './core/metrics.js';
 import { serveMetrics } from './core/observability.js';
-import { callbackSettings, configureCallbacks, stopCallbacks } from './domain/callbacks.js';
+import { callbackSettings, configureCallbacks, startCallbacks, stopCallbacks } from './domain/callbacks.js';
 import { startIngest } from './ingest/start.js';
 
 async function main() {
@@ -30,6 +30,7 @@ async function main() {
   const ingest = await startIngest(config, db, log, redis, true, metrics);
   // A worker has no API port: its metrics (queue, jobs, ingestion, embeddings) are served on METRICS_PORT when set.
   const metricsServer = config.METRICS_PORT === undefined ? null : await serveMetrics(metrics, config.METRICS_PORT, config.METRICS_HOST ?? config.HOST, log);
+  startCallbacks(db.prisma); // pending callback deliveries, this process's and any whose process stopped
   log.info({ workerId: ingest.workerId, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
 
   let stopping = false;

@@ -23,7 +23,15 @@ describe.each(databaseKinds())('agents over GraphQL on %s', (kind) => {
     return { sourceId: createSource.source.id as string, fileIds: ids };
   }
 
-  const AGENT = 'id name system model memoryBlocks { label value limit } tags sources { name } tools { name toolType } files { fileName isOpen } maxFilesOpen';
+  const AGENT = 'id name system model memoryBlocks { label value limit } tags sources { totalCount edges { node { name } } } tools { edges { node { name toolType } } } files { totalCount edges { node { fileName isOpen } } } maxFilesOpen';
+
+  /** The nodes of a connection. */
+  const nodes = (connection: { edges: { node: any }[] }) => connection.edges.map((e) => e.node);
+  /** An agent with its relations' connections read as lists of nodes. */
+  const flat = (agent: any) => ({
+    ...agent,
+    ...Object.fromEntries(['sources', 'tools', 'files'].filter((k) => agent[k]).map((k) => [k, nodes(agent[k])])),
+  });
 
   it('creates an agent with memory blocks and sources, visible from both sides', async () => {
     const org = await t.seed();
@@ -33,6 +41,9 @@ describe.each(databaseKinds())('agents over GraphQL on %s', (kind) => {
       `mutation($input: CreateAgentInput!) { createAgent(input: $input) { agent { ${AGENT} } } }`,
       { input: { name: 'helper', system: 'be brief', model: 'openai/gpt-4o-mini', tags: ['x'], memoryBlocks: [{ label: 'persona', value: 'I help' }], sourceIds: [sourceId] } },
     );
+    expect(createAgent.agent.sources.totalCount).toBe(1);
+    expect(createAgent.agent.files.totalCount).toBe(2);
+    createAgent.agent = flat(createAgent.agent);
     expect(createAgent.agent).toMatchObject({
       name: 'helper',
       system: 'be brief',
@@ -43,8 +54,8 @@ describe.each(databaseKinds())('agents over GraphQL on %s', (kind) => {
     });
     expect(createAgent.agent.tools.map((tool: any) => tool.name).sort()).toEqual(['grep_files', 'open_files', 'semantic_search_files']);
     expect(createAgent.agent.files.map((f: any) => f.fileName).sort()).toEqual(['kb/a.txt', 'kb/b.txt']);
-    const fromSource = await t.gqlOk(org.apiKey, 'query($id: ID!) { source(id: $id) { agents { id name } } }', { id: sourceId });
-    expect(fromSource.source.agents).toEqual([{ id: createAgent.agent.id, name: 'helper' }]);
+    const fromSource = await t.gqlOk(org.apiKey, 'query($id: ID!) { source(id: $id) { agents { totalCount edges { node { id name } } } } }', { id: sourceId });
+    expect(fromSource.source.agents).toEqual({ totalCount: 1, edges: [{ node: { id: createAgent.agent.id, name: 'helper' } }] });
     const list = await t.gqlOk(org.apiKey, '{ agents(name: "HELP", tags: ["x"]) { totalCount edges { node { name } } } }');
     expect(list.agents).toEqual({ totalCount: 1, edges: [{ node: { name: 'helper' } }] });
   });
@@ -53,30 +64,32 @@ describe.each(databaseKinds())('agents over GraphQL on %s', (kind) => {
     const org = await t.seed();
     const one = await sourceWithFiles(org, 'one', { 'x.md': '# x' });
     const two = await sourceWithFiles(org, 'two', {});
-    const { createAgent } = await t.gqlOk(org.apiKey, 'mutation { createAgent(input: { name: "a" }) { agent { id tools { name } } } }');
+    const { createAgent } = await t.gqlOk(org.apiKey, 'mutation { createAgent(input: { name: "a" }) { agent { id tools { totalCount edges { node { name } } } } } }');
     const agentId = createAgent.agent.id;
-    expect(createAgent.agent.tools).toEqual([]);
-    const attach = (sourceId: string) => t.gqlOk(org.apiKey, `mutation($a: ID!, $s: ID!) { attachSource(agentId: $a, sourceId: $s) { agent { sources { name } tools { name } files { fileName } } } }`, { a: agentId, s: sourceId });
-    const detach = (sourceId: string) => t.gqlOk(org.apiKey, `mutation($a: ID!, $s: ID!) { detachSource(agentId: $a, sourceId: $s) { agent { sources { name } tools { name } files { fileName } } } }`, { a: agentId, s: sourceId });
+    expect(createAgent.agent.tools).toEqual({ totalCount: 0, edges: [] });
+    const RELATIONS = 'sources { edges { node { name } } } tools { edges { node { name } } } files { edges { node { fileName } } }';
+    const attach = (sourceId: string) => t.gqlOk(org.apiKey, `mutation($a: ID!, $s: ID!) { attachSource(agentId: $a, sourceId: $s) { agent { ${RELATIONS} } } }`, { a: agentId, s: sourceId }).then((r) => flat(r.attachSource.agent));
+    const detach = (sourceId: string) => t.gqlOk(org.apiKey, `mutation($a: ID!, $s: ID!) { detachSource(agentId: $a, sourceId: $s) { agent { ${RELATIONS} } } }`, { a: agentId, s: sourceId }).then((r) => flat(r.detachSource.agent));
     await attach(one.sourceId);
-    const twice = (await attach(one.sourceId)).attachSource.agent;
+    const twice = await attach(one.sourceId);
     expect(twice.sources).toEqual([{ name: 'one' }]);
     expect(twice.tools).toHaveLength(3);
     expect(twice.files).toEqual([{ fileName: 'one/x.md' }]);
-    expect((await attach(two.sourceId)).attachSource.agent.tools).toHaveLength(3);
-    expect((await detach(one.sourceId)).detachSource.agent).toMatchObject({ sources: [{ name: 'two' }], files: [] });
-    const last = (await detach(two.sourceId)).detachSource.agent;
+    expect((await attach(two.sourceId)).tools).toHaveLength(3);
+    expect(await detach(one.sourceId)).toMatchObject({ sources: [{ name: 'two' }], files: [] });
+    const last = await detach(two.sourceId);
     expect(last).toEqual({ sources: [], tools: [], files: [] });
-    expect((await detach(two.sourceId)).detachSource.agent.sources).toEqual([]);
+    expect((await detach(two.sourceId)).sources).toEqual([]);
   });
 
   it('opens and closes files within maxFilesOpen, least recently used closed first', async () => {
     const org = await t.seed();
     const { sourceId, fileIds } = await sourceWithFiles(org, 'lib', { '1.txt': 'one', '2.txt': 'two', '3.txt': 'three' });
-    const { createAgent } = await t.gqlOk(org.apiKey, 'mutation($s: ID!) { createAgent(input: { name: "r", maxFilesOpen: 2, sourceIds: [$s] }) { agent { id files(isOpen: true) { fileName } } } }', { s: sourceId });
+    const { createAgent } = await t.gqlOk(org.apiKey, 'mutation($s: ID!) { createAgent(input: { name: "r", maxFilesOpen: 2, sourceIds: [$s] }) { agent { id files(isOpen: true) { totalCount edges { node { fileName } } } } } }', { s: sourceId });
     const agentId = createAgent.agent.id;
-    expect(createAgent.agent.files).toHaveLength(2);
-    const closedBefore = (await t.gqlOk(org.apiKey, 'query($id: ID!) { agent(id: $id) { files(isOpen: false) { fileName } } }', { id: agentId })).agent.files.map((f: any) => f.fileName);
+    expect(createAgent.agent.files.edges).toHaveLength(2);
+    expect(createAgent.agent.files.totalCount).toBe(2);
+    const closedBefore = nodes((await t.gqlOk(org.apiKey, 'query($id: ID!) { agent(id: $id) { files(isOpen: false) { edges { node { fileName } } } } }', { id: agentId })).agent.files).map((f: any) => f.fileName);
     expect(closedBefore).toHaveLength(1);
     const closedId = fileIds[['lib/1.txt', 'lib/2.txt', 'lib/3.txt'].indexOf(closedBefore[0])];
     const opened = await t.gqlOk(org.apiKey, 'mutation($a: ID!, $f: ID!) { openFile(agentId: $a, fileId: $f) { agentFile { fileName isOpen visibleContent } closedFileNames } }', { a: agentId, f: closedId });
@@ -117,6 +130,6 @@ describe.each(databaseKinds())('agents over GraphQL on %s', (kind) => {
     const updated = await t.gqlOk(org.apiKey, 'mutation($id: ID!) { updateAgent(id: $id, input: { name: "new", memoryBlocks: [{ label: "human", value: "Ada" }] }) { agent { name memoryBlocks { label value } } } }', { id });
     expect(updated.updateAgent.agent).toEqual({ name: 'new', memoryBlocks: [{ label: 'human', value: 'Ada' }] });
     expect((await t.gqlOk(org.apiKey, 'mutation($id: ID!) { deleteAgent(id: $id) { deletedAgentId name } }', { id })).deleteAgent).toEqual({ deletedAgentId: id, name: 'new' });
-    expect((await t.gqlOk(org.apiKey, 'query($id: ID!) { source(id: $id) { fileCount agents { id } } }', { id: sourceId })).source).toEqual({ fileCount: 1, agents: [] });
+    expect((await t.gqlOk(org.apiKey, 'query($id: ID!) { source(id: $id) { fileCount agents { totalCount edges { node { id } } } } }', { id: sourceId })).source).toEqual({ fileCount: 1, agents: { totalCount: 0, edges: [] } });
   });
 });

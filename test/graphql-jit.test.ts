@@ -34,12 +34,12 @@ describe.each(databaseKinds())('compiled queries on %s', (kind) => {
 
   const QUERIES: [string, string][] = [
     ['nested page', `{ sources(first: 3) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id name metadata fileCount totalSize
-        files(first: 2) { pageInfo { hasNextPage } edges { node { id fileName sizeBytes source { name } } } }
-        agents { name tags sources { name } files { fileName isOpen } } } } } }`],
+        files(first: 2) { totalCount pageInfo { hasNextPage } edges { node { id fileName sizeBytes source { name } } } }
+        agents(first: 3) { totalCount edges { node { name tags sources(first: 3) { totalCount } files(first: 3) { totalCount edges { node { fileName isOpen } } } } } } } } } }`],
     ['node and nodes', `query($s: ID!, $f: ID!, $a: ID!, $x: ID!) { node(id: $s) { __typename id ... on Source { name } }
         nodes(ids: [$f, $a, $x]) { __typename id ... on File { fileName source { id } } ... on Agent { name } } }`],
-    ['single objects', `query($s: ID!, $f: ID!, $a: ID!) { source(id: $s) { name agents { name } } file(id: $f) { fileName content passages { edges { node { id } } } }
-        agent(id: $a) { name sources { name fileCount } files(isOpen: false) { fileName } } }`],
+    ['single objects', `query($s: ID!, $f: ID!, $a: ID!) { source(id: $s) { name agents { edges { node { name } } } } file(id: $f) { fileName content passages { totalCount edges { node { id } } } }
+        agent(id: $a) { name sources(first: 1) { totalCount edges { node { name fileCount } } } tools(last: 2) { edges { node { name } } } files(isOpen: false) { edges { node { fileName } } } } }`],
     ['not found', `query($x: ID!) { source(id: $x) { id } }`],
     ['bad variables', `query($n: Int) { sources(first: $n) { edges { node { id } } } }`],
   ];

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllowList } from '../src/core/outbound.js';
-import { CALLBACK_FAILED, CallbackDispatcher, callbacks, configureCallbacks, stopCallbacks, type CallbackOutcome } from '../src/domain/callbacks.js';
+import { CALLBACK_FAILED, callbacks, configureCallbacks, stopCallbacks } from '../src/domain/callbacks.js';
 import { createJob, finishJob, transitionJob, type JobInput } from '../src/domain/jobs.js';
 import { createTestApp, type Tenant, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
@@ -297,27 +297,6 @@ describe.each(databaseKinds())('jobs on %s', (kind) => {
         configureCallbacks({ timeoutMs: 2000 });
         await slow.close();
       }
-    } finally {
-      await hook.close();
-    }
-  });
-
-  it('a stopping dispatcher interrupts the wait between retries and records the failure', async () => {
-    const hook = await receiver(() => ({ status: 500 }));
-    try {
-      const dispatcher = new CallbackDispatcher({ attempts: 5, baseDelayMs: 60_000, maxDelayMs: 60_000, timeoutMs: 1000, allowPrivate: parseAllowList('127.0.0.1') });
-      const outcomes: CallbackOutcome[] = [];
-      dispatcher.dispatch(hook.url, { hello: 'world' }, async (outcome) => outcomes.push(outcome));
-      await expect.poll(() => hook.bodies.length).toBe(1);
-      const started = Date.now();
-      await dispatcher.stop();
-      expect(Date.now() - started).toBeLessThan(1000);
-      expect(outcomes).toEqual([{ sentAt: expect.any(Date), statusCode: null, error: CALLBACK_FAILED, attempts: 1 }]);
-      expect(hook.bodies).toEqual([{ hello: 'world', contentType: 'application/json' }]);
-      // After stop, nothing more goes out.
-      dispatcher.dispatch(hook.url, {}, async (outcome) => outcomes.push(outcome));
-      await dispatcher.idle();
-      expect(outcomes).toHaveLength(1);
     } finally {
       await hook.close();
     }

@@ -4,7 +4,7 @@ import { createTestApp, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
 
 const TEMPLATE = 'id name description latestVersion agent { id } versions { totalCount edges { node { version message memoryVariables snapshot } } }';
-const MADE = 'agent { id name system model tags memoryBlocks { label value limit } tools { name } sources { name } memoryVariables { name value } } templateVersion { version } skippedToolIds skippedSourceIds';
+const MADE = 'agent { id name system model tags memoryBlocks { label value limit } tools { edges { node { name } } } sources { edges { node { name } } } memoryVariables { name value } } templateVersion { version } skippedToolIds skippedSourceIds';
 
 describe.each(databaseKinds())('templates on %s', (kind) => {
   let t: TestApp;
@@ -126,14 +126,14 @@ describe.each(databaseKinds())('templates on %s', (kind) => {
         { label: 'persona', value: 'I am Babbage, helper of Ada.', limit: 100 },
         { label: 'human', value: 'Name: Ada. Not variables: {{ 1x }} {{a-b}} {single}' },
       ],
-      sources: [{ name: 'kb-maker' }],
+      sources: { edges: [{ node: { name: 'kb-maker' } }] },
       memoryVariables: [
         { name: 'agent_name', value: 'Babbage' },
         { name: 'company', value: 'Analytical Engines' },
         { name: 'user_name', value: 'Ada' },
       ],
     });
-    expect(agent.tools).toHaveLength(4);
+    expect(agent.tools.edges).toHaveLength(4);
 
     // The original agent is not made from a template: its variables are its placeholders, without values.
     const original = await t.gqlOk(org.apiKey, 'query($id: ID!) { agent(id: $id) { memoryVariables { name value } } }', { id: agentId });

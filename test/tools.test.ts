@@ -660,14 +660,15 @@ def classify(text: str, labels: list[str], mode: Literal["single", "multi"] = "s
   it('deletes a custom tool and detaches it from agents; built-in tools cannot be deleted or rewritten', async () => {
     const { apiKey } = await t.seed();
     const tool = await createOk(apiKey, { sourceCode: pythonTool('doomed') });
-    const agent = (await t.gqlOk(apiKey, 'mutation($ids: [ID!]) { createAgent(input: { name: "bot", toolIds: $ids, includeBaseTools: true }) { agent { id tools { name } } } }', { ids: [tool.id] })).createAgent.agent;
-    expect(agent.tools.map((x: any) => x.name)).toContain('doomed');
+    const agent = (await t.gqlOk(apiKey, 'mutation($ids: [ID!]) { createAgent(input: { name: "bot", toolIds: $ids, includeBaseTools: true }) { agent { id tools { totalCount edges { node { name } } } } } }', { ids: [tool.id] })).createAgent.agent;
+    expect(agent.tools.edges.map((e: any) => e.node.name)).toContain('doomed');
+    expect(agent.tools.totalCount).toBe(BASE_TOOL_NAMES.length + 1);
     expect((await t.gqlOk(apiKey, 'query($id: ID!) { tool(id: $id) { agentCount } }', { id: tool.id })).tool.agentCount).toBe(1);
 
     const deleted = await t.gqlOk(apiKey, 'mutation($id: ID!) { deleteTool(id: $id) { deletedToolId name } }', { id: tool.id });
     expect(deleted.deleteTool).toEqual({ deletedToolId: tool.id, name: 'doomed' });
     expect(firstError(await t.gql(apiKey, 'query($id: ID!) { tool(id: $id) { id } }', { id: tool.id }))).toMatchObject({ code: 'NOT_FOUND', message: `Tool ${tool.id} not found` });
-    const tools = (await t.gqlOk(apiKey, 'query($id: ID!) { agent(id: $id) { tools { name } } }', { id: agent.id })).agent.tools.map((x: any) => x.name);
+    const tools = (await t.gqlOk(apiKey, 'query($id: ID!) { agent(id: $id) { tools(first: 100) { edges { node { name } } } } }', { id: agent.id })).agent.tools.edges.map((e: any) => e.node.name);
     expect(tools.sort()).toEqual([...BASE_TOOL_NAMES].sort());
 
     const sendMessage = (await t.gqlOk(apiKey, '{ tools(name: "send_message") { edges { node { id isBaseTool agentCount } } } }')).tools.edges[0].node;

@@ -1,28 +1,32 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { badInput } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { outboundFetch, OutboundRefusedError, type AddressAllowList } from '../core/outbound.js';
-import type { Job, PrismaClient } from '../generated/prisma/client.js';
+import { Prisma, type Job, type PrismaClient } from '../generated/prisma/client.js';
 
 /**
- * Callbacks: when work with a callback URL ends, Quarry POSTs a JSON body to that URL and records the outcome.
+ * Callbacks: when a job with a callback URL ends, Quarry POSTs a JSON body to that URL and records the outcome.
  *
- * Delivery happens in the background — whatever ended the work never waits for the receiver. It goes through the
- * guarded outbound client (core/outbound.ts): a URL whose host resolves only to loopback, private, link-local,
- * metadata or other non-public addresses is refused without any connection, unless the operator's allow-list
- * (CALLBACK_ALLOW_PRIVATE) names the range; redirects are never followed (as in Letta). Each attempt has a
- * timeout; network errors, timeouts, 408, 429 and 5xx are retried with exponential backoff (with jitter), any
- * other answer ends the delivery. Deliveries live in memory: stopping the process interrupts them (recorded as
- * failed) and nothing is redelivered after a restart.
+ * Durable: the delivery is a `CallbackDelivery` row, written by a trigger on "Job" in the transaction that ends the
+ * job (whichever code ends it: a worker, a cancel, a sweep), holding the job as it ended. The process that ended the
+ * job claims the row at once and delivers it; every process that runs a sweeper (`startCallbacks`: the server and
+ * `npm run worker`) also claims, every CALLBACK_SWEEP_MS, rows whose claim has lapsed — a process that stopped or
+ * died mid-delivery — so a restart resumes what was pending. A claim is one atomic UPDATE (`FOR UPDATE SKIP LOCKED`
+ * when sweeping) that sets `lockedBy`/`lockedUntil`, and holds through the wait before a retry, so with several
+ * replicas a delivery is never sent by two processes at once.
+ *
+ * Delivery goes through the guarded outbound client (core/outbound.ts): a URL whose host resolves only to loopback,
+ * private, link-local, metadata or other non-public addresses is refused without any connection, unless the
+ * operator's allow-list (CALLBACK_ALLOW_PRIVATE) names the range; redirects are never followed (as in Letta). Each
+ * attempt has a timeout; network errors, timeouts, 408, 429 and 5xx are retried with exponential backoff (with
+ * jitter), any other answer ends the delivery. Each attempt is recorded on the row (attempts, next attempt time, last
+ * error). A process that stops interrupts its attempts and releases their rows for the next start.
  *
  * The recorded outcome says no more than delivered, refused or failed (see CALLBACK_REFUSED, CALLBACK_FAILED):
  * a status code, a timeout or an error like ECONNREFUSED from the receiver would turn callbacks into a scanner
  * of whatever the server can reach. The details go to the server's log.
- *
- * The module keeps one default dispatcher, created on first use, so domain code can reach it without a context
- * field. `configureCallbacks` tunes it (tests use short delays); every process that ends jobs (the server and
- * `npm run worker`) configures it with `callbackSettings(config)`, and must `await stopCallbacks()` on shutdown,
- * before closing the database, so in-flight deliveries end and record their outcome.
  */
 
 export interface CallbackOptions {
@@ -35,17 +39,11 @@ export interface CallbackOptions {
   timeoutMs: number;
   /** Non-public address ranges callbacks may reach (CALLBACK_ALLOW_PRIVATE); empty: none. */
   allowPrivate: AddressAllowList;
+  /** How long a claim holds a delivery beyond its next attempt; a claim that lapsed may be taken by any process. */
+  leaseMs: number;
+  /** How often a started sweeper looks for deliveries nobody holds. */
+  sweepMs: number;
   log?: Logger;
-}
-
-export interface CallbackOutcome {
-  /** When the last attempt started. */
-  sentAt: Date;
-  /** The receiver's 2xx status once delivered; null otherwise (refused or failed). */
-  statusCode: number | null;
-  /** Null once delivered; otherwise CALLBACK_REFUSED or CALLBACK_FAILED. */
-  error: string | null;
-  attempts: number;
 }
 
 /** The recorded error when the URL does not lead to an allowed address (nothing was sent). */
@@ -53,14 +51,17 @@ export const CALLBACK_REFUSED = 'Refused: the callback URL does not lead to an a
 /** The recorded error when the receiver did not accept the delivery, whatever the reason. */
 export const CALLBACK_FAILED = 'Failed: the callback was not delivered';
 
-const DEFAULTS: CallbackOptions = { attempts: 5, baseDelayMs: 1000, maxDelayMs: 30_000, timeoutMs: 5000, allowPrivate: [] };
+const DEFAULTS: CallbackOptions = { attempts: 5, baseDelayMs: 1000, maxDelayMs: 30_000, timeoutMs: 5000, allowPrivate: [], leaseMs: 60_000, sweepMs: 5000 };
 
 /** The callback settings of a process's configuration, the same in the server and in `npm run worker`. */
 export function callbackSettings(
-  config: { CALLBACK_ATTEMPTS: number; CALLBACK_TIMEOUT_MS: number; CALLBACK_ALLOW_PRIVATE: AddressAllowList },
+  config: { CALLBACK_ATTEMPTS: number; CALLBACK_TIMEOUT_MS: number; CALLBACK_ALLOW_PRIVATE: AddressAllowList; CALLBACK_LEASE_MS?: number; CALLBACK_SWEEP_MS?: number },
   log?: Logger,
 ): Partial<CallbackOptions> {
-  return { attempts: config.CALLBACK_ATTEMPTS, timeoutMs: config.CALLBACK_TIMEOUT_MS, allowPrivate: config.CALLBACK_ALLOW_PRIVATE, log };
+  const settings: Partial<CallbackOptions> = { attempts: config.CALLBACK_ATTEMPTS, timeoutMs: config.CALLBACK_TIMEOUT_MS, allowPrivate: config.CALLBACK_ALLOW_PRIVATE, log };
+  if (config.CALLBACK_LEASE_MS != null) settings.leaseMs = config.CALLBACK_LEASE_MS;
+  if (config.CALLBACK_SWEEP_MS != null) settings.sweepMs = config.CALLBACK_SWEEP_MS;
+  return settings;
 }
 const URL_MAX = 2048;
 
@@ -82,62 +83,164 @@ export function checkCallbackUrl(value: string, field = 'callbackUrl'): string {
   return trimmed;
 }
 
+
 const retryable = (status: number) => status === 408 || status === 429 || status >= 500;
 
-export class CallbackDispatcher {
+/** A delivery row as claimed (raw SQL: the sweeper works across organizations and on the rows' own columns). */
+interface DeliveryRow {
+  id: string;
+  organizationId: string;
+  jobId: string | null;
+  url: string;
+  snapshot: Record<string, unknown>;
+  attempts: number;
+}
+
+/** What one attempt came to: the row's next state, and for the job the final outcome once there is one. */
+interface AttemptResult {
+  status: 'DELIVERED' | 'REFUSED' | 'FAILED';
+  statusCode: number | null;
+  retry: boolean;
+  sentAt: Date;
+}
+
+const CLAIMED = Prisma.sql`id, "organizationId", "jobId", url, snapshot, attempts`;
+
+export class CallbackSweeper {
+  /** Names this process's claims. */
+  readonly workerId = `callbacks-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly pending = new Set<Promise<void>>();
-  private readonly stopping = new AbortController();
+  private stopping = new AbortController();
+  private db: PrismaClient | null = null;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(public options: CallbackOptions) {}
 
-  /** Delivers `payload` to `url` in the background and hands the outcome to `record`. Returns at once. */
-  dispatch(url: string, payload: unknown, record: (outcome: CallbackOutcome) => Promise<unknown>): void {
-    if (this.stopping.signal.aborted) {
-      this.options.log?.warn({ url }, 'callback not sent: the server is shutting down');
-      return;
-    }
-    const delivery = this.deliver(url, JSON.stringify(payload))
-      .then(record)
-      .then(
-        () => undefined,
-        (err: unknown) => this.options.log?.error({ err, url }, 'callback outcome could not be recorded'),
-      )
-      .finally(() => this.pending.delete(delivery));
-    this.pending.add(delivery);
+  /** Starts sweeping `db` (unscoped: every organization) for deliveries nobody holds. */
+  start(db: PrismaClient): void {
+    this.db = db;
+    this.timer ??= setInterval(() => void this.sweep(), this.options.sweepMs);
+    this.timer.unref();
+    void this.sweep();
   }
 
-  /** Resolves once every delivery started so far (and any started meanwhile) has ended and been recorded. */
+  /** Claims the deliveries of a job that just ended and delivers them in the background. Returns at once. */
+  deliverJob(db: PrismaClient, job: Pick<Job, 'id' | 'organizationId'>): void {
+    if (this.stopping.signal.aborted) return;
+    this.track(
+      this.claim(db, Prisma.sql`
+        SELECT id FROM "CallbackDelivery" WHERE "jobId" = ${job.id} AND "organizationId" = ${job.organizationId}
+           AND status = 'PENDING' AND "lockedUntil" IS NULL FOR UPDATE SKIP LOCKED`).then((rows) => this.runAll(db, rows)),
+    );
+  }
+
+  /** One pass: claims due deliveries whose claim lapsed (or that nobody claimed within a lease) and delivers them. */
+  async sweep(): Promise<void> {
+    const db = this.db;
+    if (!db || this.stopping.signal.aborted) return;
+    const lease = this.options.leaseMs;
+    const sweep = this.claim(db, Prisma.sql`
+      SELECT id FROM "CallbackDelivery"
+       WHERE status = 'PENDING' AND "nextAttemptAt" <= now()
+         AND COALESCE("lockedUntil", "createdAt" + make_interval(secs => ${lease / 1000}::float8)) < now()
+       ORDER BY "nextAttemptAt" LIMIT 50 FOR UPDATE SKIP LOCKED`).then((rows) => this.runAll(db, rows));
+    this.track(sweep);
+    await sweep;
+  }
+
+  /** Resolves once every delivery started so far (and any started meanwhile) has ended or been released. */
   async idle(): Promise<void> {
     while (this.pending.size) await Promise.allSettled([...this.pending]);
   }
 
-  /** Refuses new deliveries, interrupts attempts and backoffs in progress, and waits for their outcomes. */
+  /** Stops sweeping, interrupts attempts and waits between retries, and releases their rows for the next start. */
   async stop(): Promise<void> {
     this.stopping.abort();
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
     await this.idle();
   }
 
-  private async deliver(url: string, body: string): Promise<CallbackOutcome> {
-    const { attempts, baseDelayMs, maxDelayMs } = this.options;
-    for (let attempt = 1; ; attempt++) {
-      const outcome = await this.attempt(url, body, attempt);
-      if (!outcome.retry || attempt >= attempts) return outcome.result;
-      const delay = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
-      // Jitter spreads the retries of many jobs that failed together.
-      await sleep(delay / 2 + (Math.random() * delay) / 2, undefined, { signal: this.stopping.signal }).catch(() => {});
-      if (this.stopping.signal.aborted) {
-        this.options.log?.warn({ url, attempts: attempt }, 'callback retries stopped: the server is shutting down');
-        return outcome.result;
-      }
+  private track(work: Promise<void>): void {
+    const tracked = work
+      .catch((err: unknown) => this.options.log?.error({ err }, 'callback deliveries could not be claimed or recorded'))
+      .finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
+  }
+
+  /** Claims the rows `ids` selects, in one statement: a row is held by one process at a time. */
+  private claim(db: PrismaClient, ids: Prisma.Sql): Promise<DeliveryRow[]> {
+    // Long enough for an attempt (its timeout) and the recording after it: a claim never lapses mid-attempt.
+    const until = Prisma.sql`now() + make_interval(secs => ${(this.options.timeoutMs + this.options.leaseMs) / 1000}::float8)`;
+    return db.$queryRaw<DeliveryRow[]>`
+      UPDATE "CallbackDelivery" SET "lockedBy" = ${this.workerId}, "lockedUntil" = ${until}, "updatedAt" = now()
+       WHERE id IN (${ids}) RETURNING ${CLAIMED}`;
+  }
+
+  private async runAll(db: PrismaClient, rows: DeliveryRow[]): Promise<void> {
+    await Promise.all(rows.map((row) => this.run(db, row)));
+  }
+
+  /** Attempts a claimed delivery until it ends, recording each attempt; waits between retries hold the claim. */
+  private async run(db: PrismaClient, row: DeliveryRow): Promise<void> {
+    const body = JSON.stringify(jobCallbackBody(jobOfSnapshot(row.snapshot)));
+    for (let attempts = row.attempts + 1; ; attempts++) {
+      const result = await this.attempt(row.url, body, attempts);
+      const interrupted = this.stopping.signal.aborted;
+      const final = !interrupted && (!result.retry || attempts >= this.options.attempts);
+      const delay = final || interrupted ? 0 : this.backoff(attempts);
+      const kept = await this.record(db, row, attempts, result, final, delay);
+      if (final && row.jobId) await this.recordOnJob(db, row, result);
+      if (final || interrupted || !kept) return;
+      await sleep(delay, undefined, { signal: this.stopping.signal }).catch(() => {});
+      if (this.stopping.signal.aborted) return void (await this.release(db, row));
     }
   }
 
-  private async attempt(url: string, body: string, attempt: number): Promise<{ result: CallbackOutcome; retry: boolean }> {
+  private backoff(attempts: number): number {
+    const delay = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** (attempts - 1));
+    // Jitter spreads the retries of many jobs that failed together.
+    return Math.round(delay / 2 + (Math.random() * delay) / 2);
+  }
+
+  /** Writes the attempt on the row, only while this process still holds it; false when it no longer does. */
+  private async record(db: PrismaClient, row: DeliveryRow, attempts: number, result: AttemptResult, final: boolean, delayMs: number): Promise<boolean> {
+    const status = final ? result.status : 'PENDING';
+    const error = result.status === 'DELIVERED' ? null : result.status === 'REFUSED' ? CALLBACK_REFUSED : CALLBACK_FAILED;
+    // Held through the wait, so no other process retries it meanwhile; released when it ends or the process stops.
+    const holds = !final && !this.stopping.signal.aborted;
+    const holdMs = delayMs + this.options.timeoutMs + this.options.leaseMs;
+    const lockedUntil = holds ? Prisma.sql`now() + make_interval(secs => ${holdMs / 1000}::float8)` : Prisma.sql`NULL`;
+    const updated = await db.$executeRaw`
+      UPDATE "CallbackDelivery"
+         SET status = ${status}::"CallbackStatus", attempts = ${attempts}, "lastAttemptAt" = ${result.sentAt},
+             "lastError" = ${error}, "lastStatusCode" = ${result.statusCode},
+             "nextAttemptAt" = now() + make_interval(secs => ${delayMs / 1000}::float8),
+             "lockedBy" = ${holds ? this.workerId : null}, "lockedUntil" = ${lockedUntil}, "updatedAt" = now()
+       WHERE id = ${row.id} AND "organizationId" = ${row.organizationId} AND "lockedBy" = ${this.workerId}`;
+    return updated > 0;
+  }
+
+  private async release(db: PrismaClient, row: DeliveryRow): Promise<void> {
+    await db.$executeRaw`
+      UPDATE "CallbackDelivery" SET "lockedBy" = NULL, "lockedUntil" = NULL, "nextAttemptAt" = now(), "updatedAt" = now()
+       WHERE id = ${row.id} AND "organizationId" = ${row.organizationId} AND "lockedBy" = ${this.workerId}`;
+  }
+
+  /** The job's own callback fields (Letta's): the final outcome. A job deleted meanwhile records nothing. */
+  private async recordOnJob(db: PrismaClient, row: DeliveryRow, result: AttemptResult): Promise<void> {
+    const error = result.status === 'DELIVERED' ? null : result.status === 'REFUSED' ? CALLBACK_REFUSED : CALLBACK_FAILED;
+    await db.$executeRaw`
+      UPDATE "Job" SET "callbackSentAt" = ${result.sentAt}, "callbackStatusCode" = ${result.statusCode}, "callbackError" = ${error}
+       WHERE id = ${row.jobId} AND "organizationId" = ${row.organizationId}`;
+  }
+
+  private async attempt(url: string, body: string, attempt: number): Promise<AttemptResult> {
     const sentAt = new Date();
     const { timeoutMs, allowPrivate, log } = this.options;
-    const failed = (reason: string, retry: boolean) => {
+    const failed = (reason: string, retry: boolean): AttemptResult => {
       log?.warn({ url, attempt, reason }, 'callback not delivered');
-      return { result: { sentAt, statusCode: null, error: CALLBACK_FAILED, attempts: attempt }, retry: retry && !this.stopping.signal.aborted };
+      return { status: 'FAILED', statusCode: null, retry, sentAt };
     };
     try {
       const response = await outboundFetch(url, {
@@ -149,16 +252,16 @@ export class CallbackDispatcher {
         policy: { allowPrivate },
       });
       await response.body?.cancel();
-      if (response.ok) return { result: { sentAt, statusCode: response.status, error: null, attempts: attempt }, retry: false };
+      if (response.ok) return { status: 'DELIVERED', statusCode: response.status, retry: false, sentAt };
       return failed(`the receiver answered HTTP ${response.status}`, retryable(response.status));
     } catch (err) {
       if (err instanceof OutboundRefusedError) {
         log?.warn({ url, reason: err.message }, 'callback refused');
-        return { result: { sentAt, statusCode: null, error: CALLBACK_REFUSED, attempts: attempt }, retry: false };
+        return { status: 'REFUSED', statusCode: null, retry: false, sentAt };
       }
       const e = err as Error & { cause?: { message?: string } };
       const reason = this.stopping.signal.aborted
-        ? 'interrupted: the server shut down'
+        ? 'interrupted: the process is stopping'
         : e.name === 'TimeoutError'
           ? `no answer within ${timeoutMs} ms`
           : (e.cause?.message ?? e.message);
@@ -168,27 +271,46 @@ export class CallbackDispatcher {
 }
 
 let options: CallbackOptions = DEFAULTS;
-let dispatcher: CallbackDispatcher | undefined;
+let sweeper: CallbackSweeper | undefined;
 
-/** The default dispatcher, created on first use. */
-export function callbacks(): CallbackDispatcher {
-  return (dispatcher ??= new CallbackDispatcher(options));
+/** This process's sweeper, created on first use (it sweeps only once started). */
+export function callbacks(): CallbackSweeper {
+  return (sweeper ??= new CallbackSweeper(options));
 }
 
-/** Changes the default dispatcher's settings; deliveries under way use them from their next attempt. */
+/** Changes the settings; deliveries under way use them from their next attempt. */
 export function configureCallbacks(changes: Partial<CallbackOptions>): void {
   options = { ...options, ...changes };
-  if (dispatcher) dispatcher.options = options;
+  if (sweeper) sweeper.options = options;
+}
+
+/** Starts sweeping the database for deliveries nobody holds (the server and `npm run worker` do, tests mostly not). */
+export function startCallbacks(db: PrismaClient): void {
+  callbacks().start(db);
 }
 
 /**
- * Stops the default dispatcher (see CallbackDispatcher.stop). A later dispatch starts a fresh one with the same
- * settings, as when one process opens several apps in turn (tests).
+ * Stops the sweeper (see CallbackSweeper.stop), before the database closes. A later use starts a fresh one with
+ * the same settings, as when one process opens several apps in turn (tests).
  */
 export async function stopCallbacks(): Promise<void> {
-  const current = dispatcher;
-  dispatcher = undefined;
+  const current = sweeper;
+  sweeper = undefined;
   await current?.stop();
+}
+
+/** The job as the trigger stored it (to_jsonb of the row): timestamps as strings, counts as numbers. */
+function jobOfSnapshot(snapshot: Record<string, unknown>): Job {
+  const date = (key: string) => (snapshot[key] == null ? null : new Date(snapshot[key] as string));
+  return {
+    ...(snapshot as unknown as Job),
+    createdAt: date('createdAt')!,
+    updatedAt: date('updatedAt')!,
+    completedAt: date('completedAt'),
+    callbackSentAt: date('callbackSentAt'),
+    heartbeatAt: date('heartbeatAt'),
+    cancelRequestedAt: date('cancelRequestedAt'),
+  };
 }
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
@@ -226,15 +348,10 @@ export function jobCallbackBody(job: Job) {
 }
 
 /**
- * Sends the job's callback, if it has one, and records the outcome on the job. `db` may be tenant-scoped or not:
- * the write names the organization itself. A job deleted meanwhile simply records nothing.
+ * Delivers the callback of a job that just ended, if it has one: its row was written with the ending (a trigger on
+ * "Job"); this process claims it at once. `db` may be tenant-scoped or not: the statements name the organization.
  */
 export function dispatchJobCallback(db: PrismaClient, job: Job): void {
   if (!job.callbackUrl) return;
-  callbacks().dispatch(job.callbackUrl, jobCallbackBody(job), (outcome) =>
-    db.job.updateMany({
-      where: { id: job.id, organizationId: job.organizationId },
-      data: { callbackSentAt: outcome.sentAt, callbackStatusCode: outcome.statusCode, callbackError: outcome.error },
-    }),
-  );
+  callbacks().deliverJob(db, job);
 }

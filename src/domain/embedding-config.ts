@@ -34,6 +34,13 @@ export const CHUNK_SIZE_RANGE = [64, 8192] as const;
 export const DIM_RANGE = [1, 16000] as const;
 export const BATCH_SIZE_RANGE = [1, 2048] as const;
 
+/** How a create or update call names an embedding: a handle (with a chunk size), or a full configuration. */
+export interface EmbeddingChoice {
+  embedding?: string | null;
+  embeddingChunkSize?: number | null;
+  embeddingConfig?: EmbeddingConfigInput | null;
+}
+
 /** A configuration as a caller gives it: the three essentials, anything else optional. */
 export type EmbeddingConfigInput = { endpointType: string; model: string; dim: number } & {
   [K in Exclude<keyof EmbeddingConfig, 'endpointType' | 'model' | 'dim'>]?: EmbeddingConfig[K] | null;
@@ -152,10 +159,23 @@ export class EmbeddingCatalog {
   }
 
   /** What a create call resolves to: a full config wins, then a handle, then the server's default. */
-  resolve(input: { embedding?: string | null; embeddingChunkSize?: number | null; embeddingConfig?: EmbeddingConfigInput | null }): EmbeddingConfig {
+  resolve(input: EmbeddingChoice): EmbeddingConfig {
     if (input.embeddingConfig) return this.fromConfig(input.embeddingConfig);
     if (input.embedding) return this.fromHandle(input.embedding, input.embeddingChunkSize ?? DEFAULT_CHUNK_SIZE);
     return this.fromHandle(this.defaultHandle, input.embeddingChunkSize ?? DEFAULT_CHUNK_SIZE, 'DEFAULT_EMBEDDING');
+  }
+
+  /**
+   * What an update of a source configured with `current` asks for, from what a create call takes: a full config
+   * wins, then a handle (with the current chunk size unless one is given), then a chunk size alone; null when the
+   * input names no embedding (it keeps its own).
+   */
+  update(current: EmbeddingConfig, input: EmbeddingChoice, fields: { chunkSize?: string } = {}): EmbeddingConfig | null {
+    if (input.embeddingConfig) return this.fromConfig(input.embeddingConfig);
+    if (input.embedding) return this.fromHandle(input.embedding, input.embeddingChunkSize ?? current.chunkSize);
+    if (input.embeddingChunkSize == null) return null;
+    checkRange(input.embeddingChunkSize, CHUNK_SIZE_RANGE, fields.chunkSize ?? 'embeddingChunkSize');
+    return { ...current, chunkSize: input.embeddingChunkSize };
   }
 
   /** Providers and whether each can be used, for discovery. */

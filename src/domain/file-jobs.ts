@@ -1,3 +1,4 @@
+import { checkCallbackUrl } from './callbacks.js';
 import type { Actor } from '../core/auth.js';
 import { badInput, conflict } from '../core/errors.js';
 import { events, jobChange } from '../core/events.js';
@@ -24,7 +25,8 @@ export interface JobSink {
 }
 
 /** Queues one file for processing again. A file whose processing is under way is a CONFLICT. */
-export async function reprocessFile(db: PrismaClient, actor: Actor, jobs: JobSink, fileId: string): Promise<{ file: File; job: Job }> {
+export async function reprocessFile(db: PrismaClient, actor: Actor, jobs: JobSink, fileId: string, callbackUrl?: string | null): Promise<{ file: File; job: Job }> {
+  const url = callbackUrl == null ? null : checkCallbackUrl(callbackUrl);
   const file = await getFile(db, fileId);
   const metadata = await detectedType(db, file);
   jobs.assertAvailable();
@@ -32,7 +34,7 @@ export async function reprocessFile(db: PrismaClient, actor: Actor, jobs: JobSin
     await tx.$executeRawUnsafe('SELECT pg_advisory_xact_lock(hashtext($1))', file.id);
     const active = await tx.job.findFirst({ where: { fileId: file.id, status: { in: [...ACTIVE_JOB_STATUSES] } }, select: { id: true } });
     if (active) throw conflict(`File ${file.id} is being processed (job ${active.id}); wait for it or cancel it first`, 'id');
-    return tx.job.create({ data: reembeddingJob(actor, file, metadata) });
+    return tx.job.create({ data: reembeddingJob(actor, file, metadata, url) });
   });
   await announce(job, jobs);
   return { file, job };
@@ -43,13 +45,13 @@ export async function reprocessFile(db: PrismaClient, actor: Actor, jobs: JobSin
  * changes the source's embedding. Files being processed right now notice the change when they store their
  * passages and start over with the new config (see the pipeline), so none ends up with the old one.
  */
-export async function prepareReembedding(tx: PrismaClient, actor: Actor, sourceId: string): Promise<Job[]> {
+export async function prepareReembedding(tx: PrismaClient, actor: Actor, sourceId: string, callbackUrl: string | null = null): Promise<Job[]> {
   const files = await tx.file.findMany({
     where: { sourceId, jobs: { none: { status: { in: [...ACTIVE_JOB_STATUSES] } } } },
     orderBy: { createdAt: 'asc' },
   });
   const jobs: Job[] = [];
-  for (const file of files) jobs.push(await tx.job.create({ data: reembeddingJob(actor, file, await detectedType(tx, file)) }));
+  for (const file of files) jobs.push(await tx.job.create({ data: reembeddingJob(actor, file, await detectedType(tx, file), callbackUrl) }));
   return jobs;
 }
 
@@ -59,8 +61,8 @@ export async function announce(job: Job, jobs: JobSink): Promise<void> {
   await jobs.enqueue({ jobId: job.id, organizationId: job.organizationId }).catch(() => {});
 }
 
-function reembeddingJob(actor: Actor, file: File, metadata: Prisma.InputJsonObject): Prisma.JobUncheckedCreateInput {
-  return fileJobRow({ organizationId: actor.organizationId, userId: actor.userId, sourceId: file.sourceId, fileId: file.id, task: 'file_reembedding', metadata });
+function reembeddingJob(actor: Actor, file: File, metadata: Prisma.InputJsonObject, callbackUrl: string | null): Prisma.JobUncheckedCreateInput {
+  return fileJobRow({ organizationId: actor.organizationId, userId: actor.userId, sourceId: file.sourceId, fileId: file.id, task: 'file_reembedding', metadata, callbackUrl });
 }
 
 /** How the file was parsed: what its upload recorded, or detected again from its name and first bytes. */

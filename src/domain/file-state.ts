@@ -38,7 +38,9 @@ export function fileJobRow(input: {
   fileId: string;
   task: FileTask;
   metadata: Prisma.InputJsonObject;
-}): Prisma.JobUncheckedCreateInput & { metadata: Prisma.InputJsonObject } {
+  /** POSTed the job when it ends (checked with checkCallbackUrl by the caller). */
+  callbackUrl?: string | null;
+}): Prisma.JobUncheckedCreateInput & { metadata: Prisma.InputJsonObject; callbackUrl: string | null } {
   return {
     organizationId: input.organizationId,
     userId: input.userId,
@@ -50,6 +52,7 @@ export function fileJobRow(input: {
     fileId: input.fileId,
     metadata: input.metadata,
     requestId: currentRequestId(),
+    callbackUrl: input.callbackUrl ?? null,
   };
 }
 

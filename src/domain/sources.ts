@@ -3,11 +3,12 @@ import { AppError, badInput, conflict, fromPrismaError, notFound } from '../core
 import { checkName, nameProblem } from './names.js';
 import { events, fileChange } from '../core/events.js';
 import type { Prisma, PrismaClient, Source } from '../generated/prisma/client.js';
-import { asEmbeddingConfig, sameEmbedding, type EmbeddingCatalog, type EmbeddingConfigInput } from './embedding-config.js';
+import { asEmbeddingConfig, sameEmbedding, type EmbeddingCatalog, type EmbeddingChoice, type EmbeddingConfig, type EmbeddingConfigInput } from './embedding-config.js';
 import { containsInsensitive } from './filters.js';
 import { orNotFound, requireId } from './ids.js';
 import { announce, prepareReembedding, type JobSink } from './file-jobs.js';
 import { ensureVectorIndex } from './vector-indexes.js';
+import { checkCallbackUrl } from './callbacks.js';
 
 /** Sources: named folders of documents with one embedding configuration. `db` is tenant-scoped throughout. */
 
@@ -91,12 +92,14 @@ function duplicateName(error: unknown, name: string): unknown {
   return fromPrismaError(error)?.code === 'CONFLICT' ? conflict(`A source named "${name}" already exists in this organization`, 'name') : error;
 }
 
-export interface SourcePatch {
+/** What `createSource` takes, every field optional: the embedding as a handle (and chunk size) or a full config. */
+export interface SourcePatch extends EmbeddingChoice {
+  /** POSTed each re-embedding job when it ends. */
+  callbackUrl?: string | null;
   name?: string | null;
   description?: string | null;
   instructions?: string | null;
   metadata?: Record<string, unknown> | null;
-  embeddingConfig?: EmbeddingConfigInput | null;
 }
 
 /**
@@ -116,6 +119,7 @@ export async function updateSource(
 ): Promise<Source> {
   const source = await getSource(db, id);
   checkMetadata(patch.metadata);
+  const callbackUrl = patch.callbackUrl == null ? null : checkCallbackUrl(patch.callbackUrl);
   const data: Prisma.SourceUpdateInput = {};
   if (patch.name != null) {
     const name = checkSourceName(patch.name);
@@ -126,31 +130,44 @@ export async function updateSource(
   if (patch.metadata != null && JSON.stringify(patch.metadata) !== JSON.stringify(source.metadata)) {
     data.metadata = patch.metadata as Prisma.InputJsonValue;
   }
-  let reembed = false;
-  if (patch.embeddingConfig != null) {
-    const next = catalog.fromConfig(patch.embeddingConfig);
-    const current = asEmbeddingConfig(source.embeddingConfig);
-    if (JSON.stringify(next) !== JSON.stringify(current)) {
-      reembed = (!sameEmbedding(next, current) || next.chunkSize !== current.chunkSize) && (await db.file.count({ where: { sourceId: id } })) > 0;
-      if (reembed && !jobs) {
-        throw conflict(`Source ${id} has files embedded with ${current.handle ?? current.model}; this server cannot re-embed them here`, 'embeddingConfig');
-      }
-      if (reembed) jobs!.assertAvailable();
-      await ensureVectorIndex(db, next.dim);
-      data.embeddingConfig = next as unknown as Prisma.InputJsonValue;
-    }
-  }
+  const change = await embeddingChange(db, catalog, source, patch, jobs);
+  if (change) data.embeddingConfig = change.config as unknown as Prisma.InputJsonValue;
+  const reembed = change?.reembed ?? false;
   if (Object.keys(data).length === 0) return source;
   try {
     const { updated, reembedding } = await db.$transaction(async (tx) => {
       const updated = await tx.source.update({ where: { id }, data: { ...data, lastUpdatedById: actor.userId } });
-      return { updated, reembedding: reembed ? await prepareReembedding(tx as PrismaClient, actor, id) : [] };
+      return { updated, reembedding: reembed ? await prepareReembedding(tx as PrismaClient, actor, id, callbackUrl) : [] };
     });
     for (const job of reembedding) await announce(job, jobs!);
     return updated;
   } catch (error) {
     throw duplicateName(error, String(data.name ?? source.name));
   }
+}
+
+/**
+ * The embedding an update asks for, when it differs from the source's: whether the files must be re-embedded (a
+ * new model, dimension or chunk size, and files to re-embed), checked to be possible before anything is written.
+ */
+async function embeddingChange(
+  db: PrismaClient,
+  catalog: EmbeddingCatalog,
+  source: Source,
+  choice: EmbeddingChoice,
+  jobs: JobSink | undefined,
+  fields: { chunkSize?: string; config?: string } = {},
+): Promise<{ config: EmbeddingConfig; reembed: boolean } | null> {
+  const current = asEmbeddingConfig(source.embeddingConfig);
+  const next = catalog.update(current, choice, fields);
+  if (!next || JSON.stringify(next) === JSON.stringify(current)) return null;
+  const reembed = (!sameEmbedding(next, current) || next.chunkSize !== current.chunkSize) && (await db.file.count({ where: { sourceId: source.id } })) > 0;
+  if (reembed && !jobs) {
+    throw conflict(`Source ${source.id} has files embedded with ${current.handle ?? current.model}; this server cannot re-embed them here`, fields.config ?? 'embeddingConfig');
+  }
+  if (reembed) jobs!.assertAvailable();
+  await ensureVectorIndex(db, next.dim);
+  return { config: next, reembed };
 }
 
 /** Deletes the source; foreign keys cascade to its files, their contents, passages, agent links and per-agent file state. Agents stay. */
@@ -174,16 +191,24 @@ export interface BulkResult {
 /**
  * Creates or updates many sources at once, matched by name within the organization, in one statement
  * (`INSERT … ON CONFLICT (organizationId, name) DO UPDATE`) inside one transaction. Existing sources keep
- * their ids and any field the input leaves out; new ones get the default embedding unless one is given.
+ * their ids and any field the input leaves out; new ones get the default embedding unless one is given. An
+ * existing source's embedding changes as `updateSource` changes it: its files are re-embedded by jobs created in
+ * the same transaction.
  */
-export async function bulkUpsertSources(db: PrismaClient, actor: Actor, catalog: EmbeddingCatalog, inputs: SourceInput[]): Promise<BulkResult[]> {
+export async function bulkUpsertSources(
+  db: PrismaClient,
+  actor: Actor,
+  catalog: EmbeddingCatalog,
+  inputs: SourceInput[],
+  jobs?: JobSink,
+): Promise<BulkResult[]> {
   if (inputs.length === 0) return [];
   if (inputs.length > 1000) throw badInput('At most 1000 sources per call', 'sources');
   const rows = inputs.map((input, i) => {
     const field = `sources.${i}`;
     const name = checkSourceName(input.name, `${field}.name`);
     checkMetadata(input.metadata, `${field}.metadata`);
-    const given = input.embeddingConfig || input.embedding;
+    const given = input.embeddingConfig || input.embedding || input.embeddingChunkSize != null;
     return {
       name,
       description: input.description ?? null,
@@ -201,42 +226,63 @@ export async function bulkUpsertSources(db: PrismaClient, actor: Actor, catalog:
   for (const dim of new Set([defaultConfig.dim, ...rows.flatMap((r) => (r.embedding_config ? [r.embedding_config.dim] : []))])) {
     await ensureVectorIndex(db, dim);
   }
+  // Existing sources: only what changes their embedding is written to it, as updateSource decides.
+  const existing = await db.source.findMany({ where: { name: { in: rows.map((r) => r.name) } } });
+  const reembed: string[] = [];
+  for (const source of existing) {
+    const i = rows.findIndex((r) => r.name === source.name);
+    const fields = { chunkSize: `sources.${i}.embeddingChunkSize`, config: `sources.${i}.embeddingConfig` };
+    const change = await embeddingChange(db, catalog, source, inputs[i], jobs, fields);
+    rows[i].embedding_config = change?.config ?? null;
+    if (change?.reembed) reembed.push(source.id);
+  }
+  const known = new Set(existing.map((s) => s.name));
 
-  const upserted = await db.$transaction(async (tx) => {
-    const existing = await tx.source.findMany({
-      where: { name: { in: rows.map((r) => r.name) } },
-      select: { id: true, name: true, embeddingConfig: true, _count: { select: { passages: true } } },
-    });
-    for (const source of existing) {
-      const row = rows.find((r) => r.name === source.name)!;
-      if (row.embedding_config && source._count.passages > 0 && !sameEmbedding(row.embedding_config, asEmbeddingConfig(source.embeddingConfig))) {
-        throw conflict(`Source "${source.name}" has passages: its embedding model cannot change`, 'embeddingConfig');
-      }
-    }
-    return tx.$queryRaw<{ id: string; inserted: boolean }[]>`
-      WITH input AS (
-        SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-          AS x(name text, description text, instructions text, metadata jsonb, embedding_config jsonb)
-      )
-      INSERT INTO "Source" ("organizationId", name, description, instructions, metadata, "embeddingConfig", "createdById", "lastUpdatedById", "updatedAt")
-      SELECT ${actor.organizationId}, name, description, instructions, metadata,
-             COALESCE(embedding_config, ${JSON.stringify(defaultConfig)}::jsonb), ${actor.userId}, ${actor.userId}, now()
-        FROM input
-      ON CONFLICT ("organizationId", name) DO UPDATE SET
-        description  = COALESCE((SELECT i.description FROM input i WHERE i.name = EXCLUDED.name), "Source".description),
-        instructions = COALESCE((SELECT i.instructions FROM input i WHERE i.name = EXCLUDED.name), "Source".instructions),
-        metadata     = COALESCE((SELECT i.metadata FROM input i WHERE i.name = EXCLUDED.name), "Source".metadata),
-        "embeddingConfig" = COALESCE((SELECT i.embedding_config FROM input i WHERE i.name = EXCLUDED.name), "Source"."embeddingConfig"),
-        "lastUpdatedById" = EXCLUDED."lastUpdatedById",
-        "updatedAt" = now()
-      RETURNING id, (xmax = 0) AS inserted`;
+  const { upserted, reembedding } = await db.$transaction(async (tx) => {
+    const upserted = await upsertSourceRows(tx as PrismaClient, actor, rows, defaultConfig);
+    // Created by someone else since the lookup: its embedding was not checked against its files.
+    const raced = upserted.find((u) => !u.inserted && !known.has(u.name) && rows.find((r) => r.name === u.name)!.embedding_config);
+    if (raced) throw conflict(`Source "${raced.name}" was created meanwhile; send the request again`, 'sources');
+    const reembedding = [];
+    for (const id of reembed) reembedding.push(...(await prepareReembedding(tx as PrismaClient, actor, id)));
+    return { upserted, reembedding };
   });
+  for (const job of reembedding) await announce(job, jobs!);
   const sources = await db.source.findMany({ where: { id: { in: upserted.map((u) => u.id) } } });
   const byId = new Map(sources.map((s) => [s.id, s]));
   const order = new Map(rows.map((r, i) => [r.name, i]));
   return upserted
     .map((u) => ({ source: byId.get(u.id)!, created: u.inserted }))
     .sort((a, b) => order.get(a.source.name)! - order.get(b.source.name)!);
+}
+
+interface SourceRow {
+  name: string;
+  description: string | null;
+  instructions: string | null;
+  metadata: Record<string, unknown> | null;
+  /** Null keeps an existing source's embedding, and gives a new one the default. */
+  embedding_config: EmbeddingConfig | null;
+}
+
+function upsertSourceRows(tx: PrismaClient, actor: Actor, rows: SourceRow[], defaultConfig: EmbeddingConfig) {
+  return tx.$queryRaw<{ id: string; name: string; inserted: boolean }[]>`
+    WITH input AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        AS x(name text, description text, instructions text, metadata jsonb, embedding_config jsonb)
+    )
+    INSERT INTO "Source" ("organizationId", name, description, instructions, metadata, "embeddingConfig", "createdById", "lastUpdatedById", "updatedAt")
+    SELECT ${actor.organizationId}, name, description, instructions, metadata,
+           COALESCE(embedding_config, ${JSON.stringify(defaultConfig)}::jsonb), ${actor.userId}, ${actor.userId}, now()
+      FROM input
+    ON CONFLICT ("organizationId", name) DO UPDATE SET
+      description  = COALESCE((SELECT i.description FROM input i WHERE i.name = EXCLUDED.name), "Source".description),
+      instructions = COALESCE((SELECT i.instructions FROM input i WHERE i.name = EXCLUDED.name), "Source".instructions),
+      metadata     = COALESCE((SELECT i.metadata FROM input i WHERE i.name = EXCLUDED.name), "Source".metadata),
+      "embeddingConfig" = COALESCE((SELECT i.embedding_config FROM input i WHERE i.name = EXCLUDED.name), "Source"."embeddingConfig"),
+      "lastUpdatedById" = EXCLUDED."lastUpdatedById",
+      "updatedAt" = now()
+    RETURNING id, name, (xmax = 0) AS inserted`;
 }
 
 export interface SourcesMetadata {

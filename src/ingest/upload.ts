@@ -10,6 +10,7 @@ import { AppError, badInput, conflict } from '../core/errors.js';
 import { events, fileChange } from '../core/events.js';
 import type { QueuedJob } from '../core/queue.js';
 import { announce, type JobSink } from '../domain/file-jobs.js';
+import { checkCallbackUrl } from '../domain/callbacks.js';
 import { checkName, FORBIDDEN_IN_NAMES, nameProblem } from '../domain/names.js';
 import { fileJobRow } from '../domain/file-state.js';
 import { getSource } from '../domain/sources.js';
@@ -42,6 +43,8 @@ export interface UploadRequest {
   /** A name to store instead of the upload's own (Letta's `name`); may be a relative path like `a/b.txt`. */
   name?: string | null;
   duplicateHandling?: DuplicateHandling | null;
+  /** POSTed the processing job when it ends. */
+  callbackUrl?: string | null;
 }
 
 /** What an upload needs from its caller: the tenant's client and actor, raw SQL for the bulk write, the queue. */
@@ -72,17 +75,18 @@ export async function uploadFile(deps: UploadDeps, incoming: IncomingUpload, req
   try {
     deps.jobs.assertAvailable(); // before reading the body: refused at once
     const handling = request.duplicateHandling ?? 'SUFFIX';
+    const callbackUrl = request.callbackUrl == null ? null : checkCallbackUrl(request.callbackUrl);
     if (!DUPLICATE_HANDLING.includes(handling)) throw badInput(`duplicateHandling must be one of ${DUPLICATE_HANDLING.join(', ')}`, 'duplicateHandling');
     const source = await getSource(db, request.sourceId, 'sourceId');
     const name = request.name != null ? checkCustomName(request.name) : sanitizeUploadName(incoming.filename);
 
     // SKIP and ERROR need no bytes when the name is taken: answer before receiving the body.
     if (handling === 'SKIP' || handling === 'ERROR') {
-      const existing = await newestNamed(db, source.id, name);
-      if (existing) {
+      const taken = await deps.transact((tx) => sameName(tx, actor.organizationId, source.id, name));
+      if (taken.duplicate) {
         incoming.stream.resume();
         if (handling === 'ERROR') throw alreadyExists(name, source);
-        return { outcome: 'SKIPPED', file: existing, job: null };
+        return { outcome: 'SKIPPED', file: await db.file.findUniqueOrThrow({ where: { id: taken.duplicate } }), job: null };
       }
     }
 
@@ -97,14 +101,11 @@ export async function uploadFile(deps: UploadDeps, incoming: IncomingUpload, req
     const written = await deps.transact(async (tx) => {
       // Concurrent uploads to one source pick names one at a time, so two never get the same suffix.
       await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [source.id]);
-      const existing = await tx.query<{ id: string }>(
-        'SELECT id FROM "File" WHERE "organizationId" = $1 AND "sourceId" = $2 AND "originalFileName" = $3 ORDER BY "createdAt" DESC, id DESC',
-        [org, source.id, name],
-      );
-      if (existing.length && handling === 'ERROR') throw alreadyExists(name, source);
-      if (existing.length && handling === 'SKIP') return { outcome: 'SKIPPED' as const, fileId: existing[0].id, jobId: null };
-      const replaces = existing.length && handling === 'REPLACE' ? existing[0].id : null;
-      const stored = existing.length && handling === 'SUFFIX' ? withSuffix(name, existing.length) : name;
+      const taken = await sameName(tx, org, source.id, name);
+      if (taken.duplicate && handling === 'ERROR') throw alreadyExists(name, source);
+      if (taken.duplicate && handling === 'SKIP') return { outcome: 'SKIPPED' as const, fileId: taken.duplicate, jobId: null };
+      const replaces = handling === 'REPLACE' ? taken.duplicate : null;
+      const stored = taken.duplicate && handling === 'SUFFIX' ? await freeSuffix(tx, org, source.id, name, taken.sameOriginal) : name;
       const [file] = await tx.query<{ id: string }>(
         `INSERT INTO "File" ("organizationId", "sourceId", "fileName", "originalFileName", "mediaType", "sizeBytes", "contentHash", "processingStatus", "replacesFileId", "createdById", "updatedAt")
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'PENDING', $8, $9, now()) RETURNING id`,
@@ -114,11 +115,11 @@ export async function uploadFile(deps: UploadDeps, incoming: IncomingUpload, req
       for await (const data of createReadStream(staged!.path, { highWaterMark: BLOB_BYTES })) {
         await tx.query('INSERT INTO "FileBlob" ("fileId", seq, "organizationId", data) VALUES ($1, $2, $3, $4)', [file.id, seq++, org, data]);
       }
-      const row = fileJobRow({ organizationId: org, userId: actor.userId, sourceId: source.id, fileId: file.id, task: 'file_processing', metadata: { ...jobMetadata(type, name) } });
+      const row = fileJobRow({ organizationId: org, userId: actor.userId, sourceId: source.id, fileId: file.id, task: 'file_processing', metadata: { ...jobMetadata(type, name) }, callbackUrl });
       const [job] = await tx.query<{ id: string }>(
-        `INSERT INTO "Job" ("organizationId", "userId", "createdById", "jobType", status, task, "sourceId", "fileId", metadata, "requestId", "updatedAt")
-         VALUES ($1, $2, $3, $4::"JobType", $5::"JobStatus", $6, $7, $8, $9::jsonb, $10, now()) RETURNING id`,
-        [row.organizationId, row.userId, row.createdById, row.jobType, row.status, row.task, row.sourceId, row.fileId, JSON.stringify(row.metadata), row.requestId],
+        `INSERT INTO "Job" ("organizationId", "userId", "createdById", "jobType", status, task, "sourceId", "fileId", metadata, "requestId", "callbackUrl", "updatedAt")
+         VALUES ($1, $2, $3, $4::"JobType", $5::"JobStatus", $6, $7, $8, $9::jsonb, $10, $11, now()) RETURNING id`,
+        [row.organizationId, row.userId, row.createdById, row.jobType, row.status, row.task, row.sourceId, row.fileId, JSON.stringify(row.metadata), row.requestId, row.callbackUrl],
       );
       return { outcome: replaces ? ('REPLACED' as const) : ('CREATED' as const), fileId: file.id, jobId: job.id };
     });
@@ -142,8 +143,41 @@ const jobMetadata = (type: MediaType, fileName: string): FileJobMetadata & { fil
   return meta;
 };
 
-function newestNamed(db: PrismaClient, sourceId: string, name: string): Promise<File | null> {
-  return db.file.findFirst({ where: { sourceId, originalFileName: name }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] });
+/** The name a stored file is listed under: its stored name without the `<source name>/` prefix. */
+const LISTED_NAME = `substr("fileName", strpos("fileName", '/') + 1)`;
+
+/**
+ * Whether `name` is taken in the source, and by which file. A file holds the name when it is listed under it (its
+ * stored name), or, as in Letta, when it was uploaded under it (its original name) and was suffixed. The file listed
+ * under the name comes first: REPLACE replaces that one, so the new file never shares its stored name with an
+ * older one (matching on the original name alone picked the newest suffixed copy, `z1_(1).txt`, and stored the
+ * replacement as `z1.txt` beside the first `z1.txt`).
+ */
+async function sameName(tx: SqlRunner, org: string, sourceId: string, name: string): Promise<{ duplicate: string | null; sameOriginal: number }> {
+  const rows = await tx.query<{ id: string; listed: boolean; original: boolean }>(
+    `SELECT id, ${LISTED_NAME} = $3 AS listed, "originalFileName" = $3 AS original FROM "File"
+      WHERE "organizationId" = $1 AND "sourceId" = $2 AND ("originalFileName" = $3 OR ${LISTED_NAME} = $3)
+      ORDER BY ${LISTED_NAME} = $3 DESC, "createdAt" DESC, id DESC`,
+    [org, sourceId, name],
+  );
+  return { duplicate: rows[0]?.id ?? null, sameOriginal: rows.filter((r) => r.original).length };
+}
+
+/**
+ * Letta's suffix for the next copy of `name`: `_(n)` with n the number of files uploaded under that name, or the
+ * next number whose name no file is listed under (a copy may have been deleted, or a file uploaded as `z1_(1).txt`).
+ */
+async function freeSuffix(tx: SqlRunner, org: string, sourceId: string, name: string, copies: number): Promise<string> {
+  for (let first = Math.max(1, copies); ; first += 32) {
+    const candidates = Array.from({ length: 32 }, (_, i) => withSuffix(name, first + i));
+    const listed = await tx.query<{ name: string }>(
+      `SELECT ${LISTED_NAME} AS name FROM "File" WHERE "organizationId" = $1 AND "sourceId" = $2 AND ${LISTED_NAME} = ANY($3::text[])`,
+      [org, sourceId, candidates],
+    );
+    const taken = new Set(listed.map((r) => r.name));
+    const free = candidates.find((c) => !taken.has(c));
+    if (free) return free;
+  }
 }
 
 const alreadyExists = (name: string, source: Source) => conflict(`File '${name}' already exists in source '${source.name}'`, 'name');

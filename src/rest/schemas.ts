@@ -122,9 +122,12 @@ export const SourceUpdate = named(
     description: opt(z.string()),
     instructions: opt(z.string()),
     metadata: opt(JsonObject),
+    embedding: opt(z.string()),
+    embedding_chunk_size: opt(z.number().int()),
     embedding_config: opt(EmbeddingConfigInput),
   }),
-  'Fields left out or null keep their value.',
+  'Fields left out or null keep their value. As on create, `embedding_config` wins over `embedding` (a provider/model handle, keeping ' +
+    'the current chunk size unless `embedding_chunk_size` is given); `embedding_chunk_size` alone changes the chunk size.',
 );
 
 export const BulkUpsertSources = named(

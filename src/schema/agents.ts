@@ -8,6 +8,8 @@ import { builder, nodeOptions } from './builder.js';
 import { EmbeddingConfigInput, EmbeddingConfigRef } from './embeddings.js';
 import { Source } from './sources.js';
 import { Tool } from './tools.js';
+import { AGENTS_OF_SOURCE, FILES_OF_AGENT, SOURCES_OF_AGENT, TOOLS_OF_AGENT, childConnection, withTotalCount } from './child-pages.js';
+import { Prisma, type FileAgent as FileAgentRow } from '../generated/prisma/client.js';
 
 /** Agents, the sources and tools attached to them, and their working memory of files. */
 
@@ -50,26 +52,32 @@ export const Agent = builder.prismaNode('Agent', {
     metadata: t.field({ type: 'JSONObject', nullable: true, select: { metadata: true }, resolve: (a) => a.metadata as Record<string, unknown> | null }),
     maxFilesOpen: t.exposeInt('maxFilesOpen'),
     perFileViewWindowCharLimit: t.exposeInt('perFileViewWindowCharLimit'),
-    sources: t.field({
-      type: [Source],
-      description: 'Attached sources, in attachment order.',
-      select: (_args, _ctx, nested) => ({ sources: { orderBy: { createdAt: 'asc' }, select: { source: nested(true) } } }),
-      resolve: (a) => a.sources.map((link) => link.source),
-    }),
-    tools: t.field({
-      type: [Tool],
-      description: 'Attached tools, in attachment order.',
-      select: (_args, _ctx, nested) => ({ tools: { orderBy: { createdAt: 'asc' }, select: { tool: nested(true) } } }),
-      resolve: (a) => a.tools.map((link) => link.tool),
-    }),
-    files: t.relation('files', {
-      description: 'The agent’s view of each file of its sources: open or closed, and what it sees.',
-      args: { isOpen: t.arg.boolean() },
-      query: (args) => ({
-        where: args.isOpen == null ? {} : { isOpen: args.isOpen },
-        orderBy: [{ lastAccessedAt: 'desc' }, { id: 'asc' }],
-      }),
-    }),
+    sources: t.connection(
+      {
+        type: Source,
+        description: 'Attached sources, in attachment order.',
+        resolve: (a, args, ctx) => childConnection<{ id: string }>(ctx, SOURCES_OF_AGENT, a.id, args),
+      },
+      withTotalCount,
+    ),
+    tools: t.connection(
+      {
+        type: Tool,
+        description: 'Attached tools, in attachment order.',
+        resolve: (a, args, ctx) => childConnection<{ id: string }>(ctx, TOOLS_OF_AGENT, a.id, args),
+      },
+      withTotalCount,
+    ),
+    files: t.connection(
+      {
+        type: AgentFile,
+        description: 'The agent’s view of each file of its sources: open or closed, and what it sees. Most recently accessed first.',
+        args: { isOpen: t.arg.boolean() },
+        resolve: (a, { isOpen, ...args }, ctx) =>
+          childConnection<FileAgentRow>(ctx, FILES_OF_AGENT, a.id, args, isOpen == null ? undefined : Prisma.sql`c."isOpen" = ${isOpen}`),
+      },
+      withTotalCount,
+    ),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
@@ -77,15 +85,17 @@ export const Agent = builder.prismaNode('Agent', {
 
 // Defined here rather than in sources.ts so the two files do not import each other.
 builder.prismaObjectField(Source, 'agents', (t) =>
-  t.field({
-    type: [Agent],
-    description: 'Agents this source is attached to, in attachment order.',
-    select: (_args, _ctx, nested) => ({ agents: { orderBy: { createdAt: 'asc' }, select: { agent: nested(true) } } }),
-    resolve: (s) => s.agents.map((link) => link.agent),
-  }),
+  t.connection(
+    {
+      type: Agent,
+      description: 'Agents this source is attached to, in attachment order.',
+      resolve: (s, args, ctx) => childConnection<{ id: string }>(ctx, AGENTS_OF_SOURCE, s.id, args),
+    },
+    withTotalCount,
+  ),
 );
 
-builder.prismaNode('FileAgent', {
+const AgentFile = builder.prismaNode('FileAgent', {
   name: 'AgentFile',
   id: { field: 'id' },
   nullable: true,
@@ -162,7 +172,12 @@ const CreateAgentInput = builder.inputType('CreateAgentInput', {
 
 const UpdateAgentInput = builder.inputType('UpdateAgentInput', {
   description: 'Fields left out (or null) keep their value.',
-  fields: (t) => ({ name: t.string(), ...agentFields(t) }),
+  fields: (t) => ({
+    name: t.string(),
+    ...agentFields(t),
+    sourceIds: t.idList({ description: 'The agent’s whole new set of sources (as REST PATCH `source_ids`); attaching and detaching as attachSource and detachSource do.' }),
+    toolIds: t.idList({ description: 'The agent’s whole new set of tools (as REST PATCH `tool_ids`).' }),
+  }),
 });
 
 /** Resolves `embedding`/`embeddingConfig` through the catalog, so agents get the same validation as sources. */
@@ -212,7 +227,11 @@ builder.mutationFields((t) => ({
   updateAgent: t.field({
     type: AgentPayload,
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateAgentInput, required: true }) },
-    resolve: async (_root, { id, input }, ctx) => ({ agentId: (await updateAgent(ctx.db, ctx.actor, String(id), withEmbedding(input, ctx) as AgentPatch)).id }),
+    resolve: async (_root, { id, input }, ctx) => {
+      const { sourceIds, toolIds, ...fields } = input;
+      const patch = { ...withEmbedding(fields, ctx), sourceIds: sourceIds?.map(String), toolIds: toolIds?.map(String) } as AgentPatch;
+      return { agentId: (await updateAgent(ctx.db, ctx.actor, String(id), patch)).id };
+    },
   }),
   deleteAgent: t.field({
     type: DeleteAgentPayload,

@@ -5,6 +5,7 @@ import type { Context } from '../context.js';
 import { GRAPHQL_LIST_SIZE_CEILING } from '../config.js';
 import { livePassageSql } from '../domain/passage-visibility.js';
 import { Prisma } from '../generated/prisma/client.js';
+import { builder } from './builder.js';
 
 /**
  * One page of children for each of many parents (a source's files, a file's passages) in a single statement:
@@ -15,11 +16,13 @@ import { Prisma } from '../generated/prisma/client.js';
 export interface ChildPageSpec {
   /** A stable name for the per-request loader cache. */
   name: string;
-  table: 'File' | 'Passage';
-  parentColumn: 'sourceId' | 'fileId';
+  /** The child rows, aliased `c`; a link table joined in front of them is aliased `l` (an agent's sources). */
+  from: Prisma.Sql;
+  /** The column naming the parent, as SQL over `c` or `l`. */
+  parent: Prisma.Sql;
   /** Columns to read, as SQL (the table is aliased `c`). */
   columns: Prisma.Sql;
-  /** Sort keys, as SQL expressions over `c`; the last must be unique (the id). */
+  /** Sort keys, as SQL expressions over `c` (or `l`); the last must be unique among one parent's children (the id). */
   order: Prisma.Sql[];
   direction: 'ASC' | 'DESC';
   /** A condition every child must meet (over `c`), e.g. passages' visibility. */
@@ -41,18 +44,24 @@ function pageLoader(ctx: Context, spec: ChildPageSpec, page: PageArgs) {
   return loader;
 }
 
+/** The conditions a child of parent `p` meets: its parent, the caller's organization, visibility, the filter. */
+function childConditions(ctx: Context, spec: ChildPageSpec, parent: Prisma.Sql, where?: Prisma.Sql): Prisma.Sql[] {
+  const conditions = [Prisma.sql`${spec.parent} = ${parent}`, Prisma.sql`c."organizationId" = ${ctx.actor.organizationId}`];
+  if (spec.visible) conditions.push(spec.visible);
+  if (where) conditions.push(where);
+  return conditions;
+}
+
 async function loadPages(ctx: Context, spec: ChildPageSpec, page: PageArgs, parentIds: readonly string[]) {
-  const table = Prisma.raw(`"${spec.table}"`);
   const keys = Prisma.join(spec.order);
   // For "after", rows come later in the sort; for "before", earlier. Inverting reads backwards from the end.
   const descending = (spec.direction === 'DESC') !== page.inverted;
-  // The cursor row is looked up inside the caller's organization: another organization's id, like a missing one,
-  // names no row, so the comparison is NULL and the page empty (it must not position the caller's rows).
+  // The cursor row is looked up inside the caller's organization and among the same parent's children: another
+  // organization's id, like a missing one, names no row, so the comparison is NULL and the page empty (it must not
+  // position the caller's rows).
   const cursorKeys = (id: string) =>
-    Prisma.sql`(SELECT ${Prisma.join(spec.order.map((k) => Prisma.sql`${k}`))} FROM ${table} c WHERE c.id = ${id} AND c."organizationId" = ${ctx.actor.organizationId})`;
-  const conditions = [Prisma.sql`c.${Prisma.raw(`"${spec.parentColumn}"`)} = p.id`, Prisma.sql`c."organizationId" = ${ctx.actor.organizationId}`];
-  if (spec.visible) conditions.push(spec.visible);
-  if (page.where) conditions.push(page.where);
+    Prisma.sql`(SELECT ${keys} FROM ${spec.from} WHERE c.id = ${id} AND ${spec.parent} = p.id AND c."organizationId" = ${ctx.actor.organizationId})`;
+  const conditions = childConditions(ctx, spec, Prisma.sql`p.id`, page.where);
   const later = spec.direction === 'DESC' ? Prisma.raw('<') : Prisma.raw('>');
   const earlier = spec.direction === 'DESC' ? Prisma.raw('>') : Prisma.raw('<');
   if (page.after) conditions.push(Prisma.sql`(${keys}) ${later} ${cursorKeys(page.after)}`);
@@ -62,7 +71,7 @@ async function loadPages(ctx: Context, spec: ChildPageSpec, page: PageArgs, pare
   const rows = await ctx.sql.query<Record<string, unknown> & { __parent: string }>(Prisma.sql`
     SELECT p.id AS "__parent", page.* FROM unnest(${[...parentIds]}::text[]) AS p(id)
     CROSS JOIN LATERAL (
-      SELECT ${spec.columns} FROM ${table} c
+      SELECT ${spec.columns} FROM ${spec.from}
        WHERE ${Prisma.join(conditions, ' AND ')}
        ORDER BY ${Prisma.join(spec.order.map((k) => Prisma.sql`${k} ${dir}`))}
        LIMIT ${page.limit}
@@ -72,19 +81,60 @@ async function loadPages(ctx: Context, spec: ChildPageSpec, page: PageArgs, pare
   return parentIds.map((id) => byParent.get(id)!);
 }
 
-/** Resolves a Relay connection of a parent's children through the batched page loader. */
-export function childConnection<T>(
+const counters = createContextCache(() => new Map<string, DataLoader<string, number>>());
+
+/**
+ * How many children each parent has (the same conditions as its pages, without the cursor), for all the parents
+ * asked for in one grouped statement: a connection's `totalCount`, and the counts beside it (`passageCount`).
+ */
+export function childCount(ctx: Context, spec: ChildPageSpec, parentId: string, where?: Prisma.Sql): Promise<number> {
+  const key = JSON.stringify([spec.name, where?.sql, where?.values]);
+  const cache = counters(ctx);
+  let loader = cache.get(key);
+  if (!loader) {
+    loader = new DataLoader(async (parentIds: readonly string[]) => {
+      const conditions = childConditions(ctx, spec, Prisma.sql`ANY(${[...parentIds]}::text[])`, where);
+      const rows = await ctx.sql.query<{ parent: string; count: number }>(Prisma.sql`
+        SELECT ${spec.parent} AS parent, count(*)::int AS count FROM ${spec.from}
+         WHERE ${Prisma.join(conditions, ' AND ')} GROUP BY ${spec.parent}`);
+      const byParent = new Map(rows.map((r) => [r.parent, r.count]));
+      return parentIds.map((id) => byParent.get(id) ?? 0);
+    });
+    cache.set(key, loader);
+  }
+  return loader.load(parentId);
+}
+
+/** A page of a parent's children, with their count computed only when `totalCount` is asked for. */
+export type ChildConnection<T> = { pageInfo: PageInfoShape; edges: { cursor: string; node: T }[]; totalCount: () => Promise<number> };
+
+/**
+ * Resolves a Relay connection of a parent's children through the batched page loader; `totalCount` goes through the
+ * batched count loader, or `count` when the parent has a loader of its own that already counts them.
+ */
+export async function childConnection<T>(
   ctx: Context,
   spec: ChildPageSpec,
   parentId: string,
   args: DefaultConnectionArguments,
   where?: Prisma.Sql,
-): Promise<{ pageInfo: PageInfoShape; edges: { cursor: string; node: T }[] }> {
-  return resolveCursorConnection(
+  count: () => Promise<number> = () => childCount(ctx, spec, parentId, where),
+): Promise<ChildConnection<T>> {
+  const connection = await resolveCursorConnection(
     { args, toCursor: (row) => String((row as { id: string }).id), defaultSize: 20, maxSize: GRAPHQL_LIST_SIZE_CEILING },
     (page) => pageLoader(ctx, spec, { ...page, where }).load(parentId) as Promise<T[]>,
-  ) as Promise<{ pageInfo: PageInfoShape; edges: { cursor: string; node: T }[] }>;
+  );
+  return { ...(connection as unknown as Omit<ChildConnection<T>, 'totalCount'>), totalCount: count };
 }
+
+type SchemaTypes = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+/** The `totalCount` field of a child connection (the connection options of `t.connection`). */
+export const withTotalCount = {
+  fields: (t: PothosSchemaTypes.ObjectFieldBuilder<SchemaTypes, object>) => ({
+    totalCount: t.int({ resolve: (connection) => (connection as { totalCount: () => Promise<number> }).totalCount() }),
+  }),
+};
 
 const FILE_COLUMNS = Prisma.sql`c.id, c."organizationId", c."sourceId", c."fileName", c."originalFileName", c."filePath", c."mediaType",
   c."sizeBytes", c."contentHash", c."processingStatus"::text AS "processingStatus", c."errorMessage", c."processingNote",
@@ -96,8 +146,8 @@ const PASSAGE_COLUMNS = Prisma.sql`c.id, c."organizationId", c."sourceId", c."fi
 
 export const FILES_OF_SOURCE: ChildPageSpec = {
   name: 'filesOfSource',
-  table: 'File',
-  parentColumn: 'sourceId',
+  from: Prisma.sql`"File" c`,
+  parent: Prisma.sql`c."sourceId"`,
   columns: FILE_COLUMNS,
   order: [Prisma.sql`c."createdAt"`, Prisma.sql`c.id`],
   direction: 'DESC',
@@ -105,9 +155,9 @@ export const FILES_OF_SOURCE: ChildPageSpec = {
 
 export const PASSAGES_OF_SOURCE: ChildPageSpec = {
   name: 'passagesOfSource',
-  table: 'Passage',
+  from: Prisma.sql`"Passage" c`,
   visible: livePassageSql('c'),
-  parentColumn: 'sourceId',
+  parent: Prisma.sql`c."sourceId"`,
   columns: PASSAGE_COLUMNS,
   order: [Prisma.sql`c."createdAt"`, Prisma.sql`COALESCE(c."chunkIndex", -1)`, Prisma.sql`c.id`],
   direction: 'ASC',
@@ -115,10 +165,49 @@ export const PASSAGES_OF_SOURCE: ChildPageSpec = {
 
 export const PASSAGES_OF_FILE: ChildPageSpec = {
   name: 'passagesOfFile',
-  table: 'Passage',
+  from: Prisma.sql`"Passage" c`,
   visible: livePassageSql('c'),
-  parentColumn: 'fileId',
+  parent: Prisma.sql`c."fileId"`,
   columns: PASSAGE_COLUMNS,
   order: [Prisma.sql`COALESCE(c."chunkIndex", -1)`, Prisma.sql`c.id`],
   direction: 'ASC',
+};
+
+// The agent relations: nodes of select-mode types (Source, Agent, Tool) are read by id here and their selected
+// fields loaded by the Prisma plugin in one batched statement per list; an agent's file views are whole rows.
+
+export const SOURCES_OF_AGENT: ChildPageSpec = {
+  name: 'sourcesOfAgent',
+  from: Prisma.sql`"SourceAgent" l JOIN "Source" c ON c.id = l."sourceId"`,
+  parent: Prisma.sql`l."agentId"`,
+  columns: Prisma.sql`c.id`,
+  order: [Prisma.sql`l."createdAt"`, Prisma.sql`c.id`],
+  direction: 'ASC',
+};
+
+export const AGENTS_OF_SOURCE: ChildPageSpec = {
+  name: 'agentsOfSource',
+  from: Prisma.sql`"SourceAgent" l JOIN "Agent" c ON c.id = l."agentId"`,
+  parent: Prisma.sql`l."sourceId"`,
+  columns: Prisma.sql`c.id`,
+  order: [Prisma.sql`l."createdAt"`, Prisma.sql`c.id`],
+  direction: 'ASC',
+};
+
+export const TOOLS_OF_AGENT: ChildPageSpec = {
+  name: 'toolsOfAgent',
+  from: Prisma.sql`"ToolAgent" l JOIN "Tool" c ON c.id = l."toolId"`,
+  parent: Prisma.sql`l."agentId"`,
+  columns: Prisma.sql`c.id`,
+  order: [Prisma.sql`l."createdAt"`, Prisma.sql`c.id`],
+  direction: 'ASC',
+};
+
+export const FILES_OF_AGENT: ChildPageSpec = {
+  name: 'filesOfAgent',
+  from: Prisma.sql`"FileAgent" c`,
+  parent: Prisma.sql`c."agentId"`,
+  columns: Prisma.sql`c.*`,
+  order: [Prisma.sql`c."lastAccessedAt"`, Prisma.sql`c.id`],
+  direction: 'DESC',
 };

@@ -3,7 +3,7 @@ import { LIVE_CONTENT } from '../domain/passage-visibility.js';
 import type { Passage as PassageRow } from '../generated/prisma/client.js';
 import { orNotFound, requireId } from '../domain/ids.js';
 import { builder } from './builder.js';
-import { PASSAGES_OF_FILE, childConnection } from './child-pages.js';
+import { PASSAGES_OF_FILE, childConnection, withTotalCount } from './child-pages.js';
 import { Passage } from './passages.js';
 
 /** Files of sources: metadata, processing status, extracted content and passages. */
@@ -37,11 +37,14 @@ export const File = builder.prismaNode('File', {
       select: { processingStatus: true, contents: { where: LIVE_CONTENT, orderBy: { seq: 'asc' }, select: { text: true } } },
       resolve: (f) => joinContent(f.contents, f.processingStatus),
     }),
-    passages: t.connection({
-      type: Passage,
-      description: 'In chunk order (`chunksEmbedded` counts them).',
-      resolve: (f, args, ctx) => childConnection<PassageRow>(ctx, PASSAGES_OF_FILE, f.id, args),
-    }),
+    passages: t.connection(
+      {
+        type: Passage,
+        description: 'In chunk order.',
+        resolve: (f, args, ctx) => childConnection<PassageRow>(ctx, PASSAGES_OF_FILE, f.id, args),
+      },
+      withTotalCount,
+    ),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),

@@ -14,10 +14,9 @@ import {
 import { orNotFound, requireId } from '../domain/ids.js';
 import { builder, nodeOptions } from './builder.js';
 import { EmbeddingConfigInput, EmbeddingConfigRef } from './embeddings.js';
-import { FILES_OF_SOURCE, PASSAGES_OF_SOURCE, childConnection } from './child-pages.js';
+import { FILES_OF_SOURCE, PASSAGES_OF_SOURCE, childConnection, childCount, withTotalCount } from './child-pages.js';
 import { File, FileStatusEnum } from './files.js';
 import { Passage } from './passages.js';
-import { livePassageSql } from '../domain/passage-visibility.js';
 
 /** Sources: folders of documents, their files, passages and the agents they are attached to. */
 
@@ -46,23 +45,31 @@ export const Source = builder.prismaNode('Source', {
     lastUpdatedById: t.exposeString('lastUpdatedById', { nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
-    files: t.connection({
-      type: File,
-      description: 'Newest first. Count them with `fileCount`.',
-      args: { status: t.arg({ type: FileStatusEnum, required: false }) },
-      resolve: (s, { status, ...args }, ctx) =>
-        childConnection<FileRow>(ctx, FILES_OF_SOURCE, s.id, args, status ? Prisma.sql`c."processingStatus" = ${status}::"FileStatus"` : undefined),
-    }),
-    passages: t.connection({
-      type: Passage,
-      description: 'In file order: oldest file first, then chunk order.',
-      resolve: (s, args, ctx) => childConnection<PassageRow>(ctx, PASSAGES_OF_SOURCE, s.id, args),
-    }),
+    files: t.connection(
+      {
+        type: File,
+        description: 'Newest first.',
+        args: { status: t.arg({ type: FileStatusEnum, required: false }) },
+        resolve: (s, { status, ...args }, ctx) =>
+          status
+            ? childConnection<FileRow>(ctx, FILES_OF_SOURCE, s.id, args, Prisma.sql`c."processingStatus" = ${status}::"FileStatus"`)
+            : childConnection<FileRow>(ctx, FILES_OF_SOURCE, s.id, args, undefined, async () => (await fileStats(ctx).load(s.id)).count),
+      },
+      withTotalCount,
+    ),
+    passages: t.connection(
+      {
+        type: Passage,
+        description: 'In file order: oldest file first, then chunk order.',
+        resolve: (s, args, ctx) => childConnection<PassageRow>(ctx, PASSAGES_OF_SOURCE, s.id, args),
+      },
+      withTotalCount,
+    ),
     // Counts and sizes come from loaders that aggregate only the sources on the page. (Prisma's relation
     // counts aggregate the whole child table and join the result, which grows with every organization's data.)
     fileCount: t.int({ resolve: async (s, _args, ctx) => (await fileStats(ctx).load(s.id)).count }),
     totalSize: t.float({ description: 'Bytes in all of its files.', resolve: async (s, _args, ctx) => (await fileStats(ctx).load(s.id)).size }),
-    passageCount: t.int({ resolve: (s, _args, ctx) => passageCounts(ctx).load(s.id) }),
+    passageCount: t.int({ resolve: (s, _args, ctx) => childCount(ctx, PASSAGES_OF_SOURCE, s.id) }),
   }),
 });
 
@@ -76,18 +83,6 @@ const fileStats = createContextCache(
          GROUP BY "sourceId"`);
       const byId = new Map(rows.map((r) => [r.sourceId, { count: r.count, size: r.size }]));
       return ids.map((id) => byId.get(id) ?? { count: 0, size: 0 });
-    }),
-);
-
-const passageCounts = createContextCache(
-  (ctx: Context) =>
-    new DataLoader<string, number>(async (ids) => {
-      const rows = await ctx.sql.query<{ sourceId: string; count: number }>(Prisma.sql`
-        SELECT "sourceId", count(*)::int AS count FROM "Passage"
-         WHERE "sourceId" = ANY(${[...ids]}::text[]) AND "organizationId" = ${ctx.actor.organizationId} AND ${livePassageSql('"Passage"')}
-         GROUP BY "sourceId"`);
-      const byId = new Map(rows.map((r) => [r.sourceId, r.count]));
-      return ids.map((id) => byId.get(id) ?? 0);
     }),
 );
 
@@ -176,13 +171,16 @@ const CreateSourceInput = builder.inputType('CreateSourceInput', {
 });
 
 const UpdateSourceInput = builder.inputType('UpdateSourceInput', {
-  description: 'Fields left out (or null) keep their value.',
+  description: 'Fields left out (or null) keep their value. A new embedding model, dimension or chunk size re-embeds the files.',
   fields: (t) => ({
     name: t.string(),
     description: t.string(),
     instructions: t.string(),
     metadata: t.field({ type: 'JSONObject' }),
-    embeddingConfig: t.field({ type: EmbeddingConfigInput }),
+    embedding: t.string({ description: 'A provider/model handle, as on create; keeps the current chunk size unless `embeddingChunkSize` is given.' }),
+    embeddingChunkSize: t.int({ description: 'Tokens per passage; alone, changes only the chunk size.' }),
+    embeddingConfig: t.field({ type: EmbeddingConfigInput, description: 'A full configuration; wins over `embedding`.' }),
+    callbackUrl: t.string({ description: 'An http(s) URL POSTed each re-embedding job as JSON when it ends.' }),
   }),
 });
 
@@ -236,10 +234,12 @@ builder.mutationFields((t) => ({
   }),
   bulkUpsertSources: t.field({
     type: [BulkUpsertResult],
-    description: 'Creates or updates sources matched by name, in one transaction; existing ids and unspecified fields are kept.',
+    description:
+      'Creates or updates sources matched by name, in one transaction; existing ids and unspecified fields are kept. A new embedding ' +
+      'model, dimension or chunk size re-embeds an existing source’s files, as updateSource does.',
     args: { sources: t.arg({ type: [CreateSourceInput], required: true }) },
     resolve: async (_root, { sources }, ctx) =>
-      (await bulkUpsertSources(ctx.db, ctx.actor, ctx.embeddings, sources)).map((r) => ({ sourceId: r.source.id, created: r.created })),
+      (await bulkUpsertSources(ctx.db, ctx.actor, ctx.embeddings, sources, ctx.ingest)).map((r) => ({ sourceId: r.source.id, created: r.created })),
   }),
 }));
 

@@ -68,6 +68,7 @@ const UploadFileInput = builder.inputType('UploadFileInput', {
     file: t.field({ type: 'Upload', required: true }),
     name: t.string({ description: 'Store under this name instead of the upload\'s own; may be a relative path like `notes/a.txt`.' }),
     duplicateHandling: t.field({ type: DuplicateHandling, defaultValue: 'SUFFIX' }),
+    callbackUrl: t.string({ description: 'An http(s) URL POSTed the processing job as JSON when it ends.' }),
   }),
 });
 
@@ -76,10 +77,18 @@ const UploadFilesInput = builder.inputType('UploadFilesInput', {
     sourceId: t.id({ required: true }),
     files: t.field({ type: ['Upload'], required: true }),
     duplicateHandling: t.field({ type: DuplicateHandling, defaultValue: 'SUFFIX' }),
+    callbackUrl: t.string({ description: 'An http(s) URL POSTed each file’s processing job as JSON when it ends.' }),
   }),
 });
 
-async function receive(ctx: Context, upload: Promise<FileUpload>, sourceId: string, name: string | null | undefined, handling: (typeof DUPLICATE_HANDLING)[number]): Promise<UploadResult & { name: string }> {
+interface Receiving {
+  sourceId: string;
+  name?: string | null;
+  duplicateHandling?: (typeof DUPLICATE_HANDLING)[number] | null;
+  callbackUrl?: string | null;
+}
+
+async function receive(ctx: Context, upload: Promise<FileUpload>, request: Receiving): Promise<UploadResult & { name: string }> {
   // A part the multipart parser could not read (malformed headers, client gone) is the client's problem.
   const file = await upload.catch((error: Error) => {
     throw badInput(`The upload could not be read: ${error.message}`, 'file');
@@ -87,7 +96,7 @@ async function receive(ctx: Context, upload: Promise<FileUpload>, sourceId: stri
   const result = await uploadFile(
     { db: ctx.db, actor: ctx.actor, transact: ctx.transact, jobs: ctx.ingest, maxBytes: ctx.uploads.maxBytes },
     { filename: file.filename, stream: file.createReadStream(), declaredType: file.mimetype },
-    { sourceId, name, duplicateHandling: handling },
+    { ...request, duplicateHandling: request.duplicateHandling ?? 'SUFFIX' },
   );
   return { ...result, name: result.file.originalFileName };
 }
@@ -99,7 +108,7 @@ builder.mutationFields((t) => ({
     type: UploadFileResult,
     description: 'Uploads one file (GraphQL multipart request) into a source and queues its processing. Errors: NOT_FOUND, CONFLICT (ERROR handling), PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, BAD_USER_INPUT, SERVICE_UNAVAILABLE (the job queue is unreachable: nothing stored, try again).',
     args: { input: t.arg({ type: UploadFileInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => row(await receive(ctx, input.file, String(input.sourceId), input.name, input.duplicateHandling ?? 'SUFFIX')),
+    resolve: async (_root, { input }, ctx) => row(await receive(ctx, input.file, { ...input, sourceId: String(input.sourceId) })),
   }),
   uploadFiles: t.field({
     type: [UploadFileResult],
@@ -113,7 +122,7 @@ builder.mutationFields((t) => ({
       const rows: UploadRow[] = [];
       for (const upload of input.files) {
         try {
-          rows.push(row(await receive(ctx, upload, String(input.sourceId), null, input.duplicateHandling ?? 'SUFFIX')));
+          rows.push(row(await receive(ctx, upload, { ...input, sourceId: String(input.sourceId) })));
         } catch (error) {
           if (!(error instanceof AppError) || error.code === 'NOT_FOUND') throw error; // the source itself: nothing can succeed
           const name = await upload.then((f) => f.filename).catch(() => '');
@@ -127,9 +136,9 @@ builder.mutationFields((t) => ({
     type: ReprocessFilePayload,
     description:
       'Parses, chunks and embeds a file again from its stored original, with its source\'s current embedding config. Its passages are swapped in one transaction when the new ones are ready. CONFLICT while it is being processed.',
-    args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, ctx) => {
-      const { file, job } = await reprocessFile(ctx.db, ctx.actor, ctx.ingest, String(id));
+    args: { id: t.arg.id({ required: true }), callbackUrl: t.arg.string({ description: 'An http(s) URL POSTed the job as JSON when it ends.' }) },
+    resolve: async (_root, { id, callbackUrl }, ctx) => {
+      const { file, job } = await reprocessFile(ctx.db, ctx.actor, ctx.ingest, String(id), callbackUrl);
       return { fileId: file.id, jobId: job.id };
     },
   }),

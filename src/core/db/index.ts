@@ -238,7 +238,9 @@ export function wrapPGlite(db: PGlite, options: OpenOptions = {}, onClose?: () =
 
 export async function openPostgres(url: string, poolSize = 10, options: OpenOptions = {}): Promise<Database> {
   // One pool for Prisma and the raw reader, so DATABASE_POOL_SIZE bounds every connection of the process.
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // JIT off: it pays off only for long analytical queries, and a short statement whose plan merely contains a costly
+  // branch (the exact scan a vector search may fall back to, never executed) spent 2.8 s compiling (passage-search.ts).
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, options: '-c jit=off' });
   // An idle connection that drops is replaced on the next checkout; without a listener the event would crash the process.
   pool.on('error', () => {});
   let closing: Promise<void> | undefined;

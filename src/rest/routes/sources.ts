@@ -75,6 +75,7 @@ const uploadQuery = z.object({
     'What to do when the source already has a file of that name: suffix (default), skip, error or replace; any case.',
   ),
   name: describe(z.string().min(1).optional(), 'Store the file under this name instead of its own; may be a relative path like `a/b.txt`.'),
+  callback_url: describe(z.string().optional(), 'Quarry’s extension: an http(s) URL POSTed the processing job (Letta’s Job JSON) when it ends.'),
 });
 
 /** The form, for the documentation only: the handler reads the body itself. */
@@ -141,13 +142,15 @@ export function sourceRoutes(kind: Kind): Route[] {
         summary: 'Create or update many sources by name, in one transaction',
         description:
           'Quarry’s extension (seed document): sources are matched by name within your organization; existing ones keep their id and ' +
-          'take the fields given, new ones are created (with DEFAULT_EMBEDDING unless an embedding is given). Letta has this only internally.',
+          'take the fields given (a new embedding re-embeds their files, as modify does), new ones are created (with DEFAULT_EMBEDDING unless an ' +
+          'embedding is given). Letta has this only internally.',
         tags,
         body: S.BulkUpsertSources,
         bodyLimit: 8 * 1024 * 1024,
         response: z.array(S.Source),
         errorStatus: { BAD_USER_INPUT: 400 },
-        handler: async ({ ctx, body }) => (await bulkUpsertSources(ctx.db, ctx.actor, ctx.embeddings, body.sources.map(sourceInput))).map((r) => out.source(r.source)),
+        handler: async ({ ctx, body }) =>
+          (await bulkUpsertSources(ctx.db, ctx.actor, ctx.embeddings, body.sources.map(sourceInput), ctx.ingest)).map((r) => out.source(r.source)),
       }),
     );
   }
@@ -201,8 +204,8 @@ export function sourceRoutes(kind: Kind): Route[] {
       operationId: `modify_${noun}`,
       summary: `Change a ${noun}`,
       description:
-        'Fields left out or null keep their value. Renaming onto a name in use is a 409. A new embedding model re-embeds the files ' +
-        '(one `file_reembedding` job per file).',
+        'Fields left out or null keep their value. Renaming onto a name in use is a 409. A new embedding model, dimension or chunk size ' +
+        're-embeds the files (one `file_reembedding` job per file).',
       tags,
       params: byId,
       body: S.SourceUpdate,
@@ -215,6 +218,8 @@ export function sourceRoutes(kind: Kind): Route[] {
             description: body.description,
             instructions: body.instructions,
             metadata: body.metadata,
+            embedding: body.embedding,
+            embeddingChunkSize: body.embedding_chunk_size,
             embeddingConfig: out.embeddingInput(body.embedding_config),
           }, ctx.ingest),
         ),
@@ -365,7 +370,7 @@ export function sourceRoutes(kind: Kind): Route[] {
             uploadFile(
               { db: ctx.db, actor: ctx.actor, transact: ctx.transact, jobs: ctx.ingest, maxBytes },
               { filename: part.filename, stream: part.stream, declaredType: part.mimeType },
-              { sourceId: idOfParams(params), name: query.name ?? null, duplicateHandling: DUPLICATE_HANDLING_OF[query.duplicate_handling] },
+              { sourceId: idOfParams(params), name: query.name ?? null, duplicateHandling: DUPLICATE_HANDLING_OF[query.duplicate_handling], callbackUrl: query.callback_url ?? null },
             ),
           );
           const json = out.fileMetadata(result.file, { storedName: true });

@@ -1,0 +1,171 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllowList } from '../src/core/outbound.js';
+import { CALLBACK_FAILED, CALLBACK_REFUSED, CallbackSweeper, callbacks, configureCallbacks, startCallbacks, stopCallbacks, type CallbackOptions } from '../src/domain/callbacks.js';
+import { createJob, finishJob } from '../src/domain/jobs.js';
+import { createTestApp, type Tenant, type TestApp } from './support/app.js';
+import { databaseKinds } from './support/db.js';
+import { multipartBody, rawRequest } from './support/rest.js';
+import { uploadOne } from './support/upload.js';
+import { until } from './support/wait.js';
+
+const LOOPBACK = parseAllowList('127.0.0.1');
+const FAST: Partial<CallbackOptions> = { attempts: 4, baseDelayMs: 40, maxDelayMs: 200, timeoutMs: 2000, allowPrivate: LOOPBACK, leaseMs: 300, sweepMs: 100 };
+
+/** A local receiver: `status(n)` answers the n-th request (1-based); it records each body and when it came. */
+async function receiver(status: (n: number) => number = () => 200) {
+  const hits: { at: number; body: any }[] = [];
+  const server = createServer((req, res) => {
+    let data = '';
+    req.on('data', (chunk) => (data += chunk));
+    req.on('end', () => {
+      hits.push({ at: Date.now(), body: JSON.parse(data) });
+      res.writeHead(status(hits.length)).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  return { url, hits, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+describe.each(databaseKinds())('durable callbacks on %s', (kind) => {
+  let t: TestApp;
+  let url: string;
+  beforeAll(async () => {
+    t = await createTestApp(kind);
+    ({ url } = await t.app.listen());
+    configureCallbacks(FAST);
+  });
+  afterAll(async () => {
+    await stopCallbacks();
+    configureCallbacks({ attempts: 5, baseDelayMs: 1000, maxDelayMs: 30_000, timeoutMs: 5000, allowPrivate: [], leaseMs: 60_000, sweepMs: 5000 });
+    await t.close();
+  });
+
+  const deliveries = (o: Tenant, jobId: string) =>
+    o.db.callbackDelivery.findMany({ where: { jobId }, select: { status: true, attempts: true, lastError: true, lastStatusCode: true, lockedBy: true, nextAttemptAt: true } });
+  const ended = async (o: Tenant, jobId: string) => {
+    const rows = await deliveries(o, jobId);
+    return rows.length > 0 && rows.every((d) => d.status !== 'PENDING');
+  };
+
+  it('a delivery pending when the process stops is delivered by the next one', async () => {
+    const o = await t.tenant();
+    let down = true;
+    const hook = await receiver(() => (down ? 503 : 200));
+    try {
+      // A long wait before the retry: the process stops during it.
+      configureCallbacks({ ...FAST, baseDelayMs: 60_000, maxDelayMs: 60_000 });
+      const job = await createJob(o.db, o.actor, { status: 'RUNNING', callbackUrl: hook.url });
+      await finishJob(o.db, o.actor, job.id, 'COMPLETED');
+      await until(() => Promise.resolve(hook.hits.length), (n) => n === 1);
+      const started = Date.now();
+      await stopCallbacks(); // as at shutdown: the wait is interrupted, the row released
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(await deliveries(o, job.id)).toEqual([expect.objectContaining({ status: 'PENDING', attempts: 1, lastError: CALLBACK_FAILED, lockedBy: null })]);
+
+      // The next process (a new sweeper on the same database) takes it up and delivers it.
+      down = false;
+      configureCallbacks(FAST);
+      startCallbacks(t.db.prisma);
+      await until(() => deliveries(o, job.id), (rows) => rows[0]?.status === 'DELIVERED', 10_000);
+      expect(await deliveries(o, job.id)).toEqual([expect.objectContaining({ status: 'DELIVERED', attempts: 2, lastError: null, lastStatusCode: 200, lockedBy: null })]);
+      expect(hook.hits.map((h) => h.body)).toEqual([expect.objectContaining({ job_id: job.id, status: 'completed' }), expect.objectContaining({ job_id: job.id, status: 'completed' })]);
+      const recorded = await o.db.job.findUniqueOrThrow({ where: { id: job.id } });
+      expect(recorded).toMatchObject({ callbackStatusCode: 200, callbackError: null });
+    } finally {
+      await stopCallbacks();
+      configureCallbacks(FAST);
+      await hook.close();
+    }
+  });
+
+  it('retries with growing waits, recording each attempt, and records a refused address as refused', async () => {
+    const o = await t.tenant();
+    const hook = await receiver((n) => (n <= 2 ? 500 : 200));
+    try {
+      const job = await createJob(o.db, o.actor, { status: 'RUNNING', callbackUrl: hook.url });
+      await finishJob(o.db, o.actor, job.id, 'FAILED');
+      await callbacks().idle();
+      expect(hook.hits).toHaveLength(3);
+      const [first, second, third] = hook.hits.map((h) => h.at);
+      // Backoff with jitter: 40 ms doubling, each wait at least half its step.
+      expect(second - first).toBeGreaterThanOrEqual(20);
+      expect(third - second).toBeGreaterThanOrEqual(40);
+      expect(await deliveries(o, job.id)).toEqual([expect.objectContaining({ status: 'DELIVERED', attempts: 3, lastStatusCode: 200 })]);
+
+      configureCallbacks({ ...FAST, allowPrivate: [] });
+      const refused = await createJob(o.db, o.actor, { status: 'RUNNING', callbackUrl: hook.url });
+      await finishJob(o.db, o.actor, refused.id, 'COMPLETED');
+      await callbacks().idle();
+      expect(hook.hits).toHaveLength(3); // nothing sent
+      expect(await deliveries(o, refused.id)).toEqual([expect.objectContaining({ status: 'REFUSED', attempts: 1, lastError: CALLBACK_REFUSED, lastStatusCode: null })]);
+      expect(await o.db.job.findUniqueOrThrow({ where: { id: refused.id } })).toMatchObject({ callbackError: CALLBACK_REFUSED });
+    } finally {
+      configureCallbacks(FAST);
+      await hook.close();
+    }
+  });
+
+  it('calls back for file jobs: uploads (GraphQL and REST), reprocessing and re-embedding', async () => {
+    const o = await t.tenant();
+    const hook = await receiver();
+    try {
+      const sourceId = (await t.gqlOk(o.apiKey, 'mutation { createSource(input: { name: "hooked" }) { source { id } } }')).createSource.source.id;
+      const up = await uploadOne(url, o.apiKey, sourceId, { name: 'a.txt', content: 'alpha beta gamma', type: 'text/plain' }, { callbackUrl: hook.url } as never);
+      expect(up.errors).toBeUndefined();
+      const jobId = up.data.uploadFile.job.id;
+      const fileId = up.data.uploadFile.file.id;
+      await until(() => ended(o, jobId), Boolean, 15_000);
+      expect(hook.hits.map((h) => h.body)).toEqual([expect.objectContaining({ job_id: jobId, status: 'completed', file_id: fileId, source_id: sourceId })]);
+
+      const form = multipartBody([{ name: 'file', filename: 'b.txt', type: 'text/plain', content: 'delta epsilon' }]);
+      const rest = await rawRequest(url, {
+        method: 'POST',
+        path: `/v1/sources/${sourceId}/upload?callback_url=${encodeURIComponent(hook.url)}`,
+        headers: { authorization: `Bearer ${o.apiKey}`, 'content-type': form.contentType },
+        body: form.body,
+      });
+      expect(rest.status).toBe(200);
+      await until(() => Promise.resolve(hook.hits.length), (n) => n === 2, 15_000);
+      expect(hook.hits[1].body).toMatchObject({ status: 'completed', file_id: rest.body.id });
+
+      const again = await t.gqlOk(o.apiKey, 'mutation($id: ID!, $u: String) { reprocessFile(id: $id, callbackUrl: $u) { job { id } } }', { id: fileId, u: hook.url });
+      await until(() => ended(o, again.reprocessFile.job.id), Boolean, 15_000);
+      expect(hook.hits[2].body).toMatchObject({ job_id: again.reprocessFile.job.id, status: 'completed', file_id: fileId });
+
+      await t.gqlOk(o.apiKey, 'mutation($id: ID!, $u: String) { updateSource(id: $id, input: { embeddingChunkSize: 64, callbackUrl: $u }) { source { id } } }', { id: sourceId, u: hook.url });
+      await until(() => Promise.resolve(hook.hits.length), (n) => n === 5, 15_000);
+      expect(hook.hits.slice(3).map((h) => h.body.file_id).sort()).toEqual([fileId, rest.body.id].sort());
+
+      const bad = await t.gql(o.apiKey, 'mutation($id: ID!) { reprocessFile(id: $id, callbackUrl: "ftp://x") { job { id } } }', { id: fileId });
+      expect(bad.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'callbackUrl' });
+    } finally {
+      await hook.close();
+    }
+  });
+
+  it('two processes sweeping at once send each pending delivery once', async () => {
+    const o = await t.tenant();
+    const hook = await receiver();
+    const sweepers = [new CallbackSweeper({ ...(FAST as CallbackOptions) }), new CallbackSweeper({ ...(FAST as CallbackOptions) })];
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 12; i++) ids.push((await createJob(o.db, o.actor, { status: 'RUNNING', callbackUrl: `${hook.url}?n=${i}` })).id);
+      // Ended while their process was gone: the claims written by a process that died (lapsed leases).
+      await o.db.job.updateMany({ where: { id: { in: ids } }, data: { status: 'COMPLETED', completedAt: new Date() } });
+      await o.db.callbackDelivery.updateMany({ where: { jobId: { in: ids } }, data: { lockedBy: 'dead', lockedUntil: new Date(Date.now() - 1000) } });
+      for (const s of sweepers) s.start(t.db.prisma);
+      await Promise.all(sweepers.map((s) => s.sweep()));
+      await until(() => Promise.resolve(hook.hits.length), (n) => n >= ids.length, 10_000);
+      await Promise.all(sweepers.map((s) => s.idle()));
+      expect(hook.hits.map((h) => h.body.job_id).sort()).toEqual([...ids].sort());
+      const rows = await o.db.callbackDelivery.findMany({ where: { jobId: { in: ids } } });
+      expect(rows.every((r) => r.status === 'DELIVERED' && r.attempts === 1)).toBe(true);
+    } finally {
+      await Promise.all(sweepers.map((s) => s.stop()));
+      await hook.close();
+    }
+  });
+});
