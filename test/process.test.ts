@@ -49,7 +49,7 @@ describe('npm start on the embedded database', { timeout: 120_000 }, () => {
     }
   });
 
-  it('uses QUARRY_API_KEY as the server admin's key when it is set', async () => {
+  it('uses QUARRY_API_KEY as the server admin key when it is set', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'quarry-data-'));
     const key = 'my-own-key-of-at-least-16-chars';
     const quarry = await startQuarry({ DATA_DIR: dir, QUARRY_API_KEY: key });
