@@ -127,7 +127,7 @@ describe.each(databaseKinds())('the Letta 1.x client (1.12.1) on %s', (kind) => 
     expect(second.file_name).toBe('docs/test_(1).txt');
     const skipped = await client.folders.files.upload(docs.id, { file: text('ignored'), duplicate_handling: 'skip' }).withResponse();
     expect(skipped.response.headers.get('x-upload-result')).toBe('skipped');
-    expect(skipped.data.id).toBe(second.id); // the newest file of that name
+    expect(skipped.data.id).toBe(first.id); // the file stored under that name
     const refused = await failure(client.folders.files.upload(docs.id, { file: text('refused'), duplicate_handling: 'error' }));
     expect(refused).toBeInstanceOf(BadRequestError);
     expect(detailOf(refused)).toMatch(/already exists/);

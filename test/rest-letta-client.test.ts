@@ -123,7 +123,7 @@ describe.each(databaseKinds())('the official Letta client on %s', (kind) => {
       // skip: the existing file, marked in a header; error: 400 naming the duplicate.
       const skipped = await api.files.upload(text('ignored'), inbox, { duplicateHandling: 'skip' }).withRawResponse();
       expect(skipped.rawResponse.headers.get('x-upload-result')).toBe('skipped');
-      expect(skipped.data.id).toBe(copies[2].id);
+      expect(skipped.data.id).toBe(copies[0].id); // the file stored under that name
       const refused = await statusOf(api.files.upload(text('refused'), inbox, { duplicateHandling: 'error' }));
       expect(refused.status).toBe(400);
       expect(refused.body.detail).toMatch(/already exists/);

@@ -146,11 +146,11 @@ describe.each(databaseKinds())('REST uploads on %s', (kind) => {
         ['test_(2).txt', 'test.txt'],
       ]);
 
-      // skip, in the seed's capitals: 200 with the existing (newest) file, marked in a header; nothing stored.
+      // skip, in the seed's capitals: 200 with the file stored under that name, marked in a header; nothing stored.
       const skipped = await s.upload(s.file('test.txt', 'ignored'), 'duplicate_handling=SKIP');
       expect(skipped.status, skipped.text).toBe(200);
       expect(skipped.headers['x-upload-result']).toBe('skipped');
-      expect(skipped.body).toMatchObject({ id: sent[2].id, file_name: 'dups/test_(2).txt', original_file_name: 'test.txt' });
+      expect(skipped.body).toMatchObject({ id: sent[0].id, file_name: 'dups/test.txt', original_file_name: 'test.txt' });
       // A new name is simply stored, without the header.
       const fresh = await s.upload(s.file('other.txt', 'other'), 'duplicate_handling=skip');
       expect(fresh.status).toBe(200);
