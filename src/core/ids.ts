@@ -12,6 +12,7 @@ export const ID_PREFIXES = {
   file: 'File',
   file_content: 'FileContent',
   pset: 'PassageSet',
+  callback: 'CallbackDelivery',
   passage: 'Passage',
   agent: 'Agent',
   file_agent: 'FileAgent',
