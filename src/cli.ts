@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import type { UserRole } from './generated/prisma/client.js';
 import { loadConfig, type Config } from './config.js';
 import { backupDataDir, openDatabase, pgliteDataPath, restoreDataDir, type Database } from './core/db/index.js';
-import { migrate, readMigrations } from './core/db/migrate.js';
+import { migrateOrCheck, PendingMigrationsError } from './core/db/migrate.js';
 import { ROLE_RANK, type Actor } from './core/auth.js';
 import { AppError } from './core/errors.js';
 import { scopedPrisma } from './core/tenancy.js';
@@ -64,14 +64,9 @@ function print(values: Values, result: Record<string, unknown> | Record<string, 
 async function openMigrated(config: Config): Promise<Database> {
   const db = await openDatabase(config, { thread: 'main' });
   try {
-    if (config.migrateOnStart) {
-      await db.withRunner((runner) => migrate(runner));
-    } else {
-      const applied = await db.withRunner((r) => r.query<{ name: string }>('SELECT migration_name AS name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL')).catch(() => []);
-      const names = new Set(applied.map((r) => r.name));
-      const pending = (await readMigrations()).filter((m) => !names.has(m.name));
-      if (pending.length) throw new UsageError(`The database has unapplied migrations: run \`npm run db:migrate\` first (${pending.map((m) => m.name).join(', ')})`);
-    }
+    await db.withRunner((runner) => migrateOrCheck(runner, config.migrateOnStart)).catch((error: unknown) => {
+      throw error instanceof PendingMigrationsError ? new UsageError(error.message) : error;
+    });
     return db;
   } catch (error) {
     await db.close();

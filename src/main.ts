@@ -5,7 +5,7 @@
  */
 import { loadConfigOrExit } from './config.js';
 import { DataDirInUseError, openDatabase, pgliteDataPath } from './core/db/index.js';
-import { migrate, readMigrations } from './core/db/migrate.js';
+import { migrateAtStart } from './core/db/migrate.js';
 import { useRedisEvents } from './core/events.js';
 import { openRedis } from './core/redis.js';
 import { createLogger } from './core/logger.js';
@@ -43,16 +43,7 @@ async function main() {
   }
   log.info({ database: db.kind, ...(db.kind === 'pglite' ? { dataDir: pgliteDataPath(config), thread: config.PGLITE_THREAD } : {}) }, 'database open');
 
-  if (config.migrateOnStart) {
-    const result = await db.withRunner((runner) => migrate(runner));
-    if (result.applied.length) log.info({ applied: result.applied }, 'migrations applied');
-  } else {
-    const pending = await pendingMigrations(db);
-    if (pending.length) {
-      log.fatal({ pending }, 'the database has unapplied migrations: run `npm run db:migrate` (or set MIGRATE_ON_START=true)');
-      process.exit(1);
-    }
-  }
+  await migrateAtStart(db, config.migrateOnStart, log);
 
   const boot = await bootstrap(db.prisma, config.QUARRY_API_KEY);
   if (boot.kind === 'created' && boot.generated) {
@@ -111,15 +102,6 @@ async function main() {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-}
-
-async function pendingMigrations(db: Awaited<ReturnType<typeof openDatabase>>): Promise<string[]> {
-  const all = await readMigrations();
-  const applied = await db
-    .withRunner((r) => r.query<{ migration_name: string }>('SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL'))
-    .catch(() => []);
-  const names = new Set(applied.map((r) => r.migration_name));
-  return all.map((m) => m.name).filter((n) => !names.has(n));
 }
 
 main().catch((error) => {

@@ -7,6 +7,7 @@ import { loadConfigOrExit } from './config.js';
 import { useRedisEvents } from './core/events.js';
 import { openRedis } from './core/redis.js';
 import { openDatabase } from './core/db/index.js';
+import { migrateAtStart } from './core/db/migrate.js';
 import { createLogger } from './core/logger.js';
 import { Metrics } from './core/metrics.js';
 import { serveMetrics } from './core/observability.js';
@@ -23,6 +24,7 @@ async function main() {
     process.exit(1);
   }
   const db = await openDatabase(config);
+  await migrateAtStart(db, config.migrateOnStart, log);
   const redis = openRedis(config, log)!;
   const closeEvents = await useRedisEvents(redis);
   const metrics = new Metrics({ processMetrics: true });

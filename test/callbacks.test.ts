@@ -1,6 +1,10 @@
 import { createServer } from 'node:http';
+import { PGlite } from '@electric-sql/pglite';
+import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { wrapPGlite } from '../src/core/db/index.js';
+import { createLogger } from '../src/core/logger.js';
 import { parseAllowList } from '../src/core/outbound.js';
 import { CALLBACK_FAILED, CALLBACK_REFUSED, CallbackSweeper, callbacks, configureCallbacks, startCallbacks, stopCallbacks, type CallbackOptions } from '../src/domain/callbacks.js';
 import { createJob, finishJob } from '../src/domain/jobs.js';
@@ -166,6 +170,31 @@ describe.each(databaseKinds())('durable callbacks on %s', (kind) => {
     } finally {
       await Promise.all(sweepers.map((s) => s.stop()));
       await hook.close();
+    }
+  });
+});
+
+describe('a callback sweeper on a database it cannot use', () => {
+  it('logs the failed pass and keeps the process alive (a worker started before its migrations once died of this)', async () => {
+    const db = wrapPGlite(await PGlite.create()); // a real database with no tables at all
+    const lines: string[] = [];
+    const log = createLogger('error', new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }));
+    const sweeper = new CallbackSweeper({ ...(FAST as CallbackOptions), log });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      sweeper.start(db.prisma); // its first pass runs at once, unawaited, as in a starting process
+      await expect(sweeper.sweep()).resolves.toBeUndefined();
+      await until(() => Promise.resolve(lines.length), (n) => n >= 2);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+      expect(lines[0]).toMatch(/callback deliveries could not be claimed or recorded/);
+      expect(lines[0]).toMatch(/CallbackDelivery/);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await sweeper.stop();
+      await db.close();
     }
   });
 });

@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startQuarry } from './support/process.js';
+import pg from 'pg';
+import { startQuarry, startWorker } from './support/process.js';
 
 async function query(url: string, key: string, q: string, variables?: object) {
   const response = await fetch(`${url}/graphql`, {
@@ -81,6 +82,27 @@ describe.skipIf(!inject('postgresUrl'))('npm start on PostgreSQL', () => {
       expect(await (await fetch(`${quarry.url}/readyz`)).json()).toEqual({ status: 'ok', database: 'postgres' });
     } finally {
       expect(await quarry.stop()).toBe(0);
+    }
+  });
+
+  it.skipIf(!inject('redisUrl'))('npm run worker refuses a database behind its migrations, and applies them itself with MIGRATE_ON_START', async () => {
+    const admin = new pg.Client({ connectionString: inject('postgresUrl')! });
+    await admin.connect();
+    const dbName = `quarry_worker_${randomBytes(4).toString('hex')}`;
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    try {
+      const env = { DATABASE_URL: inject('postgresUrl')!.replace(/\/[^/?]+(\?|$)/, `/${dbName}$1`), REDIS_URL: inject('redisUrl')!, REDIS_PREFIX: dbName };
+      const refused = await startWorker(env).then(
+        (w) => w.stop().then(() => null),
+        (error: { code: number; stdout: string }) => error,
+      );
+      expect(refused).toMatchObject({ code: 1, stdout: expect.stringMatching(/unapplied migrations.*MIGRATE_ON_START/) });
+      const worker = await startWorker({ ...env, MIGRATE_ON_START: 'true' });
+      expect(worker.stdout()).toMatch(/"msg":"migrations applied"/);
+      expect(await worker.stop()).toBe(0);
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      await admin.end();
     }
   });
 });

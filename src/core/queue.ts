@@ -210,12 +210,16 @@ export class RedisQueue implements JobQueue {
       // come back, so the worker is closed at once (the jobs' rows and heartbeats decide who resumes them).
       const worker = this.worker;
       const graceful = this.consumer?.status === 'ready';
+      const closing = (force: boolean) => worker.close(force).catch((error: unknown) => this.log?.warn({ err: error }, 'closing the queue worker failed'));
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        worker.close(!graceful).catch((error: unknown) => this.log?.warn({ err: error }, 'closing the queue worker failed')),
-        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
+      const timedOut = await Promise.race([
+        closing(!graceful).then(() => false),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), CLOSE_TIMEOUT_MS))),
       ]);
       clearTimeout(timer);
+      // A delivery still running would later try to report its end on the connection released below, and BullMQ
+      // retries that without end: force the worker closed first, so nothing of it outlives the connections.
+      if (timedOut) await closing(true);
     }
     await this.queue.close();
     await Promise.all([this.redis.release(this.producer), this.consumer && this.redis.release(this.consumer)]);

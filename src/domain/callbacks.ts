@@ -144,8 +144,7 @@ export class CallbackSweeper {
        WHERE status = 'PENDING' AND "nextAttemptAt" <= now()
          AND COALESCE("lockedUntil", "createdAt" + make_interval(secs => ${lease / 1000}::float8)) < now()
        ORDER BY "nextAttemptAt" LIMIT 50 FOR UPDATE SKIP LOCKED`).then((rows) => this.runAll(db, rows));
-    this.track(sweep);
-    await sweep;
+    await this.track(sweep); // a failed pass is logged, and the next one tries again: it never ends the process
   }
 
   /** Resolves once every delivery started so far (and any started meanwhile) has ended or been released. */
@@ -161,11 +160,13 @@ export class CallbackSweeper {
     await this.idle();
   }
 
-  private track(work: Promise<void>): void {
+  /** Tracks `work` until it ends; the returned promise never rejects (a failure is logged). */
+  private track(work: Promise<void>): Promise<void> {
     const tracked = work
       .catch((err: unknown) => this.options.log?.error({ err }, 'callback deliveries could not be claimed or recorded'))
       .finally(() => this.pending.delete(tracked));
     this.pending.add(tracked);
+    return tracked;
   }
 
   /** Claims the rows `ids` selects, in one statement: a row is held by one process at a time. */

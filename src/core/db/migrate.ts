@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../paths.js';
+import type { Logger } from '../logger.js';
 import type { SqlRunner } from './sql.js';
 
 /**
@@ -103,6 +104,50 @@ export async function migrate(db: SqlRunner, migrations?: Migration[]): Promise<
     return result;
   } finally {
     if (locked) await db.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCK_KEY]);
+  }
+}
+
+/** Migrations in the folder that the database has not finished applying (all of them on an empty database). */
+export async function pendingMigrations(db: SqlRunner, migrations?: Migration[]): Promise<string[]> {
+  const list = migrations ?? (await readMigrations());
+  const applied = await db
+    .query<{ migration_name: string }>('SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL')
+    .catch(() => []);
+  const names = new Set(applied.map((r) => r.migration_name));
+  return list.map((m) => m.name).filter((n) => !names.has(n));
+}
+
+export class PendingMigrationsError extends Error {
+  constructor(readonly pending: string[]) {
+    super(`the database has unapplied migrations: run \`npm run db:migrate\` (or set MIGRATE_ON_START=true): ${pending.join(', ')}`);
+  }
+}
+
+/**
+ * What every process does before it touches the schema (server, worker, CLI): applies pending migrations when it
+ * owns them (`apply`: MIGRATE_ON_START, on by default for the embedded database), else refuses to run on a
+ * database whose schema is behind its code. Several processes may apply at once: the advisory lock orders them.
+ */
+export async function migrateOrCheck(db: SqlRunner, apply: boolean): Promise<MigrateResult> {
+  if (apply) return migrate(db);
+  const pending = await pendingMigrations(db);
+  if (pending.length) throw new PendingMigrationsError(pending);
+  return { applied: [], alreadyApplied: [], checksumMismatches: [] };
+}
+
+/** migrateOrCheck for a process starting up: logs what it applied, or exits naming the pending migrations. */
+export async function migrateAtStart(
+  db: { withRunner<T>(fn: (runner: SqlRunner) => Promise<T>): Promise<T> },
+  apply: boolean,
+  log: Pick<Logger, 'info' | 'fatal'>,
+): Promise<void> {
+  try {
+    const result = await db.withRunner((runner) => migrateOrCheck(runner, apply));
+    if (result.applied.length) log.info({ applied: result.applied }, 'migrations applied');
+  } catch (error) {
+    if (!(error instanceof PendingMigrationsError)) throw error;
+    log.fatal({ pending: error.pending }, error.message);
+    process.exit(1);
   }
 }
 
