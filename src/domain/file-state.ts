@@ -2,7 +2,8 @@ import { AppError } from '../core/errors.js';
 import { currentRequestId } from '../core/request-scope.js';
 import { events, fileChange } from '../core/events.js';
 import type { File, FileStatus, Job, PassageSet, Prisma, PrismaClient } from '../generated/prisma/client.js';
-import { announceJob, transitionJob } from './jobs.js';
+import { ACTIVE_FILE_STATUSES, FILE_TASKS, type FileTask } from './job-states.js';
+import { announceJob, fileToError, transitionJob } from './job-transitions.js';
 
 /**
  * The one owner of a file job's state: the job row, its file's processing status and counters, and the file's
@@ -17,9 +18,7 @@ import { announceJob, transitionJob } from './jobs.js';
  *          STAGED → RETIRED (the job failed or was cancelled)
  */
 
-export const FILE_TASKS = ['file_processing', 'file_reembedding'] as const;
-export type FileTask = (typeof FILE_TASKS)[number];
-export const ACTIVE_FILE_STATUSES: FileStatus[] = ['PENDING', 'PARSING', 'CHUNKING', 'EMBEDDING'];
+export { ACTIVE_FILE_STATUSES, FILE_TASKS, type FileTask };
 
 /** Why a run stops early, when it is not an error of the file's own. */
 export type StopReason = 'cancelled' | 'lost' | 'file-deleted' | 'config-changed' | 'shutdown';
@@ -217,7 +216,7 @@ export async function completeFileJob(db: PrismaClient, c: Completion): Promise<
 
 /**
  * The job ends FAILED or CANCELLED with `message` as its error, which takes the file to ERROR with that message
- * (settleFile in jobs.ts), and its staged set is retired. A job that had already ended or was deleted leaves the
+ * (settleFile in job-transitions.ts), and its staged set is retired. A job that had already ended or was deleted leaves the
  * file to be settled here.
  */
 export async function endFileJob(db: PrismaClient, job: Job, status: 'FAILED' | 'CANCELLED', stopReason: string, message: string, setId?: string): Promise<void> {
@@ -226,11 +225,7 @@ export async function endFileJob(db: PrismaClient, job: Job, status: 'FAILED' | 
   });
   if (setId) await retireSet(db, setId);
   else await db.passageSet.updateMany({ where: { jobId: job.id, state: 'STAGED' }, data: { state: 'RETIRED', jobId: null } });
-  const [file] = await db.file.updateManyAndReturn({
-    where: { id: job.fileId!, processingStatus: { in: ACTIVE_FILE_STATUSES } },
-    data: { processingStatus: 'ERROR', errorMessage: message },
-  });
-  if (file) events.publish('file', file.organizationId, fileChange(file));
+  await fileToError(db, job.organizationId, job.fileId!, message);
 }
 
 /**
