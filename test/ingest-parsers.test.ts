@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { openDocument, splitSection, type DocumentPiece } from '../src/ingest/document-stream.js';
 import { DEFAULT_LIMITS } from '../src/ingest/limits.js';
 import { detectMediaType, SNIFF_BYTES, SUPPORTED_TYPES_DESCRIPTION } from '../src/ingest/media-types.js';
+import { Utf8Check } from '../src/ingest/parsers/decode.js';
 import { type DocumentKind, parse, ParseError, type ParsedDocument } from '../src/ingest/parsers/index.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -263,6 +264,24 @@ describe('text decoding', () => {
   it('strips a UTF-8 BOM, normalises line endings and drops NUL characters', async () => {
     const doc = await parse({ bytes: Buffer.from('\ufeffline one\r\nline two\rline three\u0000', 'utf8'), name: 'x.txt', kind: 'text' });
     expect(doc.text).toBe('line one\nline two\nline three');
+  });
+});
+
+describe('Utf8Check', () => {
+  const verdict = (pieces: Buffer[]) => {
+    const check = new Utf8Check();
+    for (const piece of pieces) check.push(piece);
+    return check.end();
+  };
+  const cutEvery = (bytes: Buffer, n: number) => Array.from({ length: Math.ceil(bytes.length / n) }, (_, i) => bytes.subarray(i * n, (i + 1) * n));
+
+  it('finds UTF-8 valid however its characters are cut between pieces, and invalid bytes or a cut-short end invalid', () => {
+    const text = Buffer.from('Grès, schiste — 花崗岩 🪨 and plain ASCII. '.repeat(20), 'utf8');
+    for (const n of [1, 2, 3, 5, 7, 64]) expect(verdict(cutEvery(text, n)), `pieces of ${n}`).toBe(true);
+    const latin1 = Buffer.concat([text, Buffer.from([0xe9, 0x20]), text]); // é in Latin-1, far from the start
+    for (const n of [1, 3, 64]) expect(verdict(cutEvery(latin1, n))).toBe(false);
+    expect(verdict(cutEvery(text.subarray(0, text.indexOf(0xf0) + 2), 4))).toBe(false); // the emoji cut short
+    expect(verdict([])).toBe(true);
   });
 });
 

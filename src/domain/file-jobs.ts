@@ -7,7 +7,7 @@ import type { File, Job, Prisma, PrismaClient } from '../generated/prisma/client
 import { detectMediaType } from '../ingest/media-types.js';
 import { fileJobRow } from './file-state.js';
 import { getFile } from './files.js';
-import { ACTIVE_JOB_STATUSES } from './jobs.js';
+import { ACTIVE_JOB_STATUSES } from './job-states.js';
 
 /**
  * Jobs that process an existing file again from its stored original: on request (`reprocessFile`) and when its
@@ -72,8 +72,11 @@ async function detectedType(db: PrismaClient, file: File): Promise<Prisma.InputJ
     orderBy: { createdAt: 'desc' },
     select: { metadata: true },
   });
-  const meta = previous?.metadata as { kind?: string; mediaType?: string; language?: string } | null;
-  if (meta?.kind) return { kind: meta.kind, mediaType: meta.mediaType ?? file.mediaType ?? 'application/octet-stream', ...(meta.language ? { language: meta.language } : {}), fileName: file.originalFileName };
+  const meta = previous?.metadata as { kind?: string; mediaType?: string; language?: string; utf8?: boolean } | null;
+  if (meta?.kind) {
+    const { kind, language, utf8 } = meta;
+    return { kind, mediaType: meta.mediaType ?? file.mediaType ?? 'application/octet-stream', ...(language ? { language } : {}), ...(utf8 !== undefined ? { utf8 } : {}), fileName: file.originalFileName };
+  }
   const head = await db.fileBlob.findFirst({ where: { fileId: file.id, seq: 0 }, select: { data: true } });
   const type = detectMediaType(file.originalFileName, Buffer.from(head?.data ?? new Uint8Array()));
   if (!type) throw badInput(`The type of file ${file.id} cannot be determined again; upload it again`, 'id');

@@ -1,6 +1,6 @@
 import iconv from 'iconv-lite';
 import { emptyDocument } from './parsers/builder.js';
-import { bomEncoding, cleanText, guessEncoding, sniffUtf16 } from './parsers/decode.js';
+import { bomEncoding, cleanText, guessEncoding, sniffUtf16, Utf8Check } from './parsers/decode.js';
 import { parse, type DocumentKind, type ParsedDocument, type Section } from './parsers/index.js';
 import { PdfPages } from './parsers/pdf.js';
 import { InflateLimitExceeded } from './parsers/zip-guard.js';
@@ -50,11 +50,13 @@ export interface OpenOptions {
   language?: string;
   limits: IngestLimits;
   windowChars?: number;
+  /** Whether the whole file is valid UTF-8, when the upload checked it (Utf8Check): the file is then read once. */
+  utf8?: boolean;
 }
 
 export async function openDocument(source: ByteSource, options: OpenOptions): Promise<DocumentStream> {
   const windowChars = options.windowChars ?? WINDOW_CHARS;
-  if (STREAMED.has(options.kind)) return streamText(source, windowChars);
+  if (STREAMED.has(options.kind)) return streamText(source, windowChars, options.utf8);
   checkWholeParse(options.limits, source.size, options.kind.toUpperCase());
   const parts: Buffer[] = [];
   for await (const chunk of source.chunks()) parts.push(chunk);
@@ -161,8 +163,8 @@ function trimmed(text: string, startOffset: number): Section | null {
  * UTF-8 (checked over the whole file, streaming, before any text is used), else a statistical guess from the first
  * bytes, as parsers/decode.ts does for a whole file. Line ends are normalised and NULs dropped across piece edges.
  */
-async function streamText(source: ByteSource, windowChars: number): Promise<DocumentStream> {
-  const encoding = await detectEncoding(source);
+async function streamText(source: ByteSource, windowChars: number, utf8?: boolean): Promise<DocumentStream> {
+  const encoding = await detectEncoding(source, utf8);
   let read = 0;
   let emitted = false;
   let note: string | undefined = encoding.guessed ? `text encoding guessed as ${encoding.name}` : undefined;
@@ -201,30 +203,19 @@ async function streamText(source: ByteSource, windowChars: number): Promise<Docu
   return { pieces: pieces(), note: () => note, progress: () => (source.size ? read / source.size : 1) };
 }
 
-async function detectEncoding(source: ByteSource): Promise<{ name: string; guessed: boolean }> {
+/** `utf8`: the upload's verdict on the whole file, if known; then only the first bytes are read here. */
+async function detectEncoding(source: ByteSource, utf8?: boolean): Promise<{ name: string; guessed: boolean }> {
   let head: Buffer | null = null;
-  const utf8 = new TextDecoder('utf-8', { fatal: true });
-  let valid = true;
+  const check = new Utf8Check();
   for await (const chunk of source.chunks()) {
     if (!head) {
       head = chunk;
       const known = bomEncoding(head) ?? sniffUtf16(head);
       if (known) return { name: known, guessed: false };
+      if (utf8 !== undefined) break;
     }
-    try {
-      utf8.decode(chunk, { stream: true });
-    } catch {
-      valid = false;
-      break;
-    }
+    check.push(chunk);
   }
-  if (valid) {
-    try {
-      utf8.decode();
-      return { name: 'utf-8', guessed: false };
-    } catch {
-      // a truncated sequence at the very end
-    }
-  }
+  if (utf8 ?? check.end()) return { name: 'utf-8', guessed: false };
   return { name: guessEncoding(head ?? Buffer.alloc(0)), guessed: true };
 }

@@ -53,6 +53,8 @@ export interface FileJobMetadata {
   kind: DocumentKind;
   language?: string;
   mediaType: string;
+  /** Whether the file's bytes are valid UTF-8, as the upload found them (absent for files uploaded before). */
+  utf8?: boolean;
 }
 
 export interface PipelineOptions {
@@ -234,7 +236,7 @@ class Run {
     const resumeAt = set.storedChunks;
     this.counts.stored = this.counts.embedded = resumeAt;
     const metrics = this.options.metrics;
-    const stream = (this.stream = await openDocument(blobSource(runner, file, metrics && ((bytes) => metrics.ingestBytes.inc(bytes))), { kind: meta.kind, name: file.originalFileName, language: meta.language, limits: this.options.limits, windowChars: this.options.limits.windowChars }));
+    const stream = (this.stream = await openDocument(blobSource(runner, file, metrics && ((bytes) => metrics.ingestBytes.inc(bytes))), { kind: meta.kind, name: file.originalFileName, language: meta.language, limits: this.options.limits, windowChars: this.options.limits.windowChars, utf8: meta.utf8 }));
     await this.step('CHUNKING', 'chunking');
 
     const embedder = createEmbedder(config, this.options.embedderEnv, {

@@ -17,6 +17,7 @@ import { getSource } from '../domain/sources.js';
 import type { SqlRunner } from '../core/db/sql.js';
 import type { File, Job, PrismaClient, Source } from '../generated/prisma/client.js';
 import { detectMediaType, SNIFF_BYTES, SUPPORTED_TYPES_DESCRIPTION, type MediaType } from './media-types.js';
+import { Utf8Check } from './parsers/decode.js';
 import type { FileJobMetadata } from './pipeline.js';
 
 /**
@@ -115,7 +116,7 @@ export async function uploadFile(deps: UploadDeps, incoming: IncomingUpload, req
       for await (const data of createReadStream(staged!.path, { highWaterMark: BLOB_BYTES })) {
         await tx.query('INSERT INTO "FileBlob" ("fileId", seq, "organizationId", data) VALUES ($1, $2, $3, $4)', [file.id, seq++, org, data]);
       }
-      const row = fileJobRow({ organizationId: org, userId: actor.userId, sourceId: source.id, fileId: file.id, task: 'file_processing', metadata: { ...jobMetadata(type, name) }, callbackUrl });
+      const row = fileJobRow({ organizationId: org, userId: actor.userId, sourceId: source.id, fileId: file.id, task: 'file_processing', metadata: { ...jobMetadata(type, name, staged!.utf8) }, callbackUrl });
       const [job] = await tx.query<{ id: string }>(
         `INSERT INTO "Job" ("organizationId", "userId", "createdById", "jobType", status, task, "sourceId", "fileId", metadata, "requestId", "callbackUrl", "updatedAt")
          VALUES ($1, $2, $3, $4::"JobType", $5::"JobStatus", $6, $7, $8, $9::jsonb, $10, $11, now()) RETURNING id`,
@@ -137,8 +138,8 @@ export async function uploadFile(deps: UploadDeps, incoming: IncomingUpload, req
   }
 }
 
-const jobMetadata = (type: MediaType, fileName: string): FileJobMetadata & { fileName: string; language?: string } => {
-  const meta: FileJobMetadata & { fileName: string; language?: string } = { kind: type.kind, mediaType: type.mediaType, fileName };
+const jobMetadata = (type: MediaType, fileName: string, utf8: boolean): FileJobMetadata & { fileName: string; language?: string } => {
+  const meta: FileJobMetadata & { fileName: string; language?: string } = { kind: type.kind, mediaType: type.mediaType, fileName, utf8 };
   if (type.language) meta.language = type.language;
   return meta;
 };
@@ -194,6 +195,8 @@ interface Staged {
   size: number;
   sha256: string;
   head: Buffer;
+  /** The whole file is valid UTF-8 (checked as it streamed in, so processing reads it once). */
+  utf8: boolean;
 }
 
 /** Streams the body to a temporary file, counting, hashing and keeping the first bytes; refuses past maxBytes. */
@@ -202,6 +205,7 @@ async function stage(stream: Readable, maxBytes: number): Promise<Staged> {
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, randomUUID());
   const hash = createHash('sha256');
+  const utf8 = new Utf8Check();
   const headParts: Buffer[] = [];
   let headLength = 0;
   let size = 0;
@@ -210,6 +214,7 @@ async function stage(stream: Readable, maxBytes: number): Promise<Staged> {
       size += chunk.length;
       if (size > maxBytes) return callback(tooLarge(maxBytes));
       hash.update(chunk);
+      utf8.push(chunk);
       if (headLength < SNIFF_BYTES) {
         const part = chunk.subarray(0, SNIFF_BYTES - headLength);
         headParts.push(Buffer.from(part));
@@ -228,7 +233,7 @@ async function stage(stream: Readable, maxBytes: number): Promise<Staged> {
     if (code === 'FILE_TOO_LARGE' || /exceeds the \d+ byte size limit/.test(message ?? '')) throw tooLarge(maxBytes);
     throw badInput(`The upload could not be read: ${(error as Error).message}`, 'file');
   }
-  return { path: file, size, sha256: hash.digest('hex'), head: Buffer.concat(headParts) };
+  return { path: file, size, sha256: hash.digest('hex'), head: Buffer.concat(headParts), utf8: utf8.end() };
 }
 
 export const tooLarge = (maxBytes: number) =>

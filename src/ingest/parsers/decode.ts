@@ -3,6 +3,7 @@
  * UTF-8, and only then a statistical guess (chardet) decoded with iconv-lite. ISO-8859-1 is read as Windows-1252, as
  * browsers do: the two agree on every printable character, and 0x80–0x9F are curly quotes, dashes and € in real files.
  */
+import { isUtf8 } from 'node:buffer';
 import chardet from 'chardet';
 import iconv from 'iconv-lite';
 
@@ -44,15 +45,6 @@ export function sniffUtf16(bytes: Uint8Array): 'utf-16le' | 'utf-16be' | null {
   return null;
 }
 
-function isUtf8(bytes: Uint8Array): boolean {
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const UTF8_NAMES = new Set(['UTF-8', 'ASCII']);
 
 export function guessEncoding(bytes: Uint8Array): string {
@@ -81,4 +73,37 @@ export function decodeText(bytes: Buffer): DecodedText {
 /** The note a parser attaches when it had to guess the encoding, so a garbled result can be explained. */
 export function encodingNote(decoded: DecodedText): string | undefined {
   return decoded.guessed ? `text encoding guessed as ${decoded.encoding}` : undefined;
+}
+
+/**
+ * Whether bytes given a piece at a time are valid UTF-8 (node's isUtf8, with a character cut between two pieces
+ * carried over): the upload checks its bytes as they stream to disk, so processing need not read a file twice.
+ */
+export class Utf8Check {
+  private carry: Buffer = Buffer.alloc(0);
+  private valid = true;
+
+  push(chunk: Buffer): void {
+    if (!this.valid) return;
+    const bytes = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk;
+    const cut = completeLength(bytes);
+    this.valid = isUtf8(bytes.subarray(0, cut));
+    this.carry = Buffer.from(bytes.subarray(cut));
+  }
+
+  /** The verdict once every piece is in: a character left incomplete at the end is invalid. */
+  end(): boolean {
+    return this.valid && this.carry.length === 0;
+  }
+}
+
+/** The length of `bytes` without a multi-byte character its end cuts short. */
+function completeLength(bytes: Uint8Array): number {
+  for (let i = bytes.length - 1; i >= Math.max(0, bytes.length - 4); i--) {
+    const b = bytes[i];
+    if ((b & 0xc0) === 0x80) continue; // a continuation byte: look for its lead
+    const needed = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return bytes.length - i < needed ? i : bytes.length;
+  }
+  return bytes.length;
 }
