@@ -31,6 +31,7 @@ import type { RedisConnections } from './core/redis.js';
 import { SubscriptionRegistry, type SubscriptionConnection } from './core/subscription-limits.js';
 import { ScopedClients } from './core/tenancy.js';
 import { EmbeddingCatalog } from './domain/embedding-config.js';
+import { Embedders } from './ingest/embedders/index.js';
 import type { Ingest } from './ingest/worker.js';
 import { schema } from './schema/index.js';
 import { createRestHandler, isRestPath } from './rest/handler.js';
@@ -90,6 +91,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
   const uploads = { maxBytes: config.MAX_UPLOAD_BYTES, maxFiles: config.MAX_UPLOAD_FILES };
   const transact: Context['transact'] = (fn) => db.withRunner((runner) => runner.transaction(fn));
   const embeddings = new EmbeddingCatalog(config);
+  const embedders = new Embedders(embeddings.env, { observer: (provider) => metrics.embeddingObserver(provider) });
   const scopedClients = new ScopedClients(db.prisma);
   const tenants: Context['tenants'] = { for: (organizationId) => scopedClients.for(organizationId), root: db.prisma };
   const authenticator = new Authenticator(db.prisma, config.AUTH_CACHE_TTL_MS);
@@ -119,7 +121,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
     noteOrganization(actor.organizationId);
     connection ??= registry.connection(actor.apiKeyId);
     return {
-      actor, db: scopedClients.for(actor.organizationId), tenants, sql: db.sql, log, embeddings, authenticator, ingest, uploads, transact,
+      actor, db: scopedClients.for(actor.organizationId), tenants, sql: db.sql, log, embeddings, embedders, authenticator, ingest, uploads, transact,
       subscriptions: { registry, connection },
     };
   };
@@ -310,12 +312,10 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
         if (paramsTooDeep(params, config.JSON_MAX_DEPTH)) {
           return [new GraphQLError(new JsonDepthError(config.JSON_MAX_DEPTH).message, { extensions: { code: 'BAD_USER_INPUT' } })];
         }
-        const { schema, execute, subscribe, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.request.socket,
-          params,
-        });
+        // One context per operation (resolvers cache per context object, and operations must not share caches), and
+        // the same object envelop's hooks see from parse to execute: the metrics plugin keys its labels on it.
+        const contextValue = { ...ctx.extra.context!, req: ctx.extra.request, socket: ctx.extra.request.socket, params };
+        const { schema, execute, subscribe, parse, validate } = yoga.getEnveloped(contextValue);
         let document;
         try {
           document = parse(params.query);
@@ -329,8 +329,7 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
           operationName: params.operationName,
           document,
           variableValues: params.variables,
-          // A copy per operation: resolvers cache per context object, and operations must not share caches.
-          contextValue: { ...ctx.extra.context! },
+          contextValue,
           rootValue: { execute, subscribe },
         };
         const errors = validate(args.schema, args.document);

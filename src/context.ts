@@ -5,6 +5,7 @@ import type { Logger } from './core/logger.js';
 import type { Tenants } from './core/tenancy.js';
 import type { SubscriptionConnection, SubscriptionRegistry } from './core/subscription-limits.js';
 import type { EmbeddingCatalog } from './domain/embedding-config.js';
+import type { Embedders } from './ingest/embedders/index.js';
 import type { Ingest } from './ingest/worker.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 
@@ -17,6 +18,8 @@ export interface Context {
   log: Logger;
   /** Embedding providers this server can use, for resolving handles and configs. */
   embeddings: EmbeddingCatalog;
+  /** Builds embedders for configs, their requests counted in the process's metrics (search embeds its query text). */
+  embedders: Embedders;
   /** Other organizations' scoped clients, for server administration only (domain/administration.ts). */
   tenants: Tenants;
   /** For dropping a revoked key from the authentication cache. */

@@ -10,6 +10,7 @@ import { createTestApp, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
 import { FakeOpenAI } from './support/fake-openai.js';
 import { uploadOne } from './support/upload.js';
+import { Sink, sseClient, wsClient } from './support/subscriptions.js';
 import { until } from './support/wait.js';
 
 const TOKEN = 'metrics-token-0123456789';
@@ -108,6 +109,44 @@ describe.each(databaseKinds())('metrics, request ids and the access log on %s', 
     expect(sample(await metrics(), 'graphql_envelop_error_result', { operationName: 'Typo', phase: 'validate', code: 'BAD_USER_INPUT' })).toBe(1);
   });
 
+  it('counts operations over WebSocket and SSE as over HTTP: queries, refused queries and subscriptions once ended', async () => {
+    const source = (await (await gql('mutation { createSource(input: { name: "counted" }) { source { id } } }')).json()).data.createSource.source.id;
+    const missingId = 'source-00000000-0000-4000-8000-000000000000';
+    const ws = wsClient(url, key, { lazy: false });
+    const sse = sseClient(url, key);
+    try {
+      const wsQuery = new Sink('ws query');
+      ws.subscribe({ query: 'query WsProbe { me { user { id } } }' }, wsQuery.sink);
+      await wsQuery.until((s) => s.completed);
+      expect(wsQuery.results[0].errors).toBeUndefined();
+      const wsMissing = new Sink('ws missing');
+      ws.subscribe({ query: `query WsMissing { source(id: "${missingId}") { id } }` }, wsMissing.sink);
+      await wsMissing.until((s) => s.completed);
+      expect(wsMissing.results[0].errors?.[0].extensions?.code).toBe('NOT_FOUND');
+      const wsWatch = new Sink('ws subscription');
+      const stopWs = ws.subscribe({ query: 'subscription WsWatch($s: ID!) { sourceFilesChanged(sourceId: $s) { fileId } }', variables: { s: source } }, wsWatch.sink);
+      const sseQuery = new Sink('sse query');
+      sse.subscribe({ query: 'query SseProbe { me { user { id } } }' }, sseQuery.sink);
+      await sseQuery.until((s) => s.completed);
+      const sseWatch = new Sink('sse subscription');
+      const stopSse = sse.subscribe({ query: 'subscription SseWatch($s: ID!) { sourceFilesChanged(sourceId: $s) { fileId } }', variables: { s: source } }, sseWatch.sink);
+      await until(metrics, (text) => sample(text, 'quarry_subscriptions_open') === 2);
+      stopWs();
+      stopSse();
+      const text = await until(metrics, (t) => sample(t, 'graphql_envelop_request', { operationName: 'SseWatch' }) === 1 && sample(t, 'graphql_envelop_request', { operationName: 'WsWatch' }) === 1);
+      expect(sample(text, 'graphql_envelop_request', { operationName: 'WsProbe', operationType: 'query', outcome: 'ok' })).toBe(1);
+      expect(sample(text, 'graphql_envelop_request_duration_count', { operationName: 'WsProbe', outcome: 'ok' })).toBe(1);
+      expect(sample(text, 'graphql_envelop_request', { operationName: 'WsMissing', operationType: 'query', outcome: 'error' })).toBe(1);
+      expect(sample(text, 'graphql_envelop_error_result', { operationName: 'WsMissing', phase: 'execute', code: 'NOT_FOUND' })).toBe(1);
+      expect(sample(text, 'graphql_envelop_request', { operationName: 'SseProbe', operationType: 'query', outcome: 'ok' })).toBe(1);
+      expect(sample(text, 'graphql_envelop_request', { operationName: 'WsWatch', operationType: 'subscription', outcome: 'ok' })).toBe(1);
+      expect(sample(text, 'graphql_envelop_request', { operationName: 'SseWatch', operationType: 'subscription', outcome: 'ok' })).toBe(1);
+    } finally {
+      await ws.dispose();
+      sse.dispose();
+    }
+  });
+
   it('times REST calls by route template, never by raw path', async () => {
     const id = 'source-00000000-0000-4000-8000-00000000abcd';
     const labels = { method: 'GET', route: '/v1/sources/{source_id}', status: '404' };
@@ -159,6 +198,15 @@ describe.each(databaseKinds())('metrics, request ids and the access log on %s', 
     expect(sample(after, 'quarry_embedding_requests_total', { provider: 'openai', outcome: 'ok' })).toBe(okBefore + 1);
     expect(sample(after, 'quarry_embedding_requests_total', { provider: 'openai', outcome: 'error' })).toBe(errorBefore + 1);
     expect(sample(after, 'quarry_embedding_request_duration_seconds_count', { provider: 'openai' })).toBe(okBefore + errorBefore + 2);
+    // A search embeds its query text with the source's provider: that request is counted too.
+    const requestsBefore = fake.requests;
+    const search = await (await gql('query($s: ID!) { searchPassages(query: "basalt", sourceIds: [$s], mode: VECTOR) { passage { id } } }', { s: source })).json();
+    expect(search.errors).toBeUndefined();
+    expect(search.data.searchPassages.length).toBeGreaterThan(0);
+    expect(fake.requests).toBe(requestsBefore + 1);
+    const searched = await metrics();
+    expect(sample(searched, 'quarry_embedding_requests_total', { provider: 'openai', outcome: 'ok' })).toBe(okBefore + 2);
+    expect(sample(searched, 'quarry_embedding_request_duration_seconds_count', { provider: 'openai' })).toBe(okBefore + errorBefore + 3);
   });
 
   it('gauges open WebSockets and subscriptions', async () => {

@@ -2,7 +2,7 @@ import type { Actor } from '../core/auth.js';
 import type { SqlReader } from '../core/db/reader.js';
 import { badInput } from '../core/errors.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
-import { createEmbedder, type EmbedderEnv } from '../ingest/embedders/index.js';
+import type { Embedders } from '../ingest/embedders/index.js';
 import { getAgent } from './agents.js';
 import { asEmbeddingConfig, sameEmbedding } from './embedding-config.js';
 import { requireId } from './ids.js';
@@ -23,7 +23,7 @@ export interface SearchInput {
   mode?: PassageSearchMode | null;
 }
 
-export async function searchByText(db: PrismaClient, sql: SqlReader, actor: Actor, env: EmbedderEnv, input: SearchInput): Promise<PassageHit[]> {
+export async function searchByText(db: PrismaClient, sql: SqlReader, actor: Actor, embedders: Embedders, input: SearchInput): Promise<PassageHit[]> {
   const mode = input.mode ?? 'HYBRID';
   if (!input.query.trim()) throw badInput('query must not be empty', 'query');
   let sourceIds = input.sourceIds?.map((id) => requireId('source', id, 'sourceIds')) ?? null;
@@ -49,6 +49,6 @@ export async function searchByText(db: PrismaClient, sql: SqlReader, actor: Acto
       input.sourceIds ? 'sourceIds' : 'agentId',
     );
   }
-  const [queryVector] = await createEmbedder(config, env).embed([input.query]);
+  const [queryVector] = await embedders.for(config).embed([input.query]);
   return searchPassages(sql, actor, { mode, ...common, queryVector, dim: config.dim });
 }

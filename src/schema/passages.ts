@@ -94,7 +94,7 @@ builder.queryField('searchPassages', (t) =>
     // plain fields, so one request holds a few dozen searches at most (GRAPHQL_MAX_COMPLEXITY).
     complexity: (args) => ({ field: 100, multiplier: args.topK ?? 10 }),
     resolve: (_root, args, ctx) =>
-      searchByText(ctx.db, ctx.sql, ctx.actor, ctx.embeddings.env, {
+      searchByText(ctx.db, ctx.sql, ctx.actor, ctx.embedders, {
         ...args,
         sourceIds: args.sourceIds?.map(String),
         fileIds: args.fileIds?.map(String),

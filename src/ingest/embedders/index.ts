@@ -45,6 +45,22 @@ export function createEmbedder(config: EmbeddingConfig, env: EmbedderEnv, option
   }
 }
 
+/**
+ * The embedders of a process: the providers' variables, the tuning, and where each request to a remote provider is
+ * reported (metrics). What embeds outside the ingestion pipeline (a search embedding its query text) builds its
+ * embedders here, so its requests are counted and tuned as the pipeline's are.
+ */
+export class Embedders {
+  constructor(
+    readonly env: EmbedderEnv,
+    private readonly options: EmbedderOptions = {},
+  ) {}
+
+  for(config: EmbeddingConfig): Embedder {
+    return createEmbedder(config, this.env, this.options);
+  }
+}
+
 /** Every remote provider speaks OpenAI's embeddings API; what differs is where, with which key. */
 function remoteEmbedder(spec: ProviderSpec, config: EmbeddingConfig, env: EmbedderEnv, options: EmbedderOptions): OpenAIEmbedder {
   const apiKey = envValue(env, spec.keyVar);
