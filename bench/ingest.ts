@@ -2,7 +2,7 @@
  * npm run bench:ingest — ingestion end to end on PostgreSQL with the local embedder, through the real HTTP API of a
  * server running in its own process (as `npm start` runs it):
  *   1. plain-text throughput: MB/s from the first uploaded byte to every file `completed` (target ≥ 2 MB/s);
- *   2. PDF pages per second for a text PDF (target ≥ 50 pages/s);
+ *   2. PDF pages per second for a text PDF (target ≥ 100 pages/s);
  *   3. peak RSS growth of the server while a 200 MB file is uploaded (target ≤ 64 MB);
  *   4. HTTP requests made to an OpenAI-compatible server for a file of ≥ 1,000 chunks (target ≤ 2).
  *   5. raw: the same passages (chunked and embedded by Quarry's own code beforehand, not timed) inserted straight
@@ -12,7 +12,7 @@
  *      completed, peak RSS growth of the server, and the p99 latency of /healthz and of a small GraphQL read polled
  *      every 100 ms throughout (targets: RSS ≤ 256 MB, /healthz p99 ≤ 200 ms, read p99 ≤ 500 ms).
  * Each figure is the median of RUNS runs (default 3). Needs DATABASE_URL; the bench uses a database of its own
- * (quarry_bench_ingest on the same server), created afresh each time. ONLY picks figures (text,pdf,rss,requests),
+ * (DATABASE_URL's name + `_bench_ingest`, on the same server), created afresh each time. ONLY picks figures (text,pdf,rss,requests),
  * VERBOSE=1 prints the server's per-file step timings, WORKER_CONCURRENCY sets the server's (default 2), and
  * SERVER_NODE_ARGS passes node flags to the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
  */
@@ -49,7 +49,8 @@ if (!baseUrl) {
   console.error('Set DATABASE_URL to a PostgreSQL server with pgvector (see README).');
   process.exit(1);
 }
-const dbName = 'quarry_bench_ingest';
+// A database of its own beside DATABASE_URL's (quarry_x → quarry_x_bench_ingest), so benches on one server do not collide.
+const dbName = `${/\/([^/?]+)(\?|$)/.exec(baseUrl)?.[1] ?? 'quarry'}_bench_ingest`;
 const databaseUrl = baseUrl.replace(/\/[^/?]+(\?|$)/, `/${dbName}$1`);
 
 // ── corpus ─────────────────────────────────────────────────────────────────────────────────────────────
@@ -198,12 +199,19 @@ function uploadBytes(url: string, sourceId: string, name: string, bytes: Uint8Ar
   });
 }
 
-async function waitCompleted(url: string, fileIds: string[], pollMs = 20) {
+/**
+ * Waits until every file is COMPLETED, in one request per poll: the polling itself costs the server little
+ * (it shares the cores with the work measured), and 50 ms is 1% of the shortest run.
+ */
+async function waitCompleted(url: string, fileIds: string[], pollMs = 50) {
+  const query = `query(${fileIds.map((_, i) => `$f${i}: ID!`).join(', ')}) { ${fileIds.map((_, i) => `f${i}: file(id: $f${i}) { processingStatus errorMessage totalChunks }`).join(' ')} }`;
+  const variables = Object.fromEntries(fileIds.map((id, i) => [`f${i}`, id]));
   for (;;) {
-    const states = await Promise.all(fileIds.map((id) => gql(url, 'query($id: ID!) { file(id: $id) { processingStatus errorMessage totalChunks } }', { id })));
-    const failed = states.find((s) => s.file.processingStatus === 'ERROR');
-    if (failed) throw new Error(`file failed: ${failed.file.errorMessage}`);
-    if (states.every((s) => s.file.processingStatus === 'COMPLETED')) return states.map((s) => s.file);
+    const data = await gql(url, query, variables);
+    const states = fileIds.map((_, i) => data[`f${i}`] as { processingStatus: string; errorMessage: string | null; totalChunks: number });
+    const failed = states.find((s) => s.processingStatus === 'ERROR');
+    if (failed) throw new Error(`file failed: ${failed.errorMessage}`);
+    if (states.every((s) => s.processingStatus === 'COMPLETED')) return states;
     await new Promise((r) => setTimeout(r, pollMs));
   }
 }
@@ -418,7 +426,7 @@ async function main() {
   const show = (xs: number[], line: () => string) => xs.length && console.log(line());
   show(textMbps, () => `  plain text, ${TEXT_MB} MB in 4 files, upload → completed : ${fmt(textMbps)} MB/s   (target ≥ 2 MB/s; ratio ${(median(textMbps) / 2).toFixed(2)})`);
   show(rawMbps, () => `  raw: the same passages through pg, one transaction     : ${fmt(rawMbps)} MB/s   (Quarry / raw: ${(median(textMbps) / median(rawMbps)).toFixed(2)}, target ≥ 0.9)`);
-  show(pdfPps, () => `  text PDF, ${PDF_PAGES} pages, upload → completed        : ${fmt(pdfPps, 1)} pages/s   (target ≥ 50; ratio ${(median(pdfPps) / 50).toFixed(2)})`);
+  show(pdfPps, () => `  text PDF, ${PDF_PAGES} pages, upload → completed        : ${fmt(pdfPps, 1)} pages/s   (target ≥ 100; ratio ${(median(pdfPps) / 100).toFixed(2)})`);
   show(rssGrowth, () => `  peak RSS growth while uploading ${BIG_MB} MB            : ${fmt(rssGrowth, 1)} MB   (target ≤ 64 MB; ratio ${(median(rssGrowth) / 64).toFixed(2)})`);
   for (const [kind, f] of Object.entries(big)) {
     console.log(

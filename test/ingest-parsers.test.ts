@@ -3,6 +3,8 @@ import { Document, HeadingLevel, Packer, Paragraph, Table, TableCell, TableRow, 
 import iconv from 'iconv-lite';
 import { PDFDocument, StandardFonts, rgb } from 'pdf-lib';
 import { describe, expect, it } from 'vitest';
+import { openDocument, splitSection, type DocumentPiece } from '../src/ingest/document-stream.js';
+import { DEFAULT_LIMITS } from '../src/ingest/limits.js';
 import { detectMediaType, SNIFF_BYTES, SUPPORTED_TYPES_DESCRIPTION } from '../src/ingest/media-types.js';
 import { type DocumentKind, parse, ParseError, type ParsedDocument } from '../src/ingest/parsers/index.js';
 
@@ -285,6 +287,27 @@ describe('PDF', () => {
       const doc = await parseAs('scan.pdf', await makePdf([...pages]));
       expect(doc).toEqual({ text: '', sections: [], note: 'no text layer found (image-only PDF?)' });
     }
+  });
+
+  it('streams page by page the text and sections the whole parse gives, windows and note included', async () => {
+    const long = Array.from({ length: 30 }, (_, i) => `Line ${i} of a long page about granite.`);
+    const bytes = await makePdf([['First page.'], 'blank', long, ['Last page.']]);
+    const whole = await parseAs('manual.pdf', bytes);
+    const stream = await openDocument({ size: bytes.length, async *chunks() { yield bytes; } }, { kind: 'pdf', name: 'm.pdf', limits: DEFAULT_LIMITS, windowChars: 300 });
+    const pieces: DocumentPiece[] = [];
+    const progress: number[] = [];
+    for await (const piece of stream.pieces) {
+      pieces.push(piece);
+      progress.push(stream.progress());
+    }
+    expect(pieces.map((p) => p.text).join('')).toBe(whole.text);
+    const sections = pieces.flatMap((p) => p.sections);
+    expect(sections.length).toBeGreaterThan(whole.sections.length); // the long page is cut into windows
+    for (const section of sections) expect(whole.text.slice(section.startOffset, section.startOffset + section.text.length)).toBe(section.text);
+    expect(sections.map((s) => s.page)).toEqual(whole.sections.flatMap((s) => splitSection(s, 300).map(() => s.page)));
+    expect(progress[0]).toBeLessThan(1); // progress moves with the pages read
+    expect(stream.progress()).toBe(1);
+    expect(stream.note()).toBe(whole.note);
   });
 
   it('throws a ParseError saying the PDF is damaged', async () => {

@@ -2,6 +2,7 @@ import iconv from 'iconv-lite';
 import { emptyDocument } from './parsers/builder.js';
 import { bomEncoding, cleanText, guessEncoding, sniffUtf16 } from './parsers/decode.js';
 import { parse, type DocumentKind, type ParsedDocument, type Section } from './parsers/index.js';
+import { PdfPages } from './parsers/pdf.js';
 import { InflateLimitExceeded } from './parsers/zip-guard.js';
 import { checkWholeParse, inflateBudget, inflateError, type IngestLimits } from './limits.js';
 
@@ -38,6 +39,9 @@ export interface DocumentStream {
 /** Characters per window: chunking one takes a few tens of milliseconds, and one is stored as one text piece. */
 export const WINDOW_CHARS = 64 * 1024;
 
+/** Between two pages of a PDF's text, as parsers/builder.ts puts it. */
+const PAGE_SEPARATOR = '\n\n';
+
 const STREAMED: ReadonlySet<DocumentKind> = new Set(['text', 'code', 'yaml', 'toml', 'xml']);
 
 export interface OpenOptions {
@@ -56,6 +60,7 @@ export async function openDocument(source: ByteSource, options: OpenOptions): Pr
   for await (const chunk of source.chunks()) parts.push(chunk);
   const bytes = Buffer.concat(parts);
   parts.length = 0;
+  if (options.kind === 'pdf') return streamPdf(bytes, windowChars);
   let doc: ParsedDocument;
   try {
     doc = await parse({
@@ -90,6 +95,30 @@ async function* windowsOf(doc: ParsedDocument, windowChars: number, reached: (of
   }
   if (at < doc.text.length) yield { text: doc.text.slice(at), sections: [] };
   reached(doc.text.length);
+}
+
+/**
+ * A PDF read page by page (pdf.js needs the whole file, but not the whole text): the first pages are chunked, embedded
+ * and stored while the next ones are read. The text is what parsePdf gives: the pages with text, blank-line separated.
+ */
+async function streamPdf(bytes: Buffer, windowChars: number): Promise<DocumentStream> {
+  const reader = await PdfPages.open(bytes);
+  async function* pieces(): AsyncGenerator<DocumentPiece> {
+    let offset = 0;
+    for await (const { page, text } of reader.pages()) {
+      const separator = offset > 0 ? PAGE_SEPARATOR : '';
+      const pageText = separator + text;
+      let at = offset;
+      for (const window of splitSection({ text, page, startOffset: offset + separator.length }, windowChars)) {
+        const end = window.startOffset + window.text.length;
+        yield { text: pageText.slice(at - offset, end - offset), sections: [window] };
+        at = end;
+      }
+      if (at < offset + pageText.length) yield { text: pageText.slice(at - offset), sections: [] };
+      offset += pageText.length;
+    }
+  }
+  return { pieces: pieces(), note: () => reader.note(), progress: () => reader.progress() };
 }
 
 /** A section cut into windows of at most `max` characters at the best breaks, each trimmed, same page and headings. */

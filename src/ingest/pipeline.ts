@@ -90,6 +90,12 @@ export interface JobRunResult {
 const PROGRESS_EVERY_MS = 1000;
 /** Texts per call to the in-process embedder: its CPU work is cut so requests are answered in between. */
 const LOCAL_EMBED_SLICE = 64;
+/**
+ * Chunks per batch with the in-process embedder, which has no request to save (a remote provider gets batches of
+ * INGEST_BATCH_SIZE, so few requests): small batches start storing sooner, keep the database busy from the first
+ * quarter megabyte, and move the progress counters often.
+ */
+const LOCAL_BATCH = 256;
 
 export async function processFileJob(options: PipelineOptions, queued: QueuedJob): Promise<JobRunResult> {
   const { workerId, log } = options;
@@ -255,7 +261,9 @@ class Run {
     // Store batch n while batch n+1 is read, chunked and embedded: the database works while this process does.
     let storing: Promise<void> | null = null;
     try {
-      for await (const batch of this.batches(stream, config, resumeAt)) {
+      const local = embedder instanceof LexicalEmbedder;
+      const batchSize = local ? Math.min(LOCAL_BATCH, this.options.limits.batchSize) : this.options.limits.batchSize;
+      for await (const batch of this.batches(stream, config, batchSize)) {
         timings.readMs += performance.now() - asked;
         this.check();
         const fresh = batch.chunks.filter((c) => c.index >= resumeAt);
@@ -332,8 +340,8 @@ class Run {
   }
 
   /** The document's chunks in batches, with the text pieces read since the previous batch. */
-  private async *batches(stream: DocumentStream, config: EmbeddingConfig, resumeAt: number): AsyncGenerator<Batch> {
-    const { batchSize, maxFilePassages } = this.options.limits;
+  private async *batches(stream: DocumentStream, config: EmbeddingConfig, batchSize: number): AsyncGenerator<Batch> {
+    const { maxFilePassages } = this.options.limits;
     const options = { chunkSize: config.chunkSize, overlap: Math.min(DEFAULT_OVERLAP, Math.floor(config.chunkSize / 2)) };
     let chunks: Chunk[] = [];
     let pieces: TextPiece[] = [];
