@@ -349,6 +349,18 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
     }
   });
 
+  it('stores each passage\'s vector and tsvector in its row (STORAGE MAIN), which the exact scan and the text scan read', async () => {
+    const columns = await t.db.sql.query<{ attname: string; attstorage: string }>({
+      text: `SELECT attname, attstorage FROM pg_attribute WHERE attrelid = '"Passage"'::regclass AND attname IN ('embedding', 'fts', 'text') ORDER BY attname`,
+      values: [],
+    });
+    expect(columns).toEqual([
+      { attname: 'embedding', attstorage: 'm' },
+      { attname: 'fts', attstorage: 'm' },
+      { attname: 'text', attstorage: 'x' },
+    ]);
+  });
+
   it('rejects bad input as BAD_USER_INPUT', async () => {
     const tn = await tenant();
     const bad = (input: PassageSearchInput) => expect(search(tn, input)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
