@@ -1,15 +1,13 @@
 import { createServer } from 'node:http';
-import { PGlite } from '@electric-sql/pglite';
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { wrapPGlite } from '../src/core/db/index.js';
 import { createLogger } from '../src/core/logger.js';
 import { parseAllowList } from '../src/core/outbound.js';
 import { CALLBACK_FAILED, CALLBACK_REFUSED, CallbackSweeper, callbacks, configureCallbacks, startCallbacks, stopCallbacks, type CallbackOptions } from '../src/domain/callbacks.js';
 import { createJob, finishJob } from '../src/domain/jobs.js';
 import { createTestApp, type Tenant, type TestApp } from './support/app.js';
-import { databaseKinds } from './support/db.js';
+import { databaseKinds, openTestDatabase } from './support/db.js';
 import { multipartBody, rawRequest } from './support/rest.js';
 import { uploadOne } from './support/upload.js';
 import { until } from './support/wait.js';
@@ -176,7 +174,8 @@ describe.each(databaseKinds())('durable callbacks on %s', (kind) => {
 
 describe('a callback sweeper on a database it cannot use', () => {
   it('logs the failed pass and keeps the process alive (a worker started before its migrations once died of this)', async () => {
-    const db = wrapPGlite(await PGlite.create()); // a real database with no tables at all
+    const db = await openTestDatabase('pglite'); // a private copy: dropping its table touches nobody else
+    await db.prisma.$executeRawUnsafe('DROP TABLE "CallbackDelivery" CASCADE');
     const lines: string[] = [];
     const log = createLogger('error', new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }));
     const sweeper = new CallbackSweeper({ ...(FAST as CallbackOptions), log });
