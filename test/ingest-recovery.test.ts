@@ -126,4 +126,53 @@ describe('crash recovery', () => {
     },
     90_000,
   );
+
+  it.runIf(inject('postgresUrl') && inject('redisUrl'))(
+    'PostgreSQL + Redis: a worker process told to stop while the provider holds its request exits promptly with 0, and the next worker resumes the job',
+    async () => {
+      const key = `qk_test_${randomBytes(12).toString('hex')}`;
+      const admin = new pg.Client({ connectionString: inject('postgresUrl')! });
+      await admin.connect();
+      const dbName = `quarry_stop_${randomBytes(4).toString('hex')}`;
+      await admin.query(`CREATE DATABASE ${dbName}`);
+      const databaseUrl = inject('postgresUrl')!.replace(/\/[^/?]+(\?|$)/, `/${dbName}$1`);
+      const shutdownMs = 4000;
+      const env = {
+        DATABASE_URL: databaseUrl,
+        REDIS_URL: inject('redisUrl')!,
+        // A queue of its own: no other test's jobs, and none of this one's left for them.
+        REDIS_PREFIX: dbName,
+        MIGRATE_ON_START: 'true',
+        QUARRY_API_KEY: key,
+        OPENAI_API_KEY: 'sk-test',
+        OPENAI_BASE_URL: fake.url,
+        JOB_HEARTBEAT_MS: '200',
+        SHUTDOWN_TIMEOUT_MS: String(shutdownMs),
+      };
+      try {
+        const server = await startQuarry({ ...env, RUN_WORKERS: 'false' });
+        procs.push(server);
+        const first = await startWorker(env);
+        procs.push(first);
+        const fileId = await uploadAndHold(server.url, key, fake);
+        // Told to stop mid-request: the job is released and the process ends by itself (its watchdog exits with 1,
+        // SHUTDOWN_TIMEOUT_MS + 1 s after the signal), with no command left retrying on a closed connection.
+        const signalled = Date.now();
+        expect(await first.stop('SIGTERM')).toBe(0);
+        expect(Date.now() - signalled).toBeLessThan(shutdownMs);
+        expect(first.stdout()).not.toMatch(/"level":50/);
+        fake.fallback = 'ok';
+        fake.release();
+        const second = await startWorker(env);
+        procs.push(second);
+        await expectCompletedOnce(server.url, key, fileId);
+        expect(await second.stop()).toBe(0);
+        await server.stop();
+      } finally {
+        await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+        await admin.end();
+      }
+    },
+    90_000,
+  );
 });

@@ -146,7 +146,7 @@ function compileSources(info: GraphQLResolveInfo, query: PrismaPage, args: Sourc
     agents: [],
   };
   if (!read.order) return null;
-  const agentAliases = new Map<string, string[]>();
+  const agentMappings = new Map<string, Mappings>();
   for (const [key, list] of selection.nodeFields) {
     const name = list[0].name.value;
     if (name === 'fileCount' || name === 'totalSize') read.fileStats = true;
@@ -158,11 +158,32 @@ function compileSources(info: GraphQLResolveInfo, query: PrismaPage, args: Sourc
       const child = childPage(info, selection.node, key, list, AGENT_FIELDS);
       if (child) {
         read.agents.push(child.page);
-        agentAliases.set(key, child.aliases);
+        agentMappings.set(key, Object.fromEntries(child.aliases.map((a) => [`Agent@edges.node.${a}`, SCALAR])));
       }
     }
   }
-  return { read, agentAliases };
+  return { read, agentMappings };
+}
+
+type Compiled = NonNullable<ReturnType<typeof compileSources>>;
+
+/**
+ * Compiled reads per document field and variables: the document is yoga's cached parse, so a client repeating a
+ * read compiles it once. `query` is read on every call all the same (plugin-prisma checks that it was).
+ */
+const compiledReads = new WeakMap<FieldNode, Map<string, Compiled | null>>();
+
+function compiledFor(info: GraphQLResolveInfo, query: PrismaPage, args: SourceArgs): Compiled | null {
+  let byVariables = compiledReads.get(info.fieldNodes[0]);
+  if (!byVariables) compiledReads.set(info.fieldNodes[0], (byVariables = new Map()));
+  const key = JSON.stringify(info.variableValues ?? {});
+  const cached = byVariables.get(key);
+  // `select` is the planned query's own (usage-checked) part; take, skip and cursor are the page's.
+  if (cached !== undefined && query.select && (cached === null || cached.read.take === query.take)) return cached;
+  const compiled = compileSources(info, query, args);
+  if (byVariables.size >= 64 || key.length > 4096) byVariables.clear();
+  if (key.length <= 4096) byVariables.set(key, compiled);
+  return compiled;
 }
 
 /** Per request: the root `totalCount` a compiled read counted, by the field execution (its `info`) it belongs to. */
@@ -177,12 +198,11 @@ const SCALAR = Object.freeze({ nested: Object.freeze({}) });
  * caller then reads through Prisma). `query` is plugin-prisma's planned page (select, take, skip, cursor).
  */
 export async function readSourcesPage(ctx: Context, info: GraphQLResolveInfo, query: PrismaPage, args: SourceArgs): Promise<ReadSource[] | null> {
-  const compiled = compileSources(info, query, args);
+  const compiled = compiledFor(info, query, args);
   if (!compiled) return null;
   const { rows, total } = await readSources(new OrgReader(ctx.sql, ctx.actor.organizationId), compiled.read);
   if (total !== undefined) totals(ctx).set(info, total);
-  for (const [key, aliases] of compiled.agentAliases) {
-    const mappings = Object.fromEntries(aliases.map((a) => [`Agent@edges.node.${a}`, SCALAR]));
+  for (const [key, mappings] of compiled.agentMappings) {
     for (const row of rows) agentMappings.set(row[SOURCE_EXTRAS].agents[key], mappings);
   }
   return rows;
