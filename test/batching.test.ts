@@ -130,3 +130,55 @@ describe.each(databaseKinds())('statement counts on %s', (kind) => {
     expect(fifty.sent.length, fifty.sent.join('\n')).toBeLessThanOrEqual(1 + 6);
   });
 });
+
+/** The other lists, through Prisma and the batched loaders: per list, what each level costs, whatever the page size. */
+const LISTS: [string, string, number][] = [
+  // The page and its count, then one statement each: the pages of sources, tools and files (3), their counts (3), and
+  // the selected fields of the sources and tools on those pages (2).
+  ['agents with their sources, tools and files', `query($n: Int) { agents(first: $n) { totalCount edges { node { id name
+    sources { totalCount edges { node { id name } } } tools { totalCount edges { node { id name } } } files { totalCount } } } } }`, 2 + 3 + 3 + 2],
+  // The page with its agent counts joined, its count, and the built-in tools the list makes sure of on every read
+  // (an insert of the missing ones and a read: domain/base-tools.ts).
+  ['tools with their agent counts', `query($n: Int) { tools(first: $n) { totalCount edges { node { id name tags agentCount } } } }`, 2 + 2],
+  ['jobs with their source, file and agent', `query($n: Int) { jobs(first: $n) { edges { node { id status source { id name } file { id fileName } agent { id name } } } } }`, 1 + 3],
+  ['runs with their agent', `query($n: Int) { runs(first: $n) { edges { node { id status agent { id name } } } } }`, 1 + 1],
+];
+
+describe.each(databaseKinds())('statement counts of the other lists on %s', (kind) => {
+  let t: TestApp;
+  let statements: string[] = [];
+  let key: string;
+  beforeAll(async () => {
+    t = await createTestApp(kind, { onQuery: (sql) => statements.push(sql) });
+    const org = await t.seed();
+    key = org.apiKey;
+    const organizationId = org.organizationId;
+    const source = await t.db.prisma.source.create({ data: { organizationId, name: 'docs', embeddingConfig: {} } });
+    const file = await t.db.prisma.file.create({ data: { organizationId, sourceId: source.id, fileName: 'docs/a.txt', originalFileName: 'a.txt' } });
+    for (let i = 0; i < 20; i++) {
+      const agent = await t.db.prisma.agent.create({ data: { organizationId, name: `agent-${i}` } });
+      const tool = await t.db.prisma.tool.create({ data: { organizationId, name: `tool_${i}`, tags: [`t${i}`] } });
+      await t.db.prisma.toolAgent.create({ data: { organizationId, toolId: tool.id, agentId: agent.id } });
+      await t.db.prisma.sourceAgent.create({ data: { organizationId, sourceId: source.id, agentId: agent.id } });
+      await t.db.prisma.job.create({ data: { organizationId, status: 'COMPLETED', sourceId: source.id, fileId: file.id, agentId: agent.id } });
+      await t.db.prisma.run.create({ data: { organizationId, agentId: agent.id, status: 'COMPLETED' } });
+    }
+    // The key's first use records lastUsedAt, and the first read of tools adds the built-in ones: out of the counts.
+    await t.gqlOk(key, '{ tools(first: 1) { totalCount } }');
+  });
+  afterAll(() => t.close());
+
+  it.each(LISTS)('reads %s in the same statements for 2 and 20 rows', async (_name, query, bound) => {
+    const sent = async (n: number) => {
+      statements = [];
+      const data = await t.gqlOk(key, query, { n });
+      expect(Object.values(data)[0]).toMatchObject({ edges: expect.any(Array) });
+      expect((Object.values(data)[0] as { edges: unknown[] }).edges).toHaveLength(n);
+      return statements.filter((sql) => !/"ApiKey"/.test(sql));
+    };
+    const two = await sent(2);
+    const twenty = await sent(20);
+    expect(twenty.length, twenty.join('\n')).toBe(two.length);
+    expect(twenty.length, twenty.join('\n')).toBeLessThanOrEqual(bound);
+  });
+});
