@@ -12,6 +12,7 @@ import { CALLBACK_FAILED, CALLBACK_REFUSED, CallbackSweeper, callbacks, configur
 import { createJob, finishJob } from '../src/domain/jobs.js';
 import { createTestApp, type Tenant, type TestApp } from './support/app.js';
 import { databaseKinds, openTestDatabase } from './support/db.js';
+import { gqlOver } from './support/graphql.js';
 import { startQuarry, type QuarryProcess } from './support/process.js';
 import { multipartBody, rawRequest } from './support/rest.js';
 import { uploadOne } from './support/upload.js';
@@ -217,12 +218,7 @@ describe('durable callbacks across whole processes', () => {
     await probe.close();
     const hookUrl = probe.url;
     const env = { DATA_DIR: dataDir, QUARRY_API_KEY: key, CALLBACK_ALLOW_PRIVATE: '127.0.0.1/32', CALLBACK_SWEEP_MS: '100', CALLBACK_LEASE_MS: '10000', CALLBACK_TIMEOUT_MS: '2000' };
-    const call = async (url: string, query: string, variables?: object) => {
-      const response = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }) });
-      const body = await response.json();
-      if (body.errors) throw new Error(JSON.stringify(body.errors));
-      return body.data;
-    };
+    const call = (url: string, query: string, variables?: object) => gqlOver(url, key, query, variables);
     const JOB = 'query($id: ID!) { job(id: $id) { status callbackUrl callbackStatusCode callbackError } }';
     let hook: Awaited<ReturnType<typeof receiver>> | undefined;
     try {

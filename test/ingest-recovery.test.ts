@@ -8,22 +8,13 @@ import { FakeOpenAI } from './support/fake-openai.js';
 import { startQuarry, startWorker, type QuarryProcess } from './support/process.js';
 import { uploadOne } from './support/upload.js';
 import { until as waitUntil } from './support/wait.js';
+import { gqlOver as gql } from './support/graphql.js';
 
 /**
  * Crash recovery with real processes: a worker is killed (SIGKILL) while it embeds a file; the file must end
  * completed (resumed by the next worker) with exactly one passage per chunk, never stuck.
  */
 
-async function gql(url: string, key: string, query: string, variables?: object) {
-  const response = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
 
 
 /** Process start-ups and heartbeat lapses take a while: a longer wait than in-process tests. */
