@@ -114,7 +114,7 @@ export type VectorPlan =
 
 /**
  * How a text search ran: `scan` read the filtered set's rows, `index` matched through the GIN index. `reachable`:
- * the passages its narrowest filter allows, counted up to REACH_COUNT_CAP.
+ * the passages its narrowest filter allows, counted up to one more than the scan's limit (TEXT_SCAN_MAX_ROWS).
  */
 export interface TextPlan {
   strategy: 'scan' | 'index';
@@ -209,16 +209,16 @@ function reachCache(sql: SqlReader): LRUCache<string, number> {
 
 /**
  * The size of the filtered set, as a one-row CTE body (n): the size counted by an earlier search in the last
- * REACH_TTL_MS, or counted here by `condition` alone, up to REACH_COUNT_CAP. `remember` stores a counted size.
+ * REACH_TTL_MS, or counted here by `condition` alone, up to `cap`. `remember` stores a counted size.
  */
-function reachOf(sql: SqlReader, key: string, condition: Prisma.Sql) {
+function reachOf(sql: SqlReader, key: string, condition: Prisma.Sql, cap = REACH_COUNT_CAP) {
   const cache = reachCache(sql);
   const known = cache.get(key);
   return {
     cte:
       known !== undefined
         ? Prisma.sql`SELECT ${known}::int AS n`
-        : Prisma.sql`SELECT count(*)::int AS n FROM (SELECT 1 FROM "Passage" WHERE ${condition} LIMIT ${REACH_COUNT_CAP}) counted`,
+        : Prisma.sql`SELECT count(*)::int AS n FROM (SELECT 1 FROM "Passage" WHERE ${condition} LIMIT ${cap}) counted`,
     remember: (n: number | null) => void (known === undefined && n !== null && cache.set(key, n)),
   };
 }
@@ -385,7 +385,10 @@ function textPart(sql: SqlReader, text: string, scope: Scope, limit: number, com
   const conditions = Prisma.join(scope.where, ' AND ');
   const cap = Prisma.raw(String(TEXT_RANK_CANDIDATES));
   const scan = Prisma.sql`${scope.textScanMaxRows}::int`;
-  const reach = reachOf(sql, `text|${scope.reachKey}`, scope.narrowest ?? Prisma.sql`"organizationId" = ${scope.organizationId}`);
+  // Counted only as far as the choice needs: one past the scan's limit (counting 100,000 passages of an unfiltered
+  // search took a tenth of a second on a loaded machine, every REACH_TTL_MS).
+  const countCap = scope.textScanMaxRows + 1;
+  const reach = reachOf(sql, `text|${countCap}|${scope.reachKey}`, scope.narrowest ?? Prisma.sql`"organizationId" = ${scope.organizationId}`, countCap);
   const ctes = Prisma.sql`
     text_reach AS MATERIALIZED (${reach.cte}),
     lexemes AS MATERIALIZED (

@@ -1,3 +1,4 @@
+import { COMPILED_ROW } from '../../core/db/reader.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import type { OrgFilter, OrgReader } from './org-reader.js';
 import { jsonObject, jsonRow, likeSubstring } from './sql.js';
@@ -59,8 +60,12 @@ export async function readSources(reader: OrgReader, read: SourcesRead): Promise
   const rows = result.rows.map(({ r, x }) => {
     const extras: SourceExtras = { fileCount: x.fileCount as number | undefined, totalSize: x.totalSize as number | undefined, files: {}, agents: {} };
     for (const f of read.files) extras.files[f.key] = x[`f.${f.key}`] as ChildRows;
-    for (const a of read.agents) extras.agents[a.key] = x[`a.${a.key}`] as ChildRows;
+    for (const a of read.agents) {
+      const page = (extras.agents[a.key] = x[`a.${a.key}`] as ChildRows);
+      for (const agent of page.rows) (agent as { [COMPILED_ROW]?: true })[COMPILED_ROW] = true;
+    }
     r[SOURCE_EXTRAS] = extras;
+    (r as { [COMPILED_ROW]?: true })[COMPILED_ROW] = true;
     return r;
   });
   return { rows, total: result.total };
