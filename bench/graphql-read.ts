@@ -31,7 +31,7 @@ const CEILING = process.env.CEILING === '1';
 
 const QUARRY_QUERY = `{ sources(first: 20) { edges { node { id name fileCount
   files(first: 5) { edges { node { id fileName processingStatus sizeBytes createdAt } } }
-  agents { edges { node { id name } } } } } } } }`;
+  agents { edges { node { id name } } } } } } }`;
 
 /**
  * The same read in PostGraphile's schema: the organization's sources in Quarry's default order (oldest first), the

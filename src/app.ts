@@ -24,6 +24,7 @@ import { Metrics } from './core/metrics.js';
 import { metricsEndpoint, noteOrganization, observeHttp, REQUEST_ID_HEADER, requestIdOf, yogaLogger } from './core/observability.js';
 import { applyConnectionCap, serverOptions } from './core/connection-limits.js';
 import { corsPolicy } from './core/cors.js';
+import type { Tracing } from './core/tracing.js';
 import { parserCaches, useQueryLimits } from './core/query-limits.js';
 import { useSchemaDisclosure } from './core/schema-disclosure.js';
 import type { Logger } from './core/logger.js';
@@ -84,7 +85,16 @@ type AppConfig = Pick<
   | 'METRICS_TOKEN'
 >;
 
-export function buildApp(options: { config: AppConfig; db: Database; log: Logger; ingest: Ingest; redis?: RedisConnections | null; metrics?: Metrics }): App {
+export function buildApp(options: {
+  config: AppConfig;
+  db: Database;
+  log: Logger;
+  ingest: Ingest;
+  redis?: RedisConnections | null;
+  metrics?: Metrics;
+  /** OpenTelemetry tracing, when on (core/tracing.ts). */
+  tracing?: Tracing | null;
+}): App {
   const { config, db, log, ingest, redis } = options;
   const metrics = options.metrics ?? new Metrics();
   const observed = observeHttp(log, metrics);
@@ -149,6 +159,8 @@ export function buildApp(options: { config: AppConfig; db: Database; log: Logger
       requestErrorsAreBadInput(),
       useSubscriptionExecution(),
       useQueryJit(schema),
+      // Last: it wraps whichever execution the plugins above chose.
+      ...(options.tracing ? [options.tracing.graphqlPlugin()] : []),
     ],
     maskedErrors: {
       maskError(error, message) {

@@ -12,6 +12,7 @@ import { createLogger } from './core/logger.js';
 import { Metrics } from './core/metrics.js';
 import { serveMetrics } from './core/observability.js';
 import { installProcessGuards } from './core/request-scope.js';
+import { startTracing } from './core/tracing.js';
 import { callbackSettings, configureCallbacks, startCallbacks, stopCallbacks } from './domain/callbacks.js';
 import { bootstrap } from './domain/organizations.js';
 import { startIngest } from './ingest/start.js';
@@ -23,6 +24,8 @@ async function main() {
   // An error escaping one request's handlers is logged and fails that request only; outside any request it exits.
   installProcessGuards(log);
   configureCallbacks(callbackSettings(config, log));
+  // Before anything it traces is used (off unless OTEL_EXPORTER_OTLP_ENDPOINT or …_TRACES_ENDPOINT is set).
+  const tracing = startTracing(config, 'quarry', log);
   // Load the GraphQL stack while the database opens: the two overlap (file copy and WASM compile run off-thread).
   const appModule = import('./app.js');
 
@@ -65,7 +68,7 @@ async function main() {
   const ingest = await startIngest(config, db, log, redis, config.RUN_WORKERS, metrics);
   startCallbacks(db.prisma); // pending callback deliveries, this process's and any whose process stopped
   const { buildApp } = await appModule;
-  const app = buildApp({ config, db, log, ingest, redis, metrics });
+  const app = buildApp({ config, db, log, ingest, redis, metrics, tracing });
   const { url } = await app.listen(config.PORT, config.HOST);
   const metricsServer = config.METRICS_PORT === undefined ? null : await serveMetrics(metrics, config.METRICS_PORT, config.METRICS_HOST ?? config.HOST, log);
   // CPU time too: on a busy machine the wall-clock time grows with the load, the CPU time does not.
@@ -93,6 +96,7 @@ async function main() {
       await stopCallbacks(); // outcomes of interrupted deliveries are recorded before the database closes
       // PGlite finishes the statement it runs and closes, within what is left of the shutdown time.
       await db.close({ timeoutMs: Math.max(0, deadline - Date.now()) });
+      await tracing?.shutdown(); // the last spans, the shutdown's included
       log.info('shutdown complete');
       process.exit(0);
     } catch (error) {

@@ -11,6 +11,7 @@ import { migrateAtStart } from './core/db/migrate.js';
 import { createLogger } from './core/logger.js';
 import { Metrics } from './core/metrics.js';
 import { serveMetrics } from './core/observability.js';
+import { startTracing } from './core/tracing.js';
 import { callbackSettings, configureCallbacks, startCallbacks, stopCallbacks } from './domain/callbacks.js';
 import { startIngest } from './ingest/start.js';
 
@@ -23,6 +24,7 @@ async function main() {
     log.fatal('npm run worker needs DATABASE_URL and REDIS_URL: the embedded server (npm start) runs its own workers');
     process.exit(1);
   }
+  const tracing = startTracing(config, 'quarry-worker', log);
   const db = await openDatabase(config);
   await migrateAtStart(db, config.migrateOnStart, log);
   const redis = openRedis(config, log)!;
@@ -50,6 +52,7 @@ async function main() {
       await stopCallbacks(); // outcomes of interrupted deliveries are recorded before the database closes
       await redis.close();
       await db.close();
+      await tracing?.shutdown();
       process.exit(0);
     } catch (error) {
       log.error({ err: error }, 'worker shutdown failed');

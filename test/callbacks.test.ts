@@ -1,15 +1,19 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { PGlite } from '@electric-sql/pglite';
+import os from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { wrapPGlite } from '../src/core/db/index.js';
 import { createLogger } from '../src/core/logger.js';
 import { parseAllowList } from '../src/core/outbound.js';
 import { CALLBACK_FAILED, CALLBACK_REFUSED, CallbackSweeper, callbacks, configureCallbacks, startCallbacks, stopCallbacks, type CallbackOptions } from '../src/domain/callbacks.js';
 import { createJob, finishJob } from '../src/domain/jobs.js';
 import { createTestApp, type Tenant, type TestApp } from './support/app.js';
-import { databaseKinds } from './support/db.js';
+import { databaseKinds, openTestDatabase } from './support/db.js';
+import { gqlOver } from './support/graphql.js';
+import { startQuarry, type QuarryProcess } from './support/process.js';
 import { multipartBody, rawRequest } from './support/rest.js';
 import { uploadOne } from './support/upload.js';
 import { until } from './support/wait.js';
@@ -18,7 +22,7 @@ const LOOPBACK = parseAllowList('127.0.0.1');
 const FAST: Partial<CallbackOptions> = { attempts: 4, baseDelayMs: 40, maxDelayMs: 200, timeoutMs: 2000, allowPrivate: LOOPBACK, leaseMs: 300, sweepMs: 100 };
 
 /** A local receiver: `status(n)` answers the n-th request (1-based); it records each body and when it came. */
-async function receiver(status: (n: number) => number = () => 200) {
+async function receiver(status: (n: number) => number = () => 200, port = 0) {
   const hits: { at: number; body: any }[] = [];
   const server = createServer((req, res) => {
     let data = '';
@@ -28,7 +32,7 @@ async function receiver(status: (n: number) => number = () => 200) {
       res.writeHead(status(hits.length)).end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
   return { url, hits, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
@@ -176,7 +180,8 @@ describe.each(databaseKinds())('durable callbacks on %s', (kind) => {
 
 describe('a callback sweeper on a database it cannot use', () => {
   it('logs the failed pass and keeps the process alive (a worker started before its migrations once died of this)', async () => {
-    const db = wrapPGlite(await PGlite.create()); // a real database with no tables at all
+    const db = await openTestDatabase('pglite'); // a private copy: dropping its table touches nobody else
+    await db.prisma.$executeRawUnsafe('DROP TABLE "CallbackDelivery" CASCADE');
     const lines: string[] = [];
     const log = createLogger('error', new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }));
     const sweeper = new CallbackSweeper({ ...(FAST as CallbackOptions), log });
@@ -198,3 +203,47 @@ describe('a callback sweeper on a database it cannot use', () => {
     }
   });
 });
+
+describe('durable callbacks across whole processes', () => {
+  const procs: QuarryProcess[] = [];
+  afterAll(() => {
+    for (const p of procs) p.child.kill('SIGKILL');
+  });
+
+  it('a job ending while its receiver is down is called back by the next process on the same data folder', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'quarry-callback-'));
+    const key = `qk_test_${randomBytes(12).toString('hex')}`;
+    // A port nothing listens on yet: the receiver is down until it starts there.
+    const probe = await receiver();
+    await probe.close();
+    const hookUrl = probe.url;
+    const env = { DATA_DIR: dataDir, QUARRY_API_KEY: key, CALLBACK_ALLOW_PRIVATE: '127.0.0.1/32', CALLBACK_SWEEP_MS: '100', CALLBACK_LEASE_MS: '10000', CALLBACK_TIMEOUT_MS: '2000' };
+    const call = (url: string, query: string, variables?: object) => gqlOver(url, key, query, variables);
+    const JOB = 'query($id: ID!) { job(id: $id) { status callbackUrl callbackStatusCode callbackError } }';
+    let hook: Awaited<ReturnType<typeof receiver>> | undefined;
+    try {
+      const first = await startQuarry(env);
+      procs.push(first);
+      const source = (await call(first.url, 'mutation { createSource(input: { name: "hooked" }) { source { id } } }')).createSource.source.id;
+      const up = await uploadOne(first.url, key, source, { name: 'a.txt', content: 'granite and gneiss' }, { callbackUrl: hookUrl });
+      expect(up.errors).toBeUndefined();
+      const jobId = up.data.uploadFile.job.id as string;
+      await until(() => call(first.url, JOB, { id: jobId }), (d) => d.job.status === 'COMPLETED', 30_000);
+      // The first process tried and failed (nothing listens), then stops while waiting to retry.
+      await until(async () => first.stdout(), (out) => out.includes('"msg":"callback not delivered"'), 30_000);
+      expect(await first.stop()).toBe(0);
+
+      hook = await receiver(() => 200, Number(new URL(hookUrl).port));
+      const second = await startQuarry(env);
+      procs.push(second);
+      const { job } = await until(() => call(second.url, JOB, { id: jobId }), (d) => d.job.callbackStatusCode === 200, 30_000);
+      expect(job).toMatchObject({ status: 'COMPLETED', callbackUrl: hookUrl, callbackError: null });
+      expect(hook.hits.map((h) => h.body)).toEqual([expect.objectContaining({ job_id: jobId, status: 'completed' })]);
+      expect(await second.stop()).toBe(0);
+    } finally {
+      await hook?.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
+

@@ -8,22 +8,13 @@ import { FakeOpenAI } from './support/fake-openai.js';
 import { startQuarry, startWorker, type QuarryProcess } from './support/process.js';
 import { uploadOne } from './support/upload.js';
 import { until as waitUntil } from './support/wait.js';
+import { gqlOver as gql } from './support/graphql.js';
 
 /**
  * Crash recovery with real processes: a worker is killed (SIGKILL) while it embeds a file; the file must end
  * completed (resumed by the next worker) with exactly one passage per chunk, never stuck.
  */
 
-async function gql(url: string, key: string, query: string, variables?: object) {
-  const response = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
 
 
 /** Process start-ups and heartbeat lapses take a while: a longer wait than in-process tests. */
@@ -118,6 +109,55 @@ describe('crash recovery', () => {
         procs.push(second);
         await expectCompletedOnce(server.url, key, fileId);
         await second.stop();
+        await server.stop();
+      } finally {
+        await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+        await admin.end();
+      }
+    },
+    90_000,
+  );
+
+  it.runIf(inject('postgresUrl') && inject('redisUrl'))(
+    'PostgreSQL + Redis: a worker process told to stop while the provider holds its request exits promptly with 0, and the next worker resumes the job',
+    async () => {
+      const key = `qk_test_${randomBytes(12).toString('hex')}`;
+      const admin = new pg.Client({ connectionString: inject('postgresUrl')! });
+      await admin.connect();
+      const dbName = `quarry_stop_${randomBytes(4).toString('hex')}`;
+      await admin.query(`CREATE DATABASE ${dbName}`);
+      const databaseUrl = inject('postgresUrl')!.replace(/\/[^/?]+(\?|$)/, `/${dbName}$1`);
+      const shutdownMs = 4000;
+      const env = {
+        DATABASE_URL: databaseUrl,
+        REDIS_URL: inject('redisUrl')!,
+        // A queue of its own: no other test's jobs, and none of this one's left for them.
+        REDIS_PREFIX: dbName,
+        MIGRATE_ON_START: 'true',
+        QUARRY_API_KEY: key,
+        OPENAI_API_KEY: 'sk-test',
+        OPENAI_BASE_URL: fake.url,
+        JOB_HEARTBEAT_MS: '200',
+        SHUTDOWN_TIMEOUT_MS: String(shutdownMs),
+      };
+      try {
+        const server = await startQuarry({ ...env, RUN_WORKERS: 'false' });
+        procs.push(server);
+        const first = await startWorker(env);
+        procs.push(first);
+        const fileId = await uploadAndHold(server.url, key, fake);
+        // Told to stop mid-request: the job is released and the process ends by itself (its watchdog exits with 1,
+        // SHUTDOWN_TIMEOUT_MS + 1 s after the signal), with no command left retrying on a closed connection.
+        const signalled = Date.now();
+        expect(await first.stop('SIGTERM')).toBe(0);
+        expect(Date.now() - signalled).toBeLessThan(shutdownMs);
+        expect(first.stdout()).not.toMatch(/"level":50/);
+        fake.fallback = 'ok';
+        fake.release();
+        const second = await startWorker(env);
+        procs.push(second);
+        await expectCompletedOnce(server.url, key, fileId);
+        expect(await second.stop()).toBe(0);
         await server.stop();
       } finally {
         await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openPostgres } from '../src/core/db/index.js';
 import type { SqlReader, Statement } from '../src/core/db/reader.js';
-import { EF_SEARCH_BASE, searchPassages, TEXT_RANK_CANDIDATES, textQuery, type PassageSearchInput, type SearchTuning, type VectorPlan } from '../src/domain/passage-search.js';
+import { EF_SEARCH_BASE, searchPassages, TEXT_RANK_CANDIDATES, textQuery, type PassageSearchInput, type SearchTuning, type TextPlan, type VectorPlan } from '../src/domain/passage-search.js';
 import { ensureVectorIndex, vectorIndexName } from '../src/domain/vector-indexes.js';
 import { createTestApp, type Tenant, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
@@ -88,11 +88,27 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
   /** Statements sent through the reader, with their values, and the plans of the vector searches. */
   const sent: Statement[] = [];
   const plans: VectorPlan[] = [];
+  const textPlans: TextPlan[] = [];
   const recording = (sql: SqlReader): SqlReader => ({ query: (statement) => (sent.push(statement), sql.query(statement)) });
   const search = (tn: Tenant, input: PassageSearchInput, tuning?: SearchTuning, sql = t.db.sql) =>
-    searchPassages(recording(sql), tn.actor, input, { onVectorPlan: (plan) => plans.push(plan), ...tuning });
+    searchPassages(recording(sql), tn.actor, input, { onVectorPlan: (plan) => plans.push(plan), onTextPlan: (plan) => textPlans.push(plan), ...tuning });
   const lastPlan = () => plans[plans.length - 1];
+  const lastTextPlan = () => textPlans[textPlans.length - 1];
   const ids = (hits: { passageId: string }[]) => hits.map((h) => h.passageId);
+
+  /**
+   * A TEXT or HYBRID search both ways TEXT can match: reading the filtered set (these tenants are small) and
+   * through the GIN index. Both must give the same hits (or the same first `compare` hits: past
+   * TEXT_RANK_CANDIDATES matches, which passages are ranked differs); returns the first.
+   */
+  async function bothWays(tn: Tenant, input: PassageSearchInput, compare = Infinity) {
+    const scanned = await search(tn, input);
+    expect(lastTextPlan().strategy).toBe('scan');
+    const indexed = await search(tn, input, { textScanMaxRows: 0 });
+    expect(lastTextPlan().strategy).toBe('index');
+    expect(indexed.slice(0, compare)).toEqual(scanned.slice(0, compare));
+    return scanned;
+  }
 
   it('orders nearest neighbours by cosine similarity, honours topK, and keeps dimensions apart', async () => {
     const tn = await tenant();
@@ -177,6 +193,20 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
       expect(ids(narrow)).toHaveLength(10);
     });
 
+    it('chooses per query how TEXT matches: a small filtered set by reading it, a large one through the GIN index', async () => {
+      const byText = (text: string) => idOf.get([...rowsOf.values()].flat().find((r) => r.text === text)!)!;
+      const inTarget = await search(tn, { mode: 'TEXT', queryText: '7 bulk', sourceIds: [target.id] }, { textScanMaxRows: EXACT });
+      expect(lastTextPlan()).toEqual({ strategy: 'scan', reachable: 20 });
+      expect(new Set(ids(inTarget))).toEqual(new Set([byText('a 7'), byText('b 7')]));
+      const wide = await search(tn, { mode: 'TEXT', queryText: '7' }, { textScanMaxRows: EXACT });
+      // Counted only as far as the choice needs.
+      expect(lastTextPlan()).toEqual({ strategy: 'index', reachable: EXACT + 1 });
+      expect(new Set(ids(wide))).toEqual(new Set([byText('a 7'), byText('b 7'), byText('bulk 7')]));
+      // HYBRID chooses the same way, each ranking on its own.
+      await search(tn, { mode: 'HYBRID', queryText: '7 bulk', queryVector: query, dim: 8, sourceIds: [target.id] }, { textScanMaxRows: EXACT, exactScanMaxRows: EXACT });
+      expect([lastTextPlan(), lastPlan()]).toEqual([{ strategy: 'scan', reachable: 20 }, { strategy: 'exact', reachable: 20 }]);
+    });
+
     it('returns the full topK from one file, and every match when fewer rows match than topK', async () => {
       const inA = await search(tn, { mode: 'VECTOR', queryVector: query, dim: 8, fileIds: [targetFiles[0].id] });
       expect(ids(inA)).toHaveLength(10);
@@ -243,15 +273,15 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
       { text: 'A lazy dog sleeps all day', vector: unit(8, 2) },
       { text: 'Rabbits dig their den underground', vector: unit(8, 3) },
     ]);
-    const fox = await search(tn, { mode: 'TEXT', queryText: 'fox' });
+    const fox = await bothWays(tn, { mode: 'TEXT', queryText: 'fox' });
     expect(ids(fox)).toEqual([foxes, quick]);
     expect(fox[0].score).toBeGreaterThan(fox[1].score);
     expect(fox.map((h) => h.textRank)).toEqual([1, 2]);
-    expect(ids(await search(tn, { mode: 'TEXT', queryText: '"brown fox"' }))).toEqual([quick]);
-    expect(ids(await search(tn, { mode: 'TEXT', queryText: 'sleeping -fox' }))).toEqual([dog]);
-    expect(new Set(ids(await search(tn, { mode: 'TEXT', queryText: 'dens or dig' })))).toEqual(new Set([den, foxes]));
-    expect(await search(tn, { mode: 'TEXT', queryText: 'the and of' })).toEqual([]);
-    expect(await search(tn, { mode: 'TEXT', queryText: '-fox' })).toEqual([]);
+    expect(ids(await bothWays(tn, { mode: 'TEXT', queryText: '"brown fox"' }))).toEqual([quick]);
+    expect(ids(await bothWays(tn, { mode: 'TEXT', queryText: 'sleeping -fox' }))).toEqual([dog]);
+    expect(new Set(ids(await bothWays(tn, { mode: 'TEXT', queryText: 'dens or dig' })))).toEqual(new Set([den, foxes]));
+    expect(await bothWays(tn, { mode: 'TEXT', queryText: 'the and of' })).toEqual([]);
+    expect(await bothWays(tn, { mode: 'TEXT', queryText: '-fox' })).toEqual([]);
   });
 
   it('matches any of the words, passages with more of them first; phrases and exclusions still hold', async () => {
@@ -263,14 +293,14 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
       { text: 'Otters eat fish from the river', vector: unit(8, 2) },
       { text: 'Cats sleep indoors', vector: unit(8, 3) },
     ]);
-    const either = await search(tn, { mode: 'TEXT', queryText: 'beavers otters' });
+    const either = await bothWays(tn, { mode: 'TEXT', queryText: 'beavers otters' });
     expect(ids(either)[0]).toBe(both);
     expect(new Set(ids(either))).toEqual(new Set([builders, both, fishers]));
     expect(either[0].score).toBeGreaterThan(either[1].score);
-    expect(new Set(ids(await search(tn, { mode: 'TEXT', queryText: 'beavers or otters' })))).toEqual(new Set(ids(either)));
-    expect(new Set(ids(await search(tn, { mode: 'TEXT', queryText: 'beavers otters -river' })))).toEqual(new Set([builders]));
-    expect(ids(await search(tn, { mode: 'TEXT', queryText: '"share the river" cats -indoors' }))).toEqual([both]);
-    expect(new Set(ids(await search(tn, { mode: 'TEXT', queryText: '"beavers build" fish' })))).toEqual(new Set([builders, fishers]));
+    expect(new Set(ids(await bothWays(tn, { mode: 'TEXT', queryText: 'beavers or otters' })))).toEqual(new Set(ids(either)));
+    expect(new Set(ids(await bothWays(tn, { mode: 'TEXT', queryText: 'beavers otters -river' })))).toEqual(new Set([builders]));
+    expect(ids(await bothWays(tn, { mode: 'TEXT', queryText: '"share the river" cats -indoors' }))).toEqual([both]);
+    expect(new Set(ids(await bothWays(tn, { mode: 'TEXT', queryText: '"beavers build" fish' })))).toEqual(new Set([builders, fishers]));
     expect(textQuery('beavers -"river otters" "dam building" OR -x --y otters')).toEqual({ words: 'beavers otters', phrases: '"dam building"', excluded: '"river otters" or x or y' });
   });
 
@@ -279,7 +309,7 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
     const s = await source(tn, 'common', 8);
     await passages(tn, s.id, null, Array.from({ length: TEXT_RANK_CANDIDATES + 10 }, (_, i) => ({ text: `common word ${i}`, vector: unit(8, i % 8) })));
     const [rare] = await passages(tn, s.id, null, [{ text: 'common and rare words', vector: unit(8, 0) }]);
-    const hits = await search(tn, { mode: 'TEXT', queryText: 'common rare', topK: 3 });
+    const hits = await bothWays(tn, { mode: 'TEXT', queryText: 'common rare', topK: 3 }, 1);
     expect(ids(hits)[0]).toBe(rare);
     expect(hits).toHaveLength(3);
   });
@@ -294,7 +324,7 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
     ]);
     // Twelve passages nearer than wordOnly push it out of the 6 vector candidates of topK 3.
     await passages(tn, s.id, null, Array.from({ length: 12 }, (_, i) => ({ text: `filler ${i}`, vector: [0.1 + i / 100, 0, 1, 0, 0, 0, 0, 0] })));
-    const hits = await search(tn, { mode: 'HYBRID', queryVector: unit(8, 0), dim: 8, queryText: 'pgvector', topK: 3 });
+    const hits = await bothWays(tn, { mode: 'HYBRID', queryVector: unit(8, 0), dim: 8, queryText: 'pgvector', topK: 3 });
     expect(hits).toHaveLength(3);
     expect(hits[0]).toEqual({ passageId: both, vectorRank: 2, textRank: 2, score: expect.closeTo(2 / 62, 9) });
     expect(hits.slice(1)).toEqual(
@@ -312,10 +342,24 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
     const theirSource = await source(theirs, 'theirs', 8);
     await passages(theirs, theirSource.id, null, [{ text: 'secret secret secret', vector: unit(8, 0) }]);
     const q = { queryVector: unit(8, 0), dim: 8, queryText: 'secret' };
-    for (const mode of ['VECTOR', 'TEXT', 'HYBRID'] as const) {
-      expect(ids(await search(mine, { ...q, mode }))).toEqual(myPassages);
-      expect(await search(mine, { ...q, mode, sourceIds: [theirSource.id] })).toEqual([]);
+    for (const tuning of [{}, { textScanMaxRows: 0, exactScanMaxRows: 0 }]) {
+      for (const mode of ['VECTOR', 'TEXT', 'HYBRID'] as const) {
+        expect(ids(await search(mine, { ...q, mode }, tuning))).toEqual(myPassages);
+        expect(await search(mine, { ...q, mode, sourceIds: [theirSource.id] }, tuning)).toEqual([]);
+      }
     }
+  });
+
+  it('stores each passage\'s vector and tsvector in its row (STORAGE MAIN), which the exact scan and the text scan read', async () => {
+    const columns = await t.db.sql.query<{ attname: string; attstorage: string }>({
+      text: `SELECT attname, attstorage FROM pg_attribute WHERE attrelid = '"Passage"'::regclass AND attname IN ('embedding', 'fts', 'text') ORDER BY attname`,
+      values: [],
+    });
+    expect(columns).toEqual([
+      { attname: 'embedding', attstorage: 'm' },
+      { attname: 'fts', attstorage: 'm' },
+      { attname: 'text', attstorage: 'x' },
+    ]);
   });
 
   it('rejects bad input as BAD_USER_INPUT', async () => {

@@ -19,17 +19,8 @@ import { RedisServer } from './support/redis-server.js';
 import { sseClient, subscribe, wsClient } from './support/subscriptions.js';
 import { multipart, UPLOAD_FILE } from './support/upload.js';
 import { until } from './support/wait.js';
+import { gqlOver as gql } from './support/graphql.js';
 
-async function gql(url: string, key: string, query: string, variables?: object) {
-  const response = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
 
 const readyz = async (url: string) => {
   const response = await fetch(`${url}/readyz`);

@@ -16,17 +16,8 @@ import { startQuarry, type QuarryProcess } from './support/process.js';
 import { RedisServer } from './support/redis-server.js';
 import { subscribe, wsClient } from './support/subscriptions.js';
 import { uploadOne } from './support/upload.js';
+import { gqlOver as gql } from './support/graphql.js';
 
-async function gql(url: string, key: string, query: string, variables?: object) {
-  const response = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
 
 async function uploadTo(url: string, key: string, name: string) {
   const { createSource } = await gql(url, key, `mutation { createSource(input: { name: "${name}" }) { source { id } } }`);

@@ -16,6 +16,7 @@ import {
 } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
+import { COMPILED_ROW } from './db/reader.js';
 
 /**
  * Queries run through graphql-jit: each document is compiled once into a function (kept with the parsed
@@ -108,12 +109,21 @@ function internJitPaths(schema: GraphQLSchema) {
     for (const field of Object.values(type.getFields())) {
       const resolve = field.resolve;
       if (!resolve || !(roots.has(type) || usesSelectionMappings(schema, field))) continue;
+      // An exposed column (no auth scopes of its own or its type's) of a compiled row is read off the row.
+      const exposed = field.extensions?.pothosExposedField;
+      const direct = typeof exposed === 'string' && !authScoped(type, field) ? exposed : undefined;
       field.resolve = ((parent, args, context, info) => {
+        if (direct !== undefined && (parent as { [COMPILED_ROW]?: true } | null)?.[COMPILED_ROW]) return (parent as Record<string, unknown>)[direct];
         if ((info as unknown as Record<string, unknown>)[JIT]) (info as { path: Path }).path = intern(context as object, info.path);
         return resolve(parent, args, context, info);
       }) as GraphQLFieldResolver<unknown, unknown>;
     }
   }
+}
+
+function authScoped(type: GraphQLObjectType, field: GraphQLField<unknown, unknown>): boolean {
+  const options = (x: { extensions?: Record<string, unknown> | null }) => x.extensions?.pothosOptions as { authScopes?: unknown; grantScopes?: unknown } | undefined;
+  return !!(options(field)?.authScopes || options(field)?.grantScopes || options(type)?.authScopes || options(type)?.grantScopes);
 }
 
 /**

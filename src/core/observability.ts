@@ -4,6 +4,8 @@ import { errorCode } from './graphql-metrics.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { requestScope, type RequestScope } from './request-scope.js';
+import { inServerSpan } from './tracing.js';
+import { SpanStatusCode } from '@opentelemetry/api';
 
 /**
  * What every HTTP request gets on its way through the server: a request id (the client's `X-Request-Id` when it is
@@ -51,8 +53,17 @@ export function observeHttp(log: Logger, metrics: Metrics): ObservedServer {
       const requestId = requestIdOf(req);
       res.setHeader(REQUEST_ID_HEADER, requestId);
       const scope: RequestScope = { kind: 'http', method: req.method, url: req.url?.slice(0, 200), requestId };
-      res.once('close', () => finished(scope, req, res, performance.now() - started));
-      return requestScope.run(scope, serve);
+      // The request's trace span (a no-op without tracing), named by its route template once served.
+      return inServerSpan(req.headers, `${req.method} request`, (span) => {
+        res.once('close', () => {
+          const { route, status } = finished(scope, req, res, performance.now() - started);
+          span.updateName(`${req.method} ${route}`);
+          span.setAttributes({ 'http.request.method': req.method ?? 'OTHER', 'http.route': route, 'http.response.status_code': status, 'quarry.request_id': requestId });
+          if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+          span.end();
+        });
+        return requestScope.run(scope, serve);
+      });
     },
     inSocketScope(request, fn) {
       return requestScope.run({ kind: 'ws', url: request.url?.slice(0, 200), requestId: requestIdOf(request), route: '/graphql' }, fn);
@@ -71,6 +82,7 @@ export function observeHttp(log: Logger, metrics: Metrics): ObservedServer {
       { requestId: scope.requestId, method, route, path: path.slice(0, 200), status, durationMs: Math.round(ms * 10) / 10, organizationId: scope.organizationId },
       'request',
     );
+    return { route, status };
   }
 }
 

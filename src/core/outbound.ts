@@ -3,7 +3,9 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
+import { SpanKind } from '@opentelemetry/api';
 import ipaddr from 'ipaddr.js';
+import { inSpan, traceHeaders } from './tracing.js';
 
 /**
  * The one way Quarry makes HTTP requests to other servers (callbacks, embedding providers, any later webhook or
@@ -116,6 +118,16 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
  */
 export async function outboundFetch(target: string | URL, request: OutboundRequest): Promise<Response> {
   const url = new URL(target);
+  const method = request.method ?? 'GET';
+  // A client span per request (a no-op without tracing, core/tracing.ts), its trace passed on in `traceparent`.
+  return inSpan(method, SpanKind.CLIENT, { 'http.request.method': method, 'server.address': url.hostname, 'url.path': url.pathname }, async (span) => {
+    const response = await send(url, { ...request, headers: { ...request.headers, ...traceHeaders() } });
+    span.setAttribute('http.response.status_code', response.status);
+    return response;
+  });
+}
+
+async function send(url: URL, request: OutboundRequest): Promise<Response> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OutboundRefusedError(`${url.protocol} URLs are not fetched`);
   if (url.username || url.password) throw new OutboundRefusedError('URLs with credentials are not fetched');
   const timeout = AbortSignal.timeout(request.timeoutMs);

@@ -47,8 +47,9 @@ export interface QueryLimits {
 const PAGE_SIZE_ARGUMENTS = new Set(['first', 'last', 'topK', 'limit']);
 
 export function useQueryLimits(limits: QueryLimits): Plugin {
+  const costs = costCache(limits);
   const beforeRunning = ({ args, setResultAndStopExecution }: { args: ExecutionArgs; setResultAndStopExecution: (result: { errors: GraphQLError[] }) => void }) => {
-    const error = operationCostError(args, limits);
+    const error = costs(args);
     if (error) setResultAndStopExecution({ errors: [error] });
   };
   return {
@@ -174,6 +175,26 @@ function checkShape(document: DocumentNode, limits: QueryLimits) {
       throw requestError(`Introspection breadth ${shape.introspection} exceeds the limit of ${max}`, { limit: 'breadth', value: shape.introspection, max });
     }
   }
+}
+
+/**
+ * The cost check of an operation depends only on the document, the operation and the variables (the fields'
+ * complexity callbacks read arguments, never the caller), so its outcome is kept per parsed document (which yoga's
+ * parser cache holds) and variables: a client repeating a read pays two validation passes once, not per request.
+ */
+function costCache(limits: QueryLimits) {
+  const byDocument = new WeakMap<DocumentNode, Map<string, GraphQLError | undefined>>();
+  return (args: ExecutionArgs): GraphQLError | undefined => {
+    let outcomes = byDocument.get(args.document);
+    if (!outcomes) byDocument.set(args.document, (outcomes = new Map()));
+    const key = `${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
+    if (outcomes.has(key)) return outcomes.get(key);
+    const error = operationCostError(args, limits);
+    // Bounded: a document read with ever-new variables keeps only its latest outcomes.
+    if (outcomes.size >= 64 || key.length > 4096) outcomes.clear();
+    if (key.length <= 4096) outcomes.set(key, error);
+    return error;
+  };
 }
 
 /** List sizes first (so an oversized list is never coerced for the complexity callbacks), then complexity. */

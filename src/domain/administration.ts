@@ -3,10 +3,9 @@ import { atLeast, type Actor } from '../core/auth.js';
 import { badInput, conflict, forbidden, notFound } from '../core/errors.js';
 import { isId } from '../core/ids.js';
 import type { Tenants } from '../core/tenancy.js';
-import { createApiKey, withinRole } from './api-keys.js';
+import { createApiKey, mintKey, withinRole } from './api-keys.js';
 import { checkName } from './names.js';
 import { createOrganization } from './organizations.js';
-import { displayPrefix, generateApiKey, hashApiKey } from '../core/auth.js';
 
 /**
  * Administration of organizations, users and keys. An organization admin (ADMIN) acts on its own organization; a
@@ -132,17 +131,6 @@ export async function issueApiKey(
   if (!withinRole({ ...access.actor, role: user.role }, role)) throw badInput(`A ${user.role} user cannot hold ${role} keys`, 'role');
   const name = checkName(input.name, { maxLength: 200 });
   if (input.expiresAt && input.expiresAt <= new Date()) throw badInput('expiresAt must be in the future', 'expiresAt');
-  const key = generateApiKey();
-  const apiKey = await scope.db.apiKey.create({
-    data: {
-      organizationId: scope.organizationId,
-      userId: user.id,
-      name,
-      role,
-      prefix: displayPrefix(key),
-      keyHash: hashApiKey(key),
-      expiresAt: input.expiresAt ?? null,
-    },
-  });
+  const { apiKey, key } = await mintKey(scope.db, { organizationId: scope.organizationId, userId: user.id, name, role, mintedById: null, expiresAt: input.expiresAt ?? null });
   return { scope, apiKey, key };
 }

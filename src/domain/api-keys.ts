@@ -10,6 +10,27 @@ import { checkName } from './names.js';
 /** Whether a key of role `role` is within what `actor` may hand out or take away. */
 export const withinRole = (actor: Actor, role: UserRole) => ROLE_RANK[role] <= ROLE_RANK[actor.role];
 
+/** What a new key row holds besides its secret. */
+export interface NewKeyRow {
+  organizationId: string;
+  userId: string;
+  name: string;
+  role: UserRole;
+  /** The key that minted it (revoking that one revokes this one); null for keys an administrator issued. */
+  mintedById: string | null;
+  expiresAt: Date | null;
+}
+
+/**
+ * Writes a new key with a fresh secret, returned in clear (shown once; only its hash and display prefix are stored).
+ * The one place keys are minted: creation, rotation and administration differ only in who may ask and for what row.
+ */
+export async function mintKey(db: PrismaClient, row: NewKeyRow) {
+  const key = generateApiKey();
+  const apiKey = await db.apiKey.create({ data: { ...row, prefix: displayPrefix(key), keyHash: hashApiKey(key) } });
+  return { apiKey, key };
+}
+
 /**
  * Mints a key for the caller's user, of the caller's role or lower (default: the caller's role), remembering
  * which key minted it: revoking that key revokes this one too.
@@ -19,18 +40,13 @@ export async function createApiKey(db: PrismaClient, actor: Actor, input: { name
   if (input.expiresAt && input.expiresAt <= new Date()) throw badInput('expiresAt must be in the future', 'expiresAt');
   const role = input.role ?? actor.role;
   if (!withinRole(actor, role)) throw forbidden(`A ${actor.role} key cannot mint ${role} keys`);
-  const key = generateApiKey();
-  const apiKey = await db.apiKey.create({
-    data: {
-      organizationId: actor.organizationId,
-      userId: actor.userId,
-      name,
-      role,
-      mintedById: actor.apiKeyId,
-      prefix: displayPrefix(key),
-      keyHash: hashApiKey(key),
-      expiresAt: input.expiresAt ?? null,
-    },
+  const { apiKey, key } = await mintKey(db, {
+    organizationId: actor.organizationId,
+    userId: actor.userId,
+    name,
+    role,
+    mintedById: actor.apiKeyId,
+    expiresAt: input.expiresAt ?? null,
   });
   // The minting key may have been revoked while this one was written: its revocation walked the keys it had
   // minted before this row existed, so this key is revoked here instead (see revokeApiKey for the other half).
@@ -94,18 +110,13 @@ export async function rotateApiKey(db: PrismaClient, actor: Actor, id: string) {
   if (!withinRole(actor, old.role)) throw forbidden(`A ${actor.role} key cannot rotate ${old.role} keys`);
   if (old.userId !== actor.userId && !atLeast(actor.role, 'ADMIN')) throw forbidden("Only an admin can rotate another user's key");
   if (old.revokedAt || (old.expiresAt && old.expiresAt <= new Date())) throw conflict(`API key ${id} is no longer active: create a new one instead`);
-  const key = generateApiKey();
-  const apiKey = await db.apiKey.create({
-    data: {
-      organizationId: old.organizationId,
-      userId: old.userId,
-      name: old.name,
-      role: old.role,
-      mintedById: old.mintedById,
-      prefix: displayPrefix(key),
-      keyHash: hashApiKey(key),
-      expiresAt: old.expiresAt,
-    },
+  const { apiKey, key } = await mintKey(db, {
+    organizationId: old.organizationId,
+    userId: old.userId,
+    name: old.name,
+    role: old.role,
+    mintedById: old.mintedById,
+    expiresAt: old.expiresAt,
   });
   await db.apiKey.updateMany({ where: { mintedById: old.id }, data: { mintedById: apiKey.id } });
   // A key the old one minted after the move is revoked with it (as createApiKey's check would do anyway).

@@ -8,6 +8,7 @@ import { builder, nodeOptions } from './builder.js';
 import { EmbeddingConfigInput, EmbeddingConfigRef } from './embeddings.js';
 import { Source } from './sources.js';
 import { Tool } from './tools.js';
+import { compiledChildConnection } from './compiled-reads.js';
 import { AGENTS_OF_SOURCE, FILES_OF_AGENT, SOURCES_OF_AGENT, TOOLS_OF_AGENT, childConnection, withTotalCount } from './child-pages.js';
 import { Prisma, type FileAgent as FileAgentRow } from '../generated/prisma/client.js';
 
@@ -89,7 +90,8 @@ builder.prismaObjectField(Source, 'agents', (t) =>
     {
       type: Agent,
       description: 'Agents this source is attached to, in attachment order.',
-      resolve: (s, args, ctx) => childConnection<{ id: string }>(ctx, AGENTS_OF_SOURCE, s.id, args),
+      resolve: (s, args, ctx, info) =>
+        compiledChildConnection<{ id: string }>(ctx, s, 'agents', args, info) ?? childConnection<{ id: string }>(ctx, AGENTS_OF_SOURCE, s.id, args),
     },
     withTotalCount,
   ),

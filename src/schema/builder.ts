@@ -88,9 +88,12 @@ export const builder = new SchemaBuilder<{
   },
 });
 
+const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
 builder.scalarType('DateTime', {
   description: 'ISO-8601 timestamp in UTC, e.g. 2026-01-02T03:04:05.678Z',
-  serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(value as string).toISOString()),
+  // Compiled reads (domain/reads) return timestamps already printed this way: they pass as they are, unparsed.
+  serialize: (value) => (value instanceof Date ? value.toISOString() : ISO_UTC.test(value as string) ? value : new Date(value as string).toISOString()),
   parseValue: (value) => {
     const date = new Date(value as string);
     if (typeof value !== 'string' || Number.isNaN(date.getTime())) {

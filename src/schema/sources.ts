@@ -15,6 +15,7 @@ import { orNotFound, requireId } from '../domain/ids.js';
 import { builder, nodeOptions } from './builder.js';
 import { EmbeddingConfigInput, EmbeddingConfigRef } from './embeddings.js';
 import { FILES_OF_SOURCE, PASSAGES_OF_SOURCE, childConnection, childCount, withTotalCount } from './child-pages.js';
+import { compiledChildConnection, compiledFileStats, compiledTotal, readSourcesPage } from './compiled-reads.js';
 import { File, FileStatusEnum } from './files.js';
 import { Passage } from './passages.js';
 
@@ -50,10 +51,11 @@ export const Source = builder.prismaNode('Source', {
         type: File,
         description: 'Newest first.',
         args: { status: t.arg({ type: FileStatusEnum, required: false }) },
-        resolve: (s, { status, ...args }, ctx) =>
-          status
+        resolve: (s, { status, ...args }, ctx, info) =>
+          compiledChildConnection<FileRow>(ctx, s, 'files', args, info) ??
+          (status
             ? childConnection<FileRow>(ctx, FILES_OF_SOURCE, s.id, args, Prisma.sql`c."processingStatus" = ${status}::"FileStatus"`)
-            : childConnection<FileRow>(ctx, FILES_OF_SOURCE, s.id, args, undefined, async () => (await fileStats(ctx).load(s.id)).count),
+            : childConnection<FileRow>(ctx, FILES_OF_SOURCE, s.id, args, undefined, async () => (await fileStats(ctx).load(s.id)).count)),
       },
       withTotalCount,
     ),
@@ -67,8 +69,11 @@ export const Source = builder.prismaNode('Source', {
     ),
     // Counts and sizes come from loaders that aggregate only the sources on the page. (Prisma's relation
     // counts aggregate the whole child table and join the result, which grows with every organization's data.)
-    fileCount: t.int({ resolve: async (s, _args, ctx) => (await fileStats(ctx).load(s.id)).count }),
-    totalSize: t.float({ description: 'Bytes in all of its files.', resolve: async (s, _args, ctx) => (await fileStats(ctx).load(s.id)).size }),
+    fileCount: t.int({ resolve: (s, _args, ctx) => compiledFileStats(s)?.count ?? fileStats(ctx).load(s.id).then((f) => f.count) }),
+    totalSize: t.float({
+      description: 'Bytes in all of its files.',
+      resolve: (s, _args, ctx) => compiledFileStats(s)?.size ?? fileStats(ctx).load(s.id).then((f) => f.size),
+    }),
     passageCount: t.int({ resolve: (s, _args, ctx) => childCount(ctx, PASSAGES_OF_SOURCE, s.id) }),
   }),
 });
@@ -96,13 +101,17 @@ builder.queryFields((t) => ({
       metadata: t.arg({ type: 'JSONObject', description: 'Sources whose metadata has each of these keys with exactly this value.' }),
       orderBy: t.arg({ type: SourceOrder }),
     },
-    resolve: (query, _root, args, ctx) => {
+    // One statement for the page and what is selected beneath it when the selection compiles (compiled-reads.ts).
+    resolve: async (query, _root, args, ctx, info) => {
+      const where = sourceWhere(args);
+      const compiled = await readSourcesPage(ctx, info, query, args);
+      if (compiled) return compiled as never;
       const column = ORDER_COLUMN[args.orderBy?.field ?? 'CREATED_AT'];
       const direction = (args.orderBy?.direction ?? 'ASC') === 'ASC' ? 'asc' : 'desc';
       const orderBy: Prisma.SourceOrderByWithRelationInput[] = [{ [column]: direction }, { id: direction }];
-      return ctx.db.source.findMany({ ...query, where: sourceWhere(args), orderBy });
+      return ctx.db.source.findMany({ ...query, where, orderBy });
     },
-    totalCount: (_root, args, ctx) => ctx.db.source.count({ where: sourceWhere(args) }),
+    totalCount: (_root, args, ctx, info) => compiledTotal(ctx, info) ?? ctx.db.source.count({ where: sourceWhere(args) }),
   }),
   source: t.prismaField({
     type: 'Source',

@@ -7,6 +7,7 @@ import type { Database, OpenOptions } from '../../src/core/db/index.js';
 import { openRedis } from '../../src/core/redis.js';
 import { createLogger, type Logger } from '../../src/core/logger.js';
 import { Metrics } from '../../src/core/metrics.js';
+import type { Tracing } from '../../src/core/tracing.js';
 import { MemoryQueue } from '../../src/core/queue.js';
 import type { EmbedderOptions } from '../../src/ingest/embedders/index.js';
 import { DEFAULT_LIMITS, type IngestLimits } from '../../src/ingest/limits.js';
@@ -92,6 +93,8 @@ export interface TestAppOptions {
   beforeStore?: (info: { jobId: string; firstChunk: number }) => void | Promise<void>;
   /** The app's logger (default: silent unless TEST_LOG_LEVEL says otherwise). */
   log?: Logger;
+  /** OpenTelemetry tracing (core/tracing.ts), as main.ts passes it when an endpoint is configured. */
+  tracing?: Tracing | null;
 }
 
 export async function createTestApp(
@@ -120,7 +123,7 @@ export async function createTestApp(
   if (appOptions.workers !== false) await ingest.startWorkers();
   // With REDIS_URL the app's Redis-shared parts (the auth throttle) use it, as in production.
   const redis = openRedis(merged, log);
-  const app = buildApp({ config: merged, db, log, ingest, redis, metrics });
+  const app = buildApp({ config: merged, db, log, ingest, redis, metrics, tracing: appOptions.tracing });
   const gql: TestApp['gql'] = async (key, query, variables) => {
     const response = await app.yoga.fetch('http://quarry/graphql', {
       method: 'POST',

@@ -55,7 +55,7 @@ export function uploadOne(
   key: string,
   sourceId: string,
   part: UploadPart,
-  options: { name?: string; duplicateHandling?: 'SUFFIX' | 'REPLACE' | 'SKIP' | 'ERROR' } = {},
+  options: { name?: string; duplicateHandling?: 'SUFFIX' | 'REPLACE' | 'SKIP' | 'ERROR'; callbackUrl?: string } = {},
 ): Promise<MultipartResult> {
   return multipart(url, key, UPLOAD_FILE, { input: { sourceId, file: null, ...options } }, [{ path: 'variables.input.file', part }]);
 }

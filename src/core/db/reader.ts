@@ -13,6 +13,12 @@ import type pg from 'pg';
  * (tenancy is not applied here); types that differ between the drivers are cast in SQL (`count(*)::int`, not
  * bigint, which pg returns as a string and PGlite as a number).
  */
+/**
+ * Marks a row a compiled read (domain/reads) returned with every column its selection's exposed fields read: those
+ * fields resolve straight from it (core/graphql-jit.ts), with no ORM selection bookkeeping per field and row.
+ */
+export const COMPILED_ROW = Symbol('compiledRow');
+
 export interface SqlReader {
   query<T = Record<string, unknown>>(statement: Statement): Promise<T[]>;
 }
