@@ -360,3 +360,73 @@ describe('a server killed mid-store', () => {
   }, 90_000);
 });
 
+/**
+ * SIGTERM while a file's batches are being stored, with the in-process embedder (batches of 256 chunks, written on
+ * the database's own thread): the process ends within SHUTDOWN_TIMEOUT_MS, cleanly, and the next start resumes the
+ * file after the batches it stored.
+ */
+describe('a server stopped mid-store', () => {
+  const SHUTDOWN_MS = 5000;
+  const procs: QuarryProcess[] = [];
+  afterAll(() => {
+    for (const p of procs) p.child.kill('SIGKILL');
+  });
+
+  async function stopAndResume(env: Record<string, string>, key: string) {
+    const gql = async (url: string, query: string, variables?: object) => {
+      const body = await (await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }) })).json();
+      if (body.errors) throw new Error(JSON.stringify(body.errors));
+      return body.data;
+    };
+    const all = { ...env, QUARRY_API_KEY: key, SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_MS) };
+    const first = await startQuarry(all);
+    procs.push(first);
+    const source = await gql(first.url, 'mutation { createSource(input: { name: "stopped", embeddingChunkSize: 64 }) { source { id } } }');
+    const text = textOf(6000, 'rhyolite');
+    const up = await uploadOne(first.url, key, source.createSource.source.id, { name: 'stopped.txt', content: text });
+    expect(up.errors).toBeUndefined();
+    const fileId = up.data.uploadFile.file.id as string;
+    const midway = await until(() => gql(first.url, FILE, { id: fileId }), (r) => r.file.chunksEmbedded > 0 || ended(r.file), 60_000);
+    expect(midway.file.processingStatus).toBe('EMBEDDING');
+    const asked = performance.now();
+    expect(await first.stop('SIGTERM')).toBe(0);
+    expect(performance.now() - asked).toBeLessThan(SHUTDOWN_MS);
+    expect(first.stdout()).toContain('file job released at shutdown');
+
+    const second = await startQuarry(all);
+    procs.push(second);
+    const { file } = await until(() => gql(second.url, FILE, { id: fileId }), (r) => ended(r.file), 90_000);
+    expect(file.processingStatus).toBe('COMPLETED');
+    expect(file.chunksEmbedded).toBe(file.totalChunks);
+    const count = await gql(second.url, 'query($id: ID!) { file(id: $id) { passages(first: 1) { totalCount } } }', { id: fileId });
+    expect(count.file.passages.totalCount).toBe(file.totalChunks);
+    const processed = second.stdout().split('\n').filter((l) => l.includes('"file processed"')).map((l) => JSON.parse(l)).find((l) => l.fileId === fileId);
+    expect(processed.resumedAt).toBeGreaterThanOrEqual(256); // stored batches were not embedded nor written again
+    await second.stop();
+  }
+
+  const ended = (f: any) => f && (f.processingStatus === 'COMPLETED' || f.processingStatus === 'ERROR');
+
+  it('embedded: stops within SHUTDOWN_TIMEOUT_MS and the next start resumes the file', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'quarry-stop-'));
+    try {
+      await stopAndResume({ DATA_DIR: dataDir }, `qk_test_${randomBytes(12).toString('hex')}`);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  it.runIf(inject('postgresUrl'))('PostgreSQL: stops within SHUTDOWN_TIMEOUT_MS and the next start resumes the file', async () => {
+    const admin = new pg.Client({ connectionString: inject('postgresUrl')! });
+    await admin.connect();
+    const dbName = `quarry_stop_${randomBytes(4).toString('hex')}`;
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    try {
+      const databaseUrl = inject('postgresUrl')!.replace(/\/[^/?]+(\?|$)/, `/${dbName}$1`);
+      await stopAndResume({ DATABASE_URL: databaseUrl, MIGRATE_ON_START: 'true' }, `qk_test_${randomBytes(12).toString('hex')}`);
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      await admin.end();
+    }
+  }, 180_000);
+});
