@@ -5,7 +5,6 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, NodeTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-node';
 import { PrismaInstrumentation } from '@prisma/instrumentation';
 import type { Plugin } from 'graphql-yoga';
-import type { Config } from '../config.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -16,10 +15,14 @@ import type { Logger } from './logger.js';
  * included (core/outbound.ts, which passes the trace on in `traceparent`). With tracing off the API is a no-op.
  */
 
-export type TracingConfig = Pick<
-  Config,
-  'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' | 'OTEL_EXPORTER_OTLP_HEADERS' | 'OTEL_SERVICE_NAME' | 'OTEL_TRACES_SAMPLER_ARG'
->;
+/** The standard OTEL_* settings tracing reads (config.ts parses them; core/ does not import what sits above it). */
+export interface TracingConfig {
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string;
+  OTEL_EXPORTER_OTLP_HEADERS?: string;
+  OTEL_SERVICE_NAME?: string;
+  OTEL_TRACES_SAMPLER_ARG: number;
+}
 
 /** Where spans go: the traces endpoint as given, or the general endpoint's `/v1/traces` (as the specification says). */
 export function tracesUrl(config: TracingConfig): string | null {
