@@ -16,6 +16,7 @@ import { databaseKinds } from './support/db.js';
 import { FakeOpenAI } from './support/fake-openai.js';
 import { startQuarry, type QuarryProcess } from './support/process.js';
 import { uploadOne } from './support/upload.js';
+import { gqlOver } from './support/graphql.js';
 import { until } from './support/wait.js';
 
 /**
@@ -279,16 +280,7 @@ describe('a server killed mid-store', () => {
     await fake.close();
   });
 
-  async function gql(url: string, key: string, query: string, variables?: object) {
-    const response = await fetch(`${url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = await response.json();
-    if (body.errors) throw new Error(JSON.stringify(body.errors));
-    return body.data;
-  }
+  const gql = gqlOver;
 
   async function killAndResume(env: Record<string, string>, key: string) {
     fake.script.length = 0;
@@ -376,11 +368,7 @@ describe('a server stopped mid-store', () => {
   });
 
   async function stopAndResume(env: Record<string, string>, key: string) {
-    const gql = async (url: string, query: string, variables?: object) => {
-      const body = await (await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query, variables }) })).json();
-      if (body.errors) throw new Error(JSON.stringify(body.errors));
-      return body.data;
-    };
+    const gql = (url: string, query: string, variables?: object) => gqlOver(url, key, query, variables);
     const all = { ...env, QUARRY_API_KEY: key, SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_MS) };
     const first = await startQuarry(all);
     procs.push(first);
