@@ -57,9 +57,11 @@ describe.each(databaseKinds())('statement counts on %s', (kind) => {
             organizationId, sourceId: source.id, fileName: `s/${j}.txt`, originalFileName: `${j}.txt`, sizeBytes: 10, processingStatus: j ? 'COMPLETED' : 'ERROR',
           })),
         });
-        // One agent at a time: attachment order is then the agents' order, whatever their ids.
-        for (const agent of i % 2 ? agents : [...agents].reverse()) {
-          await t.db.prisma.sourceAgent.create({ data: { organizationId, sourceId: source.id, agentId: agent.id } });
+        // Attached one after the other (a millisecond apart: two quick attachments can share a timestamp, and then
+        // their ids decide): attachment order is the agents' order, whatever their ids.
+        const attached = Date.now();
+        for (const [k, agent] of (i % 2 ? agents : [...agents].reverse()).entries()) {
+          await t.db.prisma.sourceAgent.create({ data: { organizationId, sourceId: source.id, agentId: agent.id, createdAt: new Date(attached + k) } });
         }
       }
     }

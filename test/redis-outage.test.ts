@@ -139,11 +139,20 @@ describe.each(kinds)('a Redis outage during processing (%s)', (kind) => {
     expect(jobs.edges.map((e: { node: { status: string } }) => e.node.status)).toEqual(['COMPLETED', 'COMPLETED']);
 
     // Uploads work again; and no process exited on the way (an unhandled error would have ended it).
+    fake.fallback = 'hold';
     const e = await upload('e.txt');
     expect(e.errors).toBeUndefined();
     for (const p of processes) expect(p.child.exitCode, p.stderr()).toBeNull();
-    // Shutting down while Redis is down again ends cleanly too (nothing waits for Redis to come back).
+    // Shutting down while Redis is down again, with a job in flight, ends cleanly too and within the shutdown time:
+    // nothing waits for Redis to come back (BullMQ's close would, with a job to report).
+    await until(async () => fake.holding, (n) => n > 0, 30_000);
     await redis.stop();
-    for (const p of processes) expect(await p.stop()).toBe(0);
+    await until(() => readyz(url), (r) => r.status === 503, 10_000);
+    for (const p of processes) {
+      const asked = Date.now();
+      expect(await p.stop(), p.stdout().split('\n').slice(-8).join('\n')).toBe(0);
+      expect(Date.now() - asked).toBeLessThan(10_000); // SHUTDOWN_TIMEOUT_MS's default; over it the process exits 1
+    }
+    fake.release();
   }, 180_000);
 });

@@ -211,17 +211,15 @@ export class RedisQueue implements JobQueue {
       const worker = this.worker;
       const graceful = this.consumer?.status === 'ready';
       const closing = (force: boolean) => worker.close(force).catch((error: unknown) => this.log?.warn({ err: error }, 'closing the queue worker failed'));
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        closing(!graceful).then(() => false),
-        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), CLOSE_TIMEOUT_MS))),
-      ]);
-      clearTimeout(timer);
-      // A delivery still running would later try to report its end on the connection released below, and BullMQ
-      // retries that without end: force the worker closed first, so nothing of it outlives the connections.
-      if (timedOut) await closing(true);
+      // Bounded either way: BullMQ's close can wait on Redis (to report a job's end) and must never hold the
+      // shutdown past its time. Offline, even the forced close may wait for a reconnection: give it a moment only.
+      const closed = await within(closing(!graceful), graceful ? CLOSE_TIMEOUT_MS : OFFLINE_CLOSE_MS);
+      // A delivery still running would later try to report its end on the connections released below: force the
+      // worker closed first where it can be, so nothing of it outlives them.
+      if (!closed && graceful) await within(closing(true), OFFLINE_CLOSE_MS);
+      if (!closed) this.log?.warn('the queue worker did not close in time; its connections are dropped');
     }
-    await this.queue.close();
+    await within(this.queue.close().catch(() => {}), OFFLINE_CLOSE_MS);
     await Promise.all([this.redis.release(this.producer), this.consumer && this.redis.release(this.consumer)]);
   }
 }
@@ -230,7 +228,17 @@ export class RedisQueue implements JobQueue {
 const asBullConnection = (client: import('ioredis').Redis) => client as unknown as import('bullmq').ConnectionOptions;
 
 /** How long closing waits for BullMQ's worker before leaving it (the process is ending). */
-const CLOSE_TIMEOUT_MS = 10_000;
+const CLOSE_TIMEOUT_MS = 5_000;
+/** The same while Redis is unreachable, or for the forced close after a graceful one timed out. */
+const OFFLINE_CLOSE_MS = 1_000;
+
+/** Whether `work` ended within `ms` (it goes on in the background otherwise). */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await Promise.race([work.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  clearTimeout(timer);
+  return ended;
+}
 
 /** Failed adds remembered for the reconnection, at most; beyond that the recovery sweep finds the jobs. */
 const MAX_UNQUEUED = 10_000;
