@@ -19,7 +19,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/core/config.js';
 import { openDatabase } from '../src/core/db/index.js';
 import { createOrganization } from '../src/domain/organizations.js';
 

@@ -26,10 +26,10 @@ import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { chunkSection, type Chunk } from '../src/ingest/chunker.js';
-import { openDocument } from '../src/ingest/document-stream.js';
-import { LexicalEmbedder } from '../src/ingest/embedders/index.js';
-import { DEFAULT_LIMITS } from '../src/ingest/limits.js';
+import { chunkSection, type Chunk } from '../src/documents/chunker.js';
+import { openDocument } from '../src/documents/document-stream.js';
+import { LexicalEmbedder } from '../src/embeddings/index.js';
+import { DEFAULT_LIMITS } from '../src/documents/limits.js';
 import { passageMetadata, vectorLiteral } from '../src/ingest/passage-store.js';
 import { FakeOpenAI } from '../test/support/fake-openai.js';
 

@@ -20,7 +20,7 @@ import { Redis } from 'ioredis';
 import path from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/core/config.js';
 import { openDatabase } from '../src/core/db/index.js';
 import { events, fileChange, useRedisEvents } from '../src/core/events.js';
 import { openRedis } from '../src/core/redis.js';

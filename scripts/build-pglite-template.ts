@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/core/config.js';
 import { pgliteDataPath } from '../src/core/db/index.js';
 import { buildTemplate, copyTemplateTo } from '../src/core/db/pglite-template.js';
 

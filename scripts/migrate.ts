@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/core/config.js';
 import { openSqlRunner } from '../src/core/db/index.js';
 import { migrate, MIGRATIONS_DIR, readMigrations } from '../src/core/db/migrate.js';
 import { diffToSchema } from '../src/core/db/schema-engine.js';

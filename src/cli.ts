@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { UserRole } from './generated/prisma/client.js';
-import { loadConfig, type Config } from './config.js';
+import { loadConfig, type Config } from './core/config.js';
 import { backupDataDir, openDatabase, pgliteDataPath, restoreDataDir, type Database } from './core/db/index.js';
 import { migrateOrCheck, PendingMigrationsError } from './core/db/migrate.js';
 import { ROLE_RANK, type Actor } from './core/auth.js';

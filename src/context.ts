@@ -4,8 +4,8 @@ import type { SqlRunner } from './core/db/sql.js';
 import type { Logger } from './core/logger.js';
 import type { Tenants } from './core/tenancy.js';
 import type { SubscriptionConnection, SubscriptionRegistry } from './core/subscription-limits.js';
-import type { EmbeddingCatalog } from './domain/embedding-config.js';
-import type { Embedders } from './ingest/embedders/index.js';
+import type { EmbeddingCatalog } from './embeddings/config.js';
+import type { Embedders } from './embeddings/index.js';
 import type { Ingest } from './ingest/worker.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 

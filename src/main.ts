@@ -3,7 +3,7 @@
  * DATABASE_URL), applies migrations where this process owns the database, creates the default organization
  * on first start, and serves until SIGTERM/SIGINT.
  */
-import { loadConfigOrExit } from './config.js';
+import { loadConfigOrExit } from './core/config.js';
 import { DataDirInUseError, openDatabase, pgliteDataPath } from './core/db/index.js';
 import { migrateAtStart } from './core/db/migrate.js';
 import { useRedisEvents } from './core/events.js';

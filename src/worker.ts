@@ -3,7 +3,7 @@
  * writes to the shared PostgreSQL; as many as you like, on any machine. Needs DATABASE_URL and REDIS_URL (the
  * embedded database belongs to the one `npm start` process, which runs its workers itself).
  */
-import { loadConfigOrExit } from './config.js';
+import { loadConfigOrExit } from './core/config.js';
 import { useRedisEvents } from './core/events.js';
 import { openRedis } from './core/redis.js';
 import { openDatabase } from './core/db/index.js';

@@ -1,8 +1,8 @@
 import { countTokens as referenceCount } from 'gpt-tokenizer/encoding/cl100k_base';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../src/core/errors.js';
-import { type Chunk, chunk, countTokens, MAX_CHUNK_SIZE } from '../src/ingest/chunker.js';
-import { parse, type ParsedDocument } from '../src/ingest/parsers/index.js';
+import { type Chunk, chunk, countTokens, MAX_CHUNK_SIZE } from '../src/documents/chunker.js';
+import { parse, type ParsedDocument } from '../src/documents/parsers/index.js';
 
 /** The tokenizer itself, independent of the chunker's piece cache: special-token text counts as text. */
 const tokens = (text: string) => referenceCount(text, { disallowedSpecial: new Set() });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES, loadConfig } from '../src/config.js';
+import { CONFIG_VARIABLES, loadConfig } from '../src/core/config.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const envExample = readFileSync(path.join(ROOT, '.env.example'), 'utf8');

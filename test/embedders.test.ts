@@ -1,9 +1,9 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EmbeddingConfig } from '../src/domain/embedding-config.js';
-import { createEmbedder, EmbeddingError, LexicalEmbedder, OpenAIEmbedder, type OpenAIEmbedderOptions } from '../src/ingest/embedders/index.js';
-import { retryAfterMs } from '../src/ingest/embedders/openai.js';
+import type { EmbeddingConfig } from '../src/embeddings/config.js';
+import { createEmbedder, EmbeddingError, LexicalEmbedder, OpenAIEmbedder, type OpenAIEmbedderOptions } from '../src/embeddings/index.js';
+import { retryAfterMs } from '../src/embeddings/openai.js';
 
 interface Received {
   url: string;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddingCatalog } from '../src/domain/embedding-config.js';
-import { createEmbedder } from '../src/ingest/embedders/index.js';
+import { EmbeddingCatalog } from '../src/embeddings/config.js';
+import { createEmbedder } from '../src/embeddings/index.js';
 import { FakeOpenAI } from './support/fake-openai.js';
 
 /** Every OpenAI-compatible provider reads its own variables and sends its own key, to its own server. */

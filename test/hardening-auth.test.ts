@@ -12,7 +12,7 @@ import { buildApp, type App } from '../src/app.js';
 import { generateApiKey } from '../src/core/auth.js';
 import { openRedis } from '../src/core/redis.js';
 import { clientAddress, proxyList } from '../src/core/auth-gate.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/core/config.js';
 import { createLogger } from '../src/core/logger.js';
 import { createJob } from '../src/domain/jobs.js';
 import { createTestApp, testConfig, type TestApp } from './support/app.js';

@@ -2,7 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/core/config.js';
 import { createLogger } from '../src/core/logger.js';
 import { parserCaches } from '../src/core/query-limits.js';
 import { createTestApp, testConfig, type GraphQLResult, type TestApp } from './support/app.js';

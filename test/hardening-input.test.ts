@@ -14,7 +14,7 @@ import { MultipartError, readGraphQLMultipart } from '../src/core/graphql-multip
 import { excerpt, exceedsDepth, parseJson, textExceedsDepth } from '../src/core/json.js';
 import { escapedErrorHandler, requestScope } from '../src/core/request-scope.js';
 import { attachSource, createAgent } from '../src/domain/agents.js';
-import { EmbeddingCatalog } from '../src/domain/embedding-config.js';
+import { EmbeddingCatalog } from '../src/embeddings/config.js';
 import { nameProblem } from '../src/domain/names.js';
 import { createSource } from '../src/domain/sources.js';
 import { createTestApp, testConfig, type TestApp } from './support/app.js';

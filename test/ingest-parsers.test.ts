@@ -3,11 +3,11 @@ import { Document, HeadingLevel, Packer, Paragraph, Table, TableCell, TableRow, 
 import iconv from 'iconv-lite';
 import { PDFDocument, StandardFonts, rgb } from 'pdf-lib';
 import { describe, expect, it } from 'vitest';
-import { openDocument, splitSection, type DocumentPiece } from '../src/ingest/document-stream.js';
-import { DEFAULT_LIMITS } from '../src/ingest/limits.js';
-import { detectMediaType, SNIFF_BYTES, SUPPORTED_TYPES_DESCRIPTION } from '../src/ingest/media-types.js';
-import { Utf8Check } from '../src/ingest/parsers/decode.js';
-import { type DocumentKind, parse, ParseError, type ParsedDocument } from '../src/ingest/parsers/index.js';
+import { openDocument, splitSection, type DocumentPiece } from '../src/documents/document-stream.js';
+import { DEFAULT_LIMITS } from '../src/documents/limits.js';
+import { detectMediaType, SNIFF_BYTES, SUPPORTED_TYPES_DESCRIPTION } from '../src/documents/media-types.js';
+import { Utf8Check } from '../src/documents/parsers/decode.js';
+import { type DocumentKind, parse, ParseError, type ParsedDocument } from '../src/documents/parsers/index.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Real files, made here

@@ -9,7 +9,7 @@ import { createLogger } from '../src/core/logger.js';
 import { MemoryQueue } from '../src/core/queue.js';
 import { scopedPrisma } from '../src/core/tenancy.js';
 import { beatFileJob, reportFileProgress } from '../src/domain/file-state.js';
-import { DEFAULT_LIMITS } from '../src/ingest/limits.js';
+import { DEFAULT_LIMITS } from '../src/documents/limits.js';
 import { Ingest } from '../src/ingest/worker.js';
 import { createTestApp, testIngestSettings, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';

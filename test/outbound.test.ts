@@ -1,7 +1,7 @@
 import http, { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/core/config.js';
 import { outboundFetch, OutboundRefusedError, parseAllowList, refusedRange } from '../src/core/outbound.js';
 import { CALLBACK_FAILED, CALLBACK_REFUSED, callbackSettings, callbacks, configureCallbacks, stopCallbacks } from '../src/domain/callbacks.js';
 import { createTestApp, type Tenant, type TestApp } from './support/app.js';

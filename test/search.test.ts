@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LexicalEmbedder } from '../src/ingest/embedders/index.js';
+import { LexicalEmbedder } from '../src/embeddings/index.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
 

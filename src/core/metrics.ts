@@ -144,7 +144,7 @@ export class Metrics {
     this.queueDepth = depth;
   }
 
-  /** The function embedding providers report each request through (ingest/embedders). */
+  /** The function embedding providers report each request through (embeddings/). */
   embeddingObserver(provider: string): EmbeddingObserver {
     return (ok, seconds) => {
       this.embeddingRequests.inc({ provider, outcome: ok ? 'ok' : 'error' });

@@ -15,7 +15,7 @@ import type { Logger } from './logger.js';
  * included (core/outbound.ts, which passes the trace on in `traceparent`). With tracing off the API is a no-op.
  */
 
-/** The standard OTEL_* settings tracing reads (config.ts parses them; core/ does not import what sits above it). */
+/** The standard OTEL_* settings tracing reads (core/config.ts parses them). */
 export interface TracingConfig {
   OTEL_EXPORTER_OTLP_ENDPOINT?: string;
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string;

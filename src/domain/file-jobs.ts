@@ -4,7 +4,7 @@ import { badInput, conflict } from '../core/errors.js';
 import { events, jobChange } from '../core/events.js';
 import type { QueuedJob } from '../core/queue.js';
 import type { File, Job, Prisma, PrismaClient } from '../generated/prisma/client.js';
-import { detectMediaType } from '../ingest/media-types.js';
+import { detectMediaType } from '../documents/media-types.js';
 import { fileJobRow } from './file-state.js';
 import { getFile } from './files.js';
 import { ACTIVE_JOB_STATUSES } from './job-states.js';

@@ -2,9 +2,9 @@ import type { Actor } from '../core/auth.js';
 import type { SqlReader } from '../core/db/reader.js';
 import { badInput } from '../core/errors.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
-import type { Embedders } from '../ingest/embedders/index.js';
+import type { Embedders } from '../embeddings/index.js';
 import { getAgent } from './agents.js';
-import { asEmbeddingConfig, sameEmbedding } from './embedding-config.js';
+import { asEmbeddingConfig, sameEmbedding } from '../embeddings/config.js';
 import { requireId } from './ids.js';
 import { searchPassages, type PassageHit, type PassageSearchMode } from './passage-search.js';
 

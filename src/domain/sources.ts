@@ -3,7 +3,7 @@ import { AppError, badInput, conflict, fromPrismaError, notFound } from '../core
 import { checkName, nameProblem } from './names.js';
 import { events, fileChange } from '../core/events.js';
 import type { Prisma, PrismaClient, Source } from '../generated/prisma/client.js';
-import { asEmbeddingConfig, sameEmbedding, type EmbeddingCatalog, type EmbeddingChoice, type EmbeddingConfig, type EmbeddingConfigInput } from './embedding-config.js';
+import { asEmbeddingConfig, sameEmbedding, type EmbeddingCatalog, type EmbeddingChoice, type EmbeddingConfig, type EmbeddingConfigInput } from '../embeddings/config.js';
 import { containsInsensitive } from './filters.js';
 import { orNotFound, requireId } from './ids.js';
 import { announce, prepareReembedding, type JobSink } from './file-jobs.js';

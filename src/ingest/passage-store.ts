@@ -1,5 +1,5 @@
 import type { SqlRunner } from '../core/db/sql.js';
-import type { Chunk } from './chunker.js';
+import type { Chunk } from '../documents/chunker.js';
 
 /**
  * Writes a file's passages and text pieces into its STAGED passage set, batch by batch, each slice in one short

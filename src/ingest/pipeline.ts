@@ -8,7 +8,7 @@ import type { JobOutcome, Metrics } from '../core/metrics.js';
 import type { QueuedJob } from '../core/queue.js';
 import { scopedPrisma } from '../core/tenancy.js';
 import { insertFileForAttachedAgents } from '../domain/agent-files.js';
-import { asEmbeddingConfig, type EmbeddingConfig } from '../domain/embedding-config.js';
+import { asEmbeddingConfig, type EmbeddingConfig } from '../embeddings/config.js';
 import {
   beatFileJob,
   claimFileJob,
@@ -23,12 +23,12 @@ import {
   type FileTask,
 } from '../domain/file-state.js';
 import type { File, FileStatus, Job, PassageSet, Prisma, PrismaClient } from '../generated/prisma/client.js';
-import { chunkSection, DEFAULT_OVERLAP, type Chunk } from './chunker.js';
-import { openDocument, type ByteSource, type DocumentStream } from './document-stream.js';
-import { createEmbedder, EmbeddingError, LexicalEmbedder, type Embedder, type EmbedderEnv, type EmbedderOptions } from './embedders/index.js';
-import { LimitError, tooManyPassages, type IngestLimits } from './limits.js';
+import { chunkSection, DEFAULT_OVERLAP, type Chunk } from '../documents/chunker.js';
+import { openDocument, type ByteSource, type DocumentStream } from '../documents/document-stream.js';
+import { createEmbedder, EmbeddingError, LexicalEmbedder, type Embedder, type EmbedderEnv, type EmbedderOptions } from '../embeddings/index.js';
+import { LimitError, tooManyPassages, type IngestLimits } from '../documents/limits.js';
 import { PassageStore, purgeRetiredSets, SetNoLongerStaged, type TextPiece } from './passage-store.js';
-import { ParseError, type DocumentKind } from './parsers/index.js';
+import { ParseError, type DocumentKind } from '../documents/parsers/index.js';
 
 export { FILE_TASKS, type FileTask } from '../domain/file-state.js';
 

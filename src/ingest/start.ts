@@ -1,10 +1,10 @@
-import type { Config } from '../config.js';
+import type { Config } from '../core/config.js';
 import type { Database } from '../core/db/index.js';
 import type { Logger } from '../core/logger.js';
 import type { Metrics } from '../core/metrics.js';
 import { openQueue } from '../core/queue.js';
 import type { RedisConnections } from '../core/redis.js';
-import { limitsFromConfig } from './limits.js';
+import { limitsFromConfig } from '../documents/limits.js';
 import { Ingest } from './worker.js';
 
 /**

@@ -16,8 +16,8 @@ import { fileJobRow } from '../domain/file-state.js';
 import { getSource } from '../domain/sources.js';
 import type { SqlRunner } from '../core/db/sql.js';
 import type { File, Job, PrismaClient, Source } from '../generated/prisma/client.js';
-import { detectMediaType, SNIFF_BYTES, SUPPORTED_TYPES_DESCRIPTION, type MediaType } from './media-types.js';
-import { Utf8Check } from './parsers/decode.js';
+import { detectMediaType, SNIFF_BYTES, SUPPORTED_TYPES_DESCRIPTION, type MediaType } from '../documents/media-types.js';
+import { Utf8Check } from '../documents/parsers/decode.js';
 import type { FileJobMetadata } from './pipeline.js';
 
 /**

@@ -7,8 +7,8 @@ import type { Logger } from '../core/logger.js';
 import type { Metrics } from '../core/metrics.js';
 import type { AddOptions, JobQueue, QueuedJob } from '../core/queue.js';
 import { FILE_TASKS, retireAbandonedSets, takeOverFileJobs } from '../domain/file-state.js';
-import type { EmbedderEnv, EmbedderOptions } from './embedders/index.js';
-import { DEFAULT_LIMITS, type IngestLimits } from './limits.js';
+import type { EmbedderEnv, EmbedderOptions } from '../embeddings/index.js';
+import { DEFAULT_LIMITS, type IngestLimits } from '../documents/limits.js';
 import { purgeRetiredSets } from './passage-store.js';
 import { processFileJob, type PipelineOptions } from './pipeline.js';
 

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { DEFAULT_BLOCK_LIMIT } from '../domain/agents.js';
-import type { EmbeddingConfigInput as DomainEmbeddingInput } from '../domain/embedding-config.js';
+import type { EmbeddingConfigInput as DomainEmbeddingInput } from '../embeddings/config.js';
 import { displayFileName } from '../domain/files.js';
 import type { RunUsage } from '../domain/runs.js';
 import type { SourcesMetadata } from '../domain/sources.js';

@@ -2,7 +2,7 @@ import type { Context } from '../context.js';
 import { closeFile, openFile } from '../domain/agent-files.js';
 import { containsInsensitive } from '../domain/filters.js';
 import { attachSource, attachTool, createAgent, deleteAgent, detachSource, detachTool, updateAgent, type AgentPatch } from '../domain/agents.js';
-import type { EmbeddingConfigInput as EmbeddingConfigInputShape } from '../domain/embedding-config.js';
+import type { EmbeddingConfigInput as EmbeddingConfigInputShape } from '../embeddings/config.js';
 import { orNotFound, requireId } from '../domain/ids.js';
 import { builder, nodeOptions } from './builder.js';
 import { EmbeddingConfigInput, EmbeddingConfigRef } from './embeddings.js';

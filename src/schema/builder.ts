@@ -9,7 +9,7 @@ import { GraphQLError, GraphQLObjectType, type GraphQLResolveInfo, type GraphQLS
 import type { Context } from '../context.js';
 import { atLeast } from '../core/auth.js';
 import { typeForId } from '../core/ids.js';
-import { GRAPHQL_LIST_SIZE_CEILING } from '../config.js';
+import { GRAPHQL_LIST_SIZE_CEILING } from '../core/config.js';
 import type PrismaTypes from '../generated/pothos-types.js';
 import { getDatamodel } from '../generated/pothos-types.js';
 

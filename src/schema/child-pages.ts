@@ -2,7 +2,7 @@ import { createContextCache } from '@pothos/core';
 import { resolveCursorConnection, type DefaultConnectionArguments, type PageInfoShape, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import DataLoader from 'dataloader';
 import type { Context } from '../context.js';
-import { GRAPHQL_LIST_SIZE_CEILING } from '../config.js';
+import { GRAPHQL_LIST_SIZE_CEILING } from '../core/config.js';
 import { livePassageSql } from '../domain/passage-visibility.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { builder } from './builder.js';

@@ -12,7 +12,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import type { Context } from '../context.js';
-import { GRAPHQL_LIST_SIZE_CEILING } from '../config.js';
+import { GRAPHQL_LIST_SIZE_CEILING } from '../core/config.js';
 import { OrgReader } from '../domain/reads/org-reader.js';
 import { isColumn } from '../domain/reads/sql.js';
 import { SOURCE_EXTRAS, readSources, type ChildPage, type ChildRows, type ReadSource, type SourcesRead } from '../domain/reads/sources.js';

@@ -1,4 +1,4 @@
-import type { EmbeddingCatalog, EmbeddingConfig } from '../domain/embedding-config.js';
+import type { EmbeddingCatalog, EmbeddingConfig } from '../embeddings/config.js';
 import { builder } from './builder.js';
 
 /** Embedding configurations (Letta's EmbeddingConfig, in camelCase) and the providers this server can use. */

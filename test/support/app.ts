@@ -9,8 +9,8 @@ import { createLogger, type Logger } from '../../src/core/logger.js';
 import { Metrics } from '../../src/core/metrics.js';
 import type { Tracing } from '../../src/core/tracing.js';
 import { MemoryQueue } from '../../src/core/queue.js';
-import type { EmbedderOptions } from '../../src/ingest/embedders/index.js';
-import { DEFAULT_LIMITS, type IngestLimits } from '../../src/ingest/limits.js';
+import type { EmbedderOptions } from '../../src/embeddings/index.js';
+import { DEFAULT_LIMITS, type IngestLimits } from '../../src/documents/limits.js';
 import { Ingest, type IngestSettings } from '../../src/ingest/worker.js';
 import { openTestDatabase, seedOrganization, type DatabaseKind } from './db.js';
 

@@ -5,7 +5,7 @@ import { createJob } from '../../src/domain/jobs.js';
 import { recordRunStep, startRun } from '../../src/domain/runs.js';
 import { createSource } from '../../src/domain/sources.js';
 import { createTool } from '../../src/domain/tools.js';
-import { EmbeddingCatalog } from '../../src/domain/embedding-config.js';
+import { EmbeddingCatalog } from '../../src/embeddings/config.js';
 import type { File, Passage } from '../../src/generated/prisma/client.js';
 import { testConfig, type Tenant, type TestApp } from './app.js';
 import { setFileText } from './db.js';

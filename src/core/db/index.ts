@@ -8,7 +8,7 @@ import type { SqlDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import lockfile from 'proper-lockfile';
-import type { Config } from '../../config.js';
+import type { Config } from '../config.js';
 import type { PoolStats } from '../metrics.js';
 import { PrismaClient } from '../../generated/prisma/client.js';
 import { copyTemplateTo } from './pglite-template.js';

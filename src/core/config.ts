@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
-import { parseAllowList } from './core/outbound.js';
+import { parseAllowList } from './outbound.js';
 
 /**
  * Every environment variable Quarry reads, parsed and validated once at start.

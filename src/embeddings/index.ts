@@ -1,9 +1,9 @@
-import { sameEndpoint, type EmbeddingConfig } from '../../domain/embedding-config.js';
+import { sameEndpoint, type EmbeddingConfig } from './config.js';
 import { LexicalEmbedder, lexicalModel } from './lexical.js';
-import { baseUrlOf, envValue, providerByEndpointType, REMOTE_PROVIDERS, type ProviderEnv, type ProviderSpec } from '../../domain/embedding-providers.js';
+import { baseUrlOf, envValue, providerByEndpointType, REMOTE_PROVIDERS, type ProviderEnv, type ProviderSpec } from './providers.js';
 import { OpenAIEmbedder, type OpenAIEmbedderOptions } from './openai.js';
 import { EmbeddingError, type Embedder } from './types.js';
-import type { EmbeddingObserver } from '../../core/metrics.js';
+import type { EmbeddingObserver } from '../core/metrics.js';
 
 export { EmbeddingError, type Embedder } from './types.js';
 export { LexicalEmbedder } from './lexical.js';

@@ -97,7 +97,7 @@ export const REMOTE_PROVIDERS: ProviderSpec[] = [
 
 export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
 
-/** Every variable a provider reads; config.ts validates them and the README lists them. */
+/** Every variable a provider reads; core/config.ts validates them and the README lists them. */
 export const PROVIDER_VARIABLES = [
   ...new Set(REMOTE_PROVIDERS.flatMap((p) => [p.keyVar, p.baseVar]).filter((v): v is string => !!v)),
   'AZURE_OPENAI_API_VERSION',

@@ -8,7 +8,7 @@ import {
   REMOTE_PROVIDERS,
   unavailableReason,
   type ProviderEnv,
-} from './embedding-providers.js';
+} from './providers.js';
 
 /**
  * Embedding configurations: what a source's passages are embedded with. A source always uses its own

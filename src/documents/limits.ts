@@ -1,5 +1,3 @@
-import type { Config } from '../config.js';
-
 /**
  * What one file may cost the server while it is processed. Plain text streams through the pipeline in batches,
  * so its size is bounded only by MAX_FILE_PASSAGES; formats whose parsers need the whole file (PDF, DOCX, HTML,
@@ -19,7 +17,16 @@ export interface IngestLimits {
   windowChars?: number;
 }
 
-export function limitsFromConfig(config: Pick<Config, 'PROCESSING_MEMORY_MB' | 'MAX_FILE_PASSAGES' | 'MAX_INFLATE_RATIO' | 'INGEST_BATCH_SIZE' | 'WORKER_CONCURRENCY'>): IngestLimits {
+/** The settings (core/config.ts) these limits come from. */
+export interface LimitSettings {
+  PROCESSING_MEMORY_MB: number;
+  MAX_FILE_PASSAGES: number;
+  MAX_INFLATE_RATIO: number;
+  INGEST_BATCH_SIZE: number;
+  WORKER_CONCURRENCY: number;
+}
+
+export function limitsFromConfig(config: LimitSettings): IngestLimits {
   return {
     memoryBytes: config.PROCESSING_MEMORY_MB * 1024 * 1024,
     concurrency: config.WORKER_CONCURRENCY,

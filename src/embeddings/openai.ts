@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { outboundFetch } from '../../core/outbound.js';
-import type { EmbeddingObserver } from '../../core/metrics.js';
+import { outboundFetch } from '../core/outbound.js';
+import type { EmbeddingObserver } from '../core/metrics.js';
 import { EmbeddingError, type Embedder } from './types.js';
 
 export interface AzureDeployment {
