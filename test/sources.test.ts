@@ -217,5 +217,13 @@ describe.each(databaseKinds())('sources on %s', (kind) => {
       { name: 'b-source', totalSize: 30, fileCount: 2 },
       { name: 'a-source', totalSize: 5, fileCount: 1 },
     ]);
+    // Each alone, and after a child page: the compiled read returns only what is asked, in its own order.
+    const sizeOnly = await t.gqlOk(org.apiKey, '{ sources { edges { node { totalSize name } } } }');
+    expect(sizeOnly.sources.edges.map((e: any) => e.node)).toEqual([{ totalSize: 30, name: 'b-source' }, { totalSize: 5, name: 'a-source' }]);
+    const countAfterFiles = await t.gqlOk(org.apiKey, '{ sources { edges { node { files(first: 1) { totalCount } fileCount } } } }');
+    expect(countAfterFiles.sources.edges.map((e: any) => e.node)).toEqual([
+      { files: { totalCount: 2 }, fileCount: 2 },
+      { files: { totalCount: 1 }, fileCount: 1 },
+    ]);
   });
 });

@@ -141,7 +141,8 @@ function compileSources(info: GraphQLResolveInfo, query: PrismaPage, args: Sourc
     take: query.take,
     ...(query.cursor ? { cursor: query.cursor.id } : {}),
     total: selection.totalCount,
-    fileStats: false,
+    fileCount: false,
+    totalSize: false,
     files: [],
     agents: [],
   };
@@ -149,7 +150,8 @@ function compileSources(info: GraphQLResolveInfo, query: PrismaPage, args: Sourc
   const agentMappings = new Map<string, Mappings>();
   for (const [key, list] of selection.nodeFields) {
     const name = list[0].name.value;
-    if (name === 'fileCount' || name === 'totalSize') read.fileStats = true;
+    if (name === 'fileCount') read.fileCount = true;
+    if (name === 'totalSize') read.totalSize = true;
     if (name === 'files') {
       const child = childPage(info, selection.node, key, list, FILE_FIELDS);
       if (child) read.files.push(child.page);
@@ -215,10 +217,10 @@ export function compiledTotal(ctx: Context, info: GraphQLResolveInfo): number | 
 
 const extrasOf = (source: object) => (source as Partial<ReadSource>)[SOURCE_EXTRAS];
 
-/** A source's file count and size, when the compiled read brought them. */
-export function compiledFileStats(source: object): { count: number; size: number } | undefined {
+/** A source's file count and size, each when the compiled read brought it. */
+export function compiledFileStats(source: object): { count?: number; size?: number } | undefined {
   const extras = extrasOf(source);
-  return extras?.fileCount === undefined ? undefined : { count: extras.fileCount, size: extras.totalSize ?? 0 };
+  return extras && { count: extras.fileCount, size: extras.totalSize };
 }
 
 /** The page of files or agents the compiled read brought for this field of this source, as a connection. */

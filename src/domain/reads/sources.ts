@@ -1,7 +1,7 @@
 import { COMPILED_ROW } from '../../core/db/reader.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import type { OrgFilter, OrgReader } from './org-reader.js';
-import { jsonObject, jsonRow, likeSubstring } from './sql.js';
+import { columnValues, jsonArray, jsonTuple, likeSubstring, rowOf } from './sql.js';
 
 /**
  * A page of sources with everything asked beneath each one (its newest files, its attached agents, their counts,
@@ -31,7 +31,8 @@ export interface SourcesRead {
   /** Rows strictly after (or, with a negative take, before) this source, in the order. */
   cursor?: string;
   total: boolean;
-  fileStats: boolean;
+  fileCount: boolean;
+  totalSize: boolean;
   files: ChildPage[];
   agents: ChildPage[];
 }
@@ -54,48 +55,62 @@ export const SOURCE_EXTRAS = Symbol('sourceExtras');
 export type ReadSource = Record<string, unknown> & { [SOURCE_EXTRAS]: SourceExtras };
 
 export async function readSources(reader: OrgReader, read: SourcesRead): Promise<{ rows: ReadSource[]; total?: number }> {
-  const [{ result }] = await reader.query<{ result: { rows: { r: ReadSource; x: Omit<SourceExtras, 'files' | 'agents'> & Record<string, ChildRows | number> }[]; total?: number } }>(
-    (org) => sourcesStatement(org, read),
-  );
-  const rows = result.rows.map(({ r, x }) => {
-    const extras: SourceExtras = { fileCount: x.fileCount as number | undefined, totalSize: x.totalSize as number | undefined, files: {}, agents: {} };
-    for (const f of read.files) extras.files[f.key] = x[`f.${f.key}`] as ChildRows;
-    for (const a of read.agents) {
-      const page = (extras.agents[a.key] = x[`a.${a.key}`] as ChildRows);
-      for (const agent of page.rows) (agent as { [COMPILED_ROW]?: true })[COMPILED_ROW] = true;
-    }
-    r[SOURCE_EXTRAS] = extras;
-    (r as { [COMPILED_ROW]?: true })[COMPILED_ROW] = true;
-    return r;
+  const [{ result }] = await reader.query<{ result: [unknown[][], number | null] }>((org) => sourcesStatement(org, read));
+  const [tuples, total] = result;
+  const rows = tuples.map((tuple) => {
+    const row = rowOf(read.columns, tuple) as ReadSource;
+    let at = read.columns.length;
+    const extras: SourceExtras = { files: {}, agents: {} };
+    if (read.fileCount) extras.fileCount = tuple[at++] as number;
+    if (read.totalSize) extras.totalSize = tuple[at++] as number;
+    for (const page of read.files) extras.files[page.key] = childRows(page, tuple[at++] as ChildTuple, false);
+    for (const page of read.agents) extras.agents[page.key] = childRows(page, tuple[at++] as ChildTuple, true);
+    row[SOURCE_EXTRAS] = extras;
+    (row as { [COMPILED_ROW]?: true })[COMPILED_ROW] = true;
+    return row;
   });
-  return { rows, total: result.total };
+  return total === null ? { rows } : { rows, total };
 }
 
+/** A child page as the statement returns it: its rows as tuples, and its count (null when not asked). */
+type ChildTuple = [unknown[][], number | null];
+
+function childRows(page: ChildPage, [tuples, count]: ChildTuple, compiled: boolean): ChildRows {
+  const rows = tuples.map((tuple) => {
+    const row = rowOf(page.columns, tuple);
+    if (compiled) (row as { [COMPILED_ROW]?: true })[COMPILED_ROW] = true;
+    return row;
+  });
+  return count === null ? { rows } : { rows, count };
+}
+
+/**
+ * `[[source tuple…], total]`, each source tuple being its columns, then its file count and size if asked, then
+ * each page of files and of agents as `[[row tuple…], count]`, in the order of `read`.
+ */
 function sourcesStatement(org: OrgFilter, read: SourcesRead): Prisma.Sql {
   const where = [org('s')];
   if (read.name) where.push(Prisma.sql`s.name ILIKE ${likeSubstring(read.name)}`);
   const backwards = read.take < 0;
-  // Reading backwards walks the order reversed, then the aggregate puts the rows back in order.
+  // Reading backwards walks the order reversed to find the page, then puts its rows back in order.
   const dir = (read.direction === 'DESC') !== backwards ? 'DESC' : 'ASC';
-  const keys = Prisma.raw(`s."${read.order}" ${dir}, s.id ${dir}`);
+  const keys = (d: string) => Prisma.raw(`s."${read.order}" ${d}, s.id ${d}`);
   const page = [...where];
   if (read.cursor) {
     const cmp = Prisma.raw(dir === 'ASC' ? '>' : '<');
     page.push(Prisma.sql`(s."${Prisma.raw(read.order)}", s.id) ${cmp} (SELECT c."${Prisma.raw(read.order)}", c.id FROM "Source" c WHERE c.id = ${read.cursor} AND ${org('c')})`);
   }
-  const extras: [string, Prisma.Sql][] = [];
-  if (read.fileStats) {
-    extras.push(['fileCount', Prisma.sql`(SELECT count(*)::int FROM "File" f WHERE f."sourceId" = s.id AND ${org('f')})`]);
-    extras.push(['totalSize', Prisma.sql`(SELECT coalesce(sum(f."sizeBytes"), 0)::float8 FROM "File" f WHERE f."sourceId" = s.id AND ${org('f')})`]);
-  }
-  for (const files of read.files) extras.push([`f.${files.key}`, filesOfSource(org, files)]);
-  for (const agents of read.agents) extras.push([`a.${agents.key}`, agentsOfSource(org, agents)]);
-  const row = Prisma.sql`json_build_object('r', ${jsonRow('Source', 's', read.columns)}, 'x', ${jsonObject(extras)})`;
-  const rows = Prisma.sql`(SELECT coalesce(json_agg(${row} ORDER BY s.__n ${Prisma.raw(backwards ? 'DESC' : 'ASC')}), '[]'::json) FROM (
-    SELECT s.*, row_number() OVER (ORDER BY ${keys}) AS __n FROM "Source" s
-     WHERE ${Prisma.join(page, ' AND ')} ORDER BY ${keys} LIMIT ${Math.abs(read.take)}) s)`;
-  const total = read.total ? Prisma.sql`, 'total', (SELECT count(*)::int FROM "Source" s WHERE ${Prisma.join(where, ' AND ')})` : Prisma.empty;
-  return Prisma.sql`SELECT json_build_object('rows', ${rows}${total}) AS result`;
+  const values: Prisma.Sql[] = [columnValues('Source', 's', read.columns)];
+  if (read.fileCount) values.push(Prisma.sql`(SELECT count(*)::int FROM "File" f WHERE f."sourceId" = s.id AND ${org('f')})`);
+  if (read.totalSize) values.push(Prisma.sql`(SELECT coalesce(sum(f."sizeBytes"), 0)::float8 FROM "File" f WHERE f."sourceId" = s.id AND ${org('f')})`);
+  for (const files of read.files) values.push(filesOfSource(org, files));
+  for (const agents of read.agents) values.push(agentsOfSource(org, agents));
+  const source = Prisma.sql`json_build_array(${Prisma.join(values)})`;
+  const pageOf = (columns: Prisma.Sql) =>
+    Prisma.sql`SELECT ${columns} FROM "Source" s WHERE ${Prisma.join(page, ' AND ')} ORDER BY ${keys(dir)} LIMIT ${Math.abs(read.take)}`;
+  const rows = jsonArray(backwards ? Prisma.sql`SELECT ${source} FROM (${pageOf(Prisma.sql`s.*`)}) s ORDER BY ${keys(read.direction)}` : pageOf(source));
+  const total = read.total ? Prisma.sql`(SELECT count(*)::int FROM "Source" s WHERE ${Prisma.join(where, ' AND ')})` : Prisma.sql`NULL::int`;
+  return Prisma.sql`SELECT json_build_array(${rows}, ${total}) AS result`;
 }
 
 /** A source's newest files (as FILES_OF_SOURCE orders them), and their count. */
@@ -103,21 +118,19 @@ function filesOfSource(org: OrgFilter, page: ChildPage): Prisma.Sql {
   const where = [Prisma.sql`f."sourceId" = s.id`, org('f')];
   if (page.status) where.push(Prisma.sql`f."processingStatus" = ${page.status}::"FileStatus"`);
   const conditions = Prisma.join(where, ' AND ');
-  const rows = Prisma.sql`(SELECT coalesce(json_agg(${jsonRow('File', 'f', page.columns)} ORDER BY f.__n), '[]'::json) FROM (
-    SELECT f.*, row_number() OVER (ORDER BY f."createdAt" DESC, f.id DESC) AS __n FROM "File" f
-     WHERE ${conditions} ORDER BY f."createdAt" DESC, f.id DESC LIMIT ${page.limit}) f)`;
-  const count = page.count ? Prisma.sql`, 'count', (SELECT count(*)::int FROM "File" f WHERE ${conditions})` : Prisma.empty;
-  return Prisma.sql`json_build_object('rows', ${rows}${count})`;
+  const rows = jsonArray(Prisma.sql`SELECT ${jsonTuple('File', 'f', page.columns)} FROM "File" f
+     WHERE ${conditions} ORDER BY f."createdAt" DESC, f.id DESC LIMIT ${page.limit}`);
+  const count = page.count ? Prisma.sql`(SELECT count(*)::int FROM "File" f WHERE ${conditions})` : Prisma.sql`NULL::int`;
+  return Prisma.sql`json_build_array(${rows}, ${count})`;
 }
 
 /** A source's agents in attachment order (as AGENTS_OF_SOURCE orders them), and their count. */
 function agentsOfSource(org: OrgFilter, page: ChildPage): Prisma.Sql {
   const conditions = Prisma.sql`l."sourceId" = s.id AND ${org('l')} AND ${org('a')}`;
-  const rows = Prisma.sql`(SELECT coalesce(json_agg(${jsonRow('Agent', 'a', page.columns)} ORDER BY a.__n), '[]'::json) FROM (
-    SELECT a.*, row_number() OVER (ORDER BY l."createdAt", a.id) AS __n FROM "SourceAgent" l JOIN "Agent" a ON a.id = l."agentId"
-     WHERE ${conditions} ORDER BY l."createdAt", a.id LIMIT ${page.limit}) a)`;
+  const rows = jsonArray(Prisma.sql`SELECT ${jsonTuple('Agent', 'a', page.columns)} FROM "SourceAgent" l JOIN "Agent" a ON a.id = l."agentId"
+     WHERE ${conditions} ORDER BY l."createdAt", a.id LIMIT ${page.limit}`);
   const count = page.count
-    ? Prisma.sql`, 'count', (SELECT count(*)::int FROM "SourceAgent" l JOIN "Agent" a ON a.id = l."agentId" WHERE ${conditions})`
-    : Prisma.empty;
-  return Prisma.sql`json_build_object('rows', ${rows}${count})`;
+    ? Prisma.sql`(SELECT count(*)::int FROM "SourceAgent" l JOIN "Agent" a ON a.id = l."agentId" WHERE ${conditions})`
+    : Prisma.sql`NULL::int`;
+  return Prisma.sql`json_build_array(${rows}, ${count})`;
 }

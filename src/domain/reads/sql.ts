@@ -30,34 +30,40 @@ export function isColumn(table: Table, column: string): boolean {
 }
 
 /**
- * A row as one JSON object of the given columns. Timestamps come out as the API prints them (ISO-8601, UTC, `Z`,
- * milliseconds), so no layer above parses and re-prints a date; everything else is JSON's own (enums as text).
+ * A row as a JSON array of the given columns, in their order (`rowOf` turns it back into an object): PostgreSQL
+ * builds an array for less than an object with its keys, and the caller knows the keys anyway. Timestamps come
+ * out as the API prints them (ISO-8601, UTC, `Z`, milliseconds), so no layer above parses and re-prints a date;
+ * everything else is JSON's own (enums as text).
  */
-export function jsonRow(table: Table, alias: string, columns: readonly string[]): Prisma.Sql {
+export function jsonTuple(table: Table, alias: string, columns: readonly string[]): Prisma.Sql {
+  return Prisma.sql`json_build_array(${columnValues(table, alias, columns)})`;
+}
+
+/** The values `jsonTuple` puts in its array, for a caller that appends values of its own after them. */
+export function columnValues(table: Table, alias: string, columns: readonly string[]): Prisma.Sql {
   if (!ALIAS.test(alias)) throw new Error(`Bad alias ${alias}`);
   const parts = columns.map((column) => {
     if (!known[table].has(column)) throw new Error(`${table} has no column ${column}`);
     const ref = `${alias}."${column}"`;
-    const value = TIMESTAMPS.has(column)
-      ? `to_char(${ref} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
-      : LISTS.has(column)
-        ? `coalesce(${ref}, '{}')`
-        : ref;
-    return `'${column}', ${value}`;
+    if (TIMESTAMPS.has(column)) return `to_char(${ref} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+    return LISTS.has(column) ? `coalesce(${ref}, '{}')` : ref;
   });
-  return Prisma.raw(`json_build_object(${parts.join(', ')})`);
+  return Prisma.raw(parts.join(', '));
 }
 
-/** `json_build_object` of named SQL values (the keys are fixed by the caller, never a client's). */
-export function jsonObject(entries: [string, Prisma.Sql][]): Prisma.Sql {
-  if (!entries.length) return Prisma.sql`'{}'::json`;
-  return Prisma.sql`json_build_object(${Prisma.join(entries.map(([key, value]) => Prisma.sql`${Prisma.raw(literal(key))}, ${value}`))})`;
+/** The object of a row `jsonTuple` read with these columns. */
+export function rowOf(columns: readonly string[], tuple: readonly unknown[]): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
+  for (let i = 0; i < columns.length; i++) row[columns[i]!] = tuple[i];
+  return row;
 }
 
-/** A string literal of a key: quotes doubled (the keys are response names: letters, digits and `_` only). */
-function literal(key: string): string {
-  if (!/^[A-Za-z0-9_.]+$/.test(key)) throw new Error(`Bad key ${key}`);
-  return `'${key}'`;
+/**
+ * The rows of a subquery as one JSON array, in the subquery's order: an ARRAY(…) subquery keeps its ORDER BY (an
+ * aggregate would sort again), and its LIMIT stops the scan early.
+ */
+export function jsonArray(subquery: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`array_to_json(ARRAY(${subquery}))`;
 }
 
 /** ILIKE's escaping of a literal substring (backslash is PostgreSQL's default LIKE escape). */
