@@ -10,7 +10,8 @@
  *      own limit, and Quarry's plain-text MB/s as a fraction of it (target ≥ 0.9);
  *   6. big file: a BIGFILE_MB (default 100) text file on each database of BENCH_DB (pglite,postgres): time to
  *      completed, peak RSS growth of the server, and the p99 latency of /healthz and of a small GraphQL read polled
- *      every 100 ms throughout (targets: RSS ≤ 256 MB, /healthz p99 ≤ 200 ms, read p99 ≤ 500 ms).
+ *      every 100 ms throughout (targets: RSS ≤ 256 MB, /healthz p99 ≤ 200 ms, read p99 ≤ 500 ms), and the longest
+ *      gap between two events of the file's status subscription (graphql-ws) until it completes (target ≤ 2 s).
  * Each figure is the median of RUNS runs (default 3). Needs DATABASE_URL; the bench uses a database of its own
  * (DATABASE_URL's name + `_bench_ingest`, on the same server), created afresh each time. ONLY picks figures (text,pdf,rss,requests),
  * VERBOSE=1 prints the server's per-file step timings, WORKER_CONCURRENCY sets the server's (default 2), and
@@ -32,6 +33,8 @@ import { LexicalEmbedder } from '../src/embeddings/index.js';
 import { DEFAULT_LIMITS } from '../src/documents/limits.js';
 import { passageMetadata, vectorLiteral } from '../src/ingest/passage-store.js';
 import { FakeOpenAI } from '../test/support/fake-openai.js';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const RUNS = Number(process.env.RUNS ?? 3);
@@ -289,6 +292,46 @@ interface BigFigures {
   healthP99: number;
   readP99: number;
   samples: number;
+  /** Longest wait between two events of the file's status subscription, from the upload's answer to COMPLETED. */
+  progressGapSeconds: number;
+  events: number;
+}
+
+/**
+ * Subscribes to a file's status over graphql-ws (as a client would) and records when each event arrives; `stop`
+ * gives the longest gap between two events (the first counted from the subscription's start), and the count.
+ */
+function watchProgress(url: string, fileId: string): { stop: () => Promise<{ gapSeconds: number; events: number }> } {
+  const client = createClient({ url: url.replace(/^http/, 'ws') + '/graphql', webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${KEY}` }, retryAttempts: 0 });
+  const started = performance.now();
+  let last = started;
+  let gap = 0;
+  let events = 0;
+  const done = new Promise<void>((resolve) => {
+    client.subscribe(
+      { query: 'subscription($id: ID!) { fileStatusChanged(fileId: $id) { fileId status chunksEmbedded } }', variables: { id: fileId } },
+      {
+        next: () => {
+          const now = performance.now();
+          gap = Math.max(gap, now - last);
+          last = now;
+          events++;
+        },
+        error: (error) => {
+          console.error('progress subscription failed:', error);
+          resolve();
+        },
+        complete: () => resolve(),
+      },
+    );
+  });
+  return {
+    async stop() {
+      await Promise.race([done, new Promise((r) => setTimeout(r, 2000))]);
+      await client.dispose();
+      return { gapSeconds: gap / 1000, events };
+    },
+  };
 }
 
 const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))] ?? NaN;
@@ -329,11 +372,13 @@ async function bigFile(kind: 'pglite' | 'postgres'): Promise<BigFigures> {
     });
     const uploadSeconds = (performance.now() - t0) / 1000;
     measuring = true;
+    const progress = watchProgress(server.url, fileId);
     await waitCompleted(server.url, [fileId], 500);
     const seconds = (performance.now() - t0) / 1000;
     clearInterval(sampler);
+    const { gapSeconds, events } = await progress.stop();
     await new Promise((r) => setTimeout(r, 200));
-    return { seconds, uploadSeconds, rssGrowthMb: peak - before, healthP99: p99(health), readP99: p99(reads), samples: health.length };
+    return { seconds, uploadSeconds, rssGrowthMb: peak - before, healthP99: p99(health), readP99: p99(reads), samples: health.length, progressGapSeconds: gapSeconds, events };
   } finally {
     server.child.kill('SIGTERM');
     await new Promise((r) => server.child.once('exit', r));
@@ -448,6 +493,7 @@ async function main() {
       `  ${BIGFILE_MB} MB text file on ${kind.padEnd(8)}: completed in ${f.seconds.toFixed(0)} s (upload ${f.uploadSeconds.toFixed(1)} s), ` +
         `peak RSS growth ${f.rssGrowthMb.toFixed(0)} MB (≤ 256), /healthz p99 ${f.healthP99.toFixed(0)} ms (≤ 200), small read p99 ${f.readP99.toFixed(0)} ms (≤ 500), ${f.samples} samples`,
     );
+    console.log(`  progress events on ${kind.padEnd(8)}: longest gap ${f.progressGapSeconds.toFixed(2)} s between ${f.events} events (target ≤ 2 s)`);
   }
   show(requests, () => `  requests to the OpenAI-compatible server, ${chunksFor1000} chunks: ${fmt(requests, 0)}   (target ≤ 2)`);
 }

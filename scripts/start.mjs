@@ -9,8 +9,8 @@ import { build } from 'esbuild';
 
 const root = path.resolve(import.meta.dirname, '..');
 const entries = { main: 'src/main.ts', worker: 'src/worker.ts', cli: 'src/cli.ts' };
-// Built beside them, not run from here: the embedded database's thread (src/core/db/pglite-thread.ts loads it).
-const threadEntries = { 'pglite-thread-entry': 'src/core/db/pglite-thread-entry.ts' };
+// Built beside them, not run from here: the modules of worker threads (src/core/thread-module.ts finds them).
+const threadEntries = { 'pglite-thread-entry': 'src/core/db/pglite-thread-entry.ts', 'chunk-thread-entry': 'src/ingest/chunk-thread-entry.ts' };
 const outdir = path.join(root, 'node_modules', '.cache', 'quarry', 'dist');
 
 function newestSource(dir) {

@@ -33,7 +33,7 @@ import { SubscriptionRegistry, type SubscriptionConnection } from './core/subscr
 import { ScopedClients } from './core/tenancy.js';
 import { EmbeddingCatalog } from './embeddings/config.js';
 import { Embedders } from './embeddings/index.js';
-import type { Ingest } from './ingest/worker.js';
+import type { IngestionService } from './ingest/worker.js';
 import { schema } from './schema/index.js';
 import { createRestHandler, isRestPath } from './rest/handler.js';
 import { lettaRoutes } from './rest/routes/index.js';
@@ -89,7 +89,7 @@ export function buildApp(options: {
   config: AppConfig;
   db: Database;
   log: Logger;
-  ingest: Ingest;
+  ingest: IngestionService;
   redis?: RedisConnections | null;
   metrics?: Metrics;
   /** OpenTelemetry tracing, when on (core/tracing.ts). */

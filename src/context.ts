@@ -6,7 +6,7 @@ import type { Tenants } from './core/tenancy.js';
 import type { SubscriptionConnection, SubscriptionRegistry } from './core/subscription-limits.js';
 import type { EmbeddingCatalog } from './embeddings/config.js';
 import type { Embedders } from './embeddings/index.js';
-import type { Ingest } from './ingest/worker.js';
+import type { IngestionService } from './ingest/worker.js';
 import type { PrismaClient } from './generated/prisma/client.js';
 
 /** What every resolver gets. `db` is already confined to the actor's organization (core/tenancy.ts). */
@@ -27,7 +27,7 @@ export interface Context {
   /** A raw SQL transaction on the same database, for bulk writes where Prisma's engine costs too much. */
   transact: <T>(fn: (tx: SqlRunner) => Promise<T>) => Promise<T>;
   /** Queues file processing jobs. */
-  ingest: Ingest;
+  ingest: IngestionService;
   /** MAX_UPLOAD_BYTES and MAX_UPLOAD_FILES. */
   uploads: { maxBytes: number; maxFiles: number };
   /** Open subscriptions: this server's registry (limits, shutdown) and the caller's connection. */

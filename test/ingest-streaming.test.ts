@@ -10,7 +10,7 @@ import { MemoryQueue } from '../src/core/queue.js';
 import { scopedPrisma } from '../src/core/tenancy.js';
 import { beatFileJob, reportFileProgress } from '../src/domain/file-state.js';
 import { DEFAULT_LIMITS } from '../src/documents/limits.js';
-import { Ingest } from '../src/ingest/worker.js';
+import { IngestionService } from '../src/ingest/worker.js';
 import { createTestApp, testIngestSettings, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
 import { FakeOpenAI } from './support/fake-openai.js';
@@ -228,7 +228,7 @@ describe.each(databaseKinds())('streaming ingestion on %s', (kind) => {
     const text = textOf(150, 'basalt');
     pause = { at: BATCH * 3, gate: gate() };
     const log = createLogger('silent');
-    const next = new Ingest({
+    const next = new IngestionService({
       db: t.db,
       queue: new MemoryQueue(log),
       log,

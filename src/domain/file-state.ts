@@ -3,7 +3,7 @@ import { currentRequestId } from '../core/request-scope.js';
 import { events, fileChange } from '../core/events.js';
 import type { File, FileStatus, Job, PassageSet, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { ACTIVE_FILE_STATUSES, FILE_TASKS, type FileTask } from './job-states.js';
-import { announceJob, fileToError, transitionJob } from './job-transitions.js';
+import { announceJob, fileToError, transitionJob, transitionJobInTransaction } from './job-transitions.js';
 
 /**
  * The one owner of a file job's state: the job row, its file's processing status and counters, and the file's
@@ -190,18 +190,18 @@ export async function completeFileJob(db: PrismaClient, c: Completion): Promise<
         data: { processingStatus: 'COMPLETED', totalChunks: c.totalChunks, chunksEmbedded: c.totalChunks, errorMessage: null, processingNote: c.note },
       });
       if (!file) throw new FileJobStop('file-deleted');
-      const [ended] = await tx.job.updateManyAndReturn({
-        where: { id: job.id, lockedBy: c.workerId, status: 'RUNNING', cancelRequestedAt: null },
-        data: {
-          status: 'COMPLETED',
-          completedAt: new Date(),
-          lockedBy: null,
-          heartbeatAt: null,
+      const ended = await transitionJobInTransaction(
+        tx,
+        job.organizationId,
+        job.id,
+        'COMPLETED',
+        {
           stopReason: 'end_turn',
           progress: { step: 'completed', done: c.totalChunks, total: c.totalChunks, stored: c.totalChunks },
           metadata: { ...((job.metadata ?? {}) as object), numPassages: c.totalChunks },
         },
-      });
+        { lockedBy: c.workerId, status: 'RUNNING' },
+      );
       if (!ended) throw new FileJobStop(await tx.job.count({ where: { id: job.id, NOT: { cancelRequestedAt: null } } }) ? 'cancelled' : 'lost');
       if (file.replacesFileId) await tx.file.deleteMany({ where: { id: file.replacesFileId, sourceId: file.sourceId } });
       return { file, ended };
@@ -244,10 +244,15 @@ export async function requeueFileJob(db: PrismaClient, job: Job, progress: Prism
 
 /** Embedded only: nobody else can hold a job, so what a previous run left RUNNING goes back to PENDING. */
 export async function takeOverFileJobs(db: PrismaClient): Promise<number> {
-  const jobs = await db.job.updateManyAndReturn({
-    where: { task: { in: [...FILE_TASKS] }, status: 'RUNNING' },
-    data: { status: 'PENDING', lockedBy: null, heartbeatAt: null },
-  });
-  for (const job of jobs) announceJob(db, job);
-  return jobs.length;
+  const jobs = await db.job.findMany({ where: { task: { in: [...FILE_TASKS] }, status: 'RUNNING' }, select: { id: true, organizationId: true } });
+  let count = 0;
+  for (const job of jobs) {
+    // A job whose cancel was asked while its worker was gone ends CANCELLED here (transitionJob), its file ERROR.
+    const moved = await transitionJob(db, job.organizationId, job.id, 'PENDING', { lockedBy: null, heartbeatAt: null }).catch((error) => {
+      if (error instanceof AppError) return null; // ended or deleted meanwhile
+      throw error;
+    });
+    if (moved) count++;
+  }
+  return count;
 }

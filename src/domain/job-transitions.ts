@@ -89,6 +89,27 @@ export async function transitionJob(db: PrismaClient, scope: Actor | string, id:
   }
 }
 
+/**
+ * transitionJob inside a transaction, for a job that must still match `holds` as well (held by this worker, no
+ * cancel asked): the job moves, or null is returned when it no longer matches or may not move. Nothing is
+ * announced: the caller announces the returned job (announceJob) once the transaction has committed. Used for a
+ * completion, which has no file to settle; a move to FAILED, CANCELLED or EXPIRED goes through transitionJob.
+ */
+export async function transitionJobInTransaction(
+  tx: Pick<PrismaClient, 'job'>,
+  organizationId: string,
+  id: string,
+  status: 'RUNNING' | 'PENDING' | 'COMPLETED',
+  report: JobReport,
+  holds: Prisma.JobWhereInput,
+): Promise<Job | null> {
+  const job = await tx.job.findFirst({ where: { id, organizationId } });
+  if (!job || job.cancelRequestedAt || !canMove(job.status, status)) return null;
+  const data = { ...report, status, ...(status === 'COMPLETED' ? ending(status, report.stopReason) : {}) };
+  const [moved] = await tx.job.updateManyAndReturn({ where: { AND: [{ id, organizationId, status: job.status }, holds] }, data });
+  return moved ?? null;
+}
+
 /** transitionJob to a terminal status. */
 export function finishJob(db: PrismaClient, scope: Actor | string, id: string, status: TerminalJobStatus, report: JobReport = {}): Promise<Job> {
   return transitionJob(db, scope, id, status, report);

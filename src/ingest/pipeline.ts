@@ -23,12 +23,12 @@ import {
   type FileTask,
 } from '../domain/file-state.js';
 import type { File, FileStatus, Job, PassageSet, Prisma, PrismaClient } from '../generated/prisma/client.js';
-import { chunkSection, DEFAULT_OVERLAP, type Chunk } from '../documents/chunker.js';
-import { openDocument, type ByteSource, type DocumentStream } from '../documents/document-stream.js';
-import { createEmbedder, EmbeddingError, LexicalEmbedder, type Embedder, type EmbedderEnv, type EmbedderOptions } from '../embeddings/index.js';
-import { LimitError, tooManyPassages, type IngestLimits } from '../documents/limits.js';
-import { PassageStore, purgeRetiredSets, SetNoLongerStaged, type TextPiece } from './passage-store.js';
+import { createEmbedder, EmbeddingError, LexicalEmbedder, type EmbedderEnv, type EmbedderOptions } from '../embeddings/index.js';
+import { LimitError, type IngestLimits } from '../documents/limits.js';
+import { PassageStore, purgeRetiredSets, SetNoLongerStaged } from './passage-store.js';
 import { ParseError, type DocumentKind } from '../documents/parsers/index.js';
+import type { ChunkThreads } from './chunk-thread.js';
+import { streamBatches, type Counts } from './stream.js';
 
 export { FILE_TASKS, type FileTask } from '../domain/file-state.js';
 
@@ -80,6 +80,8 @@ export interface PipelineOptions {
   beforeStore?: (info: { jobId: string; firstChunk: number }) => void | Promise<void>;
   /** Bytes read, chunks stored and stage durations are reported here. */
   metrics?: Metrics;
+  /** Where files are parsed, chunked and (local embedder) embedded, off this thread. */
+  threads: ChunkThreads;
 }
 
 /** How one delivery of a job ended, for metrics: the job's task (`unclaimed` when it was not ours to run) and outcome. */
@@ -90,10 +92,8 @@ export interface JobRunResult {
 
 /** Progress events reach subscribers at least this often while a file is processed. */
 const PROGRESS_EVERY_MS = 1000;
-/** Texts per call to the in-process embedder: its CPU work is cut so requests are answered in between. */
-const LOCAL_EMBED_SLICE = 64;
 /**
- * Chunks per batch with the in-process embedder, which has no request to save (a remote provider gets batches of
+ * Chunks per batch with the local embedder, which has no request to save (a remote provider gets batches of
  * INGEST_BATCH_SIZE, so few requests): small batches start storing sooner, keep the database busy from the first
  * quarter megabyte, and move the progress counters often.
  */
@@ -151,36 +151,39 @@ async function withRunConnections<T>(db: Database, fn: (reader: SqlRunner, write
   );
 }
 
-/** The file's original bytes, one stored blob at a time (each reported to `onRead` once, however often it is read). */
-function blobSource(runner: SqlRunner, file: File, onRead?: (bytes: number) => void): ByteSource {
+/**
+ * The file's stored blob `seq` (null past the last): what the chunking thread reads the file with, a blob at a time.
+ * Each blob is reported to `onRead` once, however often it is read.
+ */
+function blobReader(runner: SqlRunner, file: File, onRead?: (bytes: number) => void): (seq: number) => Promise<Uint8Array | null> {
   let reported = 0;
-  return {
-    size: file.sizeBytes ?? 0,
-    async *chunks() {
-      for (let seq = 0; ; seq++) {
-        const [row] = await runner.query<{ data: Uint8Array }>('SELECT data FROM "FileBlob" WHERE "fileId" = $1 AND "organizationId" = $2 AND seq = $3', [
-          file.id,
-          file.organizationId,
-          seq,
-        ]);
-        if (!row) return;
-        const data = Buffer.isBuffer(row.data) ? row.data : Buffer.from(row.data.buffer, row.data.byteOffset, row.data.byteLength);
-        if (seq >= reported) {
-          reported = seq + 1;
-          onRead?.(data.length);
-        }
-        yield data;
-        await yieldToEventLoop();
-      }
-    },
+  return async (seq) => {
+    const [row] = await runner.query<{ data: Uint8Array }>('SELECT data FROM "FileBlob" WHERE "fileId" = $1 AND "organizationId" = $2 AND seq = $3', [
+      file.id,
+      file.organizationId,
+      seq,
+    ]);
+    if (!row) return null;
+    if (seq >= reported) {
+      reported = seq + 1;
+      onRead?.(row.data.byteLength);
+    }
+    return row.data;
   };
 }
 
-interface Batch {
-  chunks: Chunk[];
-  pieces: TextPiece[];
+/** What one run of a file's job is about: the file, its source's embedding, what the upload found. */
+interface RunSubject {
+  file: File;
+  config: EmbeddingConfig;
+  configJson: string;
+  meta: FileJobMetadata;
 }
 
+/**
+ * One run of a file's job: claims, reports, heartbeats and how the job ends (completed, failed, cancelled,
+ * released), around the streaming of the file's batches (streamBatches in stream.ts).
+ */
 class Run {
   private readonly abort = new AbortController();
   private readonly actor: Actor;
@@ -188,8 +191,7 @@ class Run {
   private status: FileStatus = 'PENDING';
   private lastReport = 0;
   private reporting: Promise<void> | null = null;
-  private counts = { cut: 0, embedded: 0, stored: 0, estimate: 0 };
-  private stream: DocumentStream | null = null;
+  private readonly counts: Counts = { cut: 0, embedded: 0, stored: 0, estimate: 0, read: 0 };
   private completed: File | null = null;
   private readonly progressTimer: NodeJS.Timeout;
 
@@ -219,113 +221,108 @@ class Run {
     this.abort.signal.throwIfAborted();
   }
 
-  async execute(runner: SqlRunner, writer: SqlRunner): Promise<void> {
+  async execute(reader: SqlRunner, writer: SqlRunner): Promise<void> {
     const started = performance.now();
     // How long this process could not answer while the file was processed (reported in the log line below).
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
+    try {
+      const subject = await this.subject();
+      await this.step('PARSING', 'parsing');
+      const set = (this.set = await this.resumableSet(reader, subject.configJson));
+      this.counts.stored = this.counts.embedded = set.storedChunks;
+      await this.step('CHUNKING', 'chunking');
+      const { timings, store, note } = await this.stream(subject, set, reader, writer);
+      this.check();
+      await this.report(true, 'storing');
+      const total = this.counts.cut;
+      this.completed = await completeFileJob(this.db, {
+        job: this.job,
+        workerId: this.options.workerId,
+        setId: set.id,
+        configJson: subject.configJson,
+        totalChunks: total,
+        note: total === 0 ? (note ?? 'no text found in the file') : note,
+      });
+      const stages = { read_and_chunk: timings.readMs, embed: timings.embedMs, store: timings.storeMs, total: performance.now() - started };
+      for (const [stage, ms] of Object.entries(stages)) this.options.metrics?.ingestStages.observe({ stage }, ms / 1000);
+      this.options.log.info(
+        {
+          jobId: this.job.id,
+          fileId: subject.file.id,
+          bytes: subject.file.sizeBytes,
+          chunks: total,
+          resumedAt: set.storedChunks || undefined,
+          embedMs: Math.round(timings.embedMs),
+          storeMs: Math.round(timings.storeMs),
+          // Before the first batch is stored (reading, chunking, embedding it) and after the last one (completing).
+          firstStoreAtMs: Math.round((timings.firstStoreAt || started) - started),
+          completeMs: Math.round(performance.now() - (timings.storedAt || started)),
+          statements: store.timings.statements,
+          slowestStatementMs: Math.round(store.timings.slowestMs),
+          totalMs: Math.round(performance.now() - started),
+          eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
+          eventLoopDelayMaxMs: Math.round(loopDelay.max / 1e6),
+        },
+        'file processed',
+      );
+    } finally {
+      loopDelay.disable();
+    }
+  }
+
+  private async subject(): Promise<RunSubject> {
     const file = await this.db.file.findUnique({ where: { id: this.fileId }, include: { source: { select: { embeddingConfig: true } } } });
     if (!file) throw new FileJobStop('file-deleted');
-    const config = asEmbeddingConfig(file.source.embeddingConfig);
-    const configJson = JSON.stringify(file.source.embeddingConfig);
     const meta = (this.job.metadata ?? {}) as Partial<FileJobMetadata>;
     if (!meta.kind) throw new ParseError(`The file's type was not recorded at upload; upload it again`);
+    return { file, config: asEmbeddingConfig(file.source.embeddingConfig), configJson: JSON.stringify(file.source.embeddingConfig), meta: meta as FileJobMetadata };
+  }
 
-    await this.step('PARSING', 'parsing');
-    const set = (this.set = await this.resumableSet(runner, configJson));
-    const resumeAt = set.storedChunks;
-    this.counts.stored = this.counts.embedded = resumeAt;
-    const metrics = this.options.metrics;
-    const stream = (this.stream = await openDocument(blobSource(runner, file, metrics && ((bytes) => metrics.ingestBytes.inc(bytes))), { kind: meta.kind, name: file.originalFileName, language: meta.language, limits: this.options.limits, windowChars: this.options.limits.windowChars, utf8: meta.utf8 }));
-    await this.step('CHUNKING', 'chunking');
-
+  /** The file cut (in a chunking thread), embedded and stored batch by batch into `set`. */
+  private async stream({ file, config, configJson, meta }: RunSubject, set: PassageSet, reader: SqlRunner, writer: SqlRunner) {
+    const { metrics, limits } = this.options;
     const embedder = createEmbedder(config, this.options.embedderEnv, {
       ...this.options.embedderOptions,
       observer: metrics ? (provider) => metrics.embeddingObserver(provider) : undefined,
     });
-    const store = new PassageStore(
-      writer,
+    const local = embedder instanceof LexicalEmbedder;
+    const target = { organizationId: file.organizationId, sourceId: file.sourceId, fileId: file.id, fileName: file.originalFileName, setId: set.id, createdById: this.job.createdById, configJson, dim: config.dim };
+    const store = new PassageStore(writer, target, limits.batchSize);
+    const cutting = this.options.threads.cut(
       {
-        organizationId: file.organizationId,
-        sourceId: file.sourceId,
-        fileId: file.id,
-        fileName: file.originalFileName,
-        setId: set.id,
-        createdById: this.job.createdById,
-        configJson,
-        dim: config.dim,
+        kind: meta.kind,
+        name: file.originalFileName,
+        language: meta.language,
+        utf8: meta.utf8,
+        size: file.sizeBytes ?? 0,
+        embedDim: local ? config.dim : null,
+        cut: {
+          chunkSize: config.chunkSize,
+          // The local embedder has no request to save: small batches start storing sooner and move the counters often.
+          batchSize: local ? Math.min(LOCAL_BATCH, limits.batchSize) : limits.batchSize,
+          limits,
+          resumeAt: set.storedChunks,
+          storedTexts: set.storedTexts,
+        },
       },
-      this.options.limits.batchSize,
+      blobReader(reader, file, metrics && ((bytes) => metrics.ingestBytes.inc(bytes))),
     );
-    // Reading and chunking is timed as the wait for each next batch; storing overlaps the next batch's work.
-    const timings = { readMs: 0, embedMs: 0, storeMs: 0, firstStoreAt: 0, storedAt: 0 };
-    let asked = performance.now();
-    // Store batch n while batch n+1 is read, chunked and embedded: the database works while this process does.
-    let storing: Promise<void> | null = null;
-    try {
-      const local = embedder instanceof LexicalEmbedder;
-      const batchSize = local ? Math.min(LOCAL_BATCH, this.options.limits.batchSize) : this.options.limits.batchSize;
-      for await (const batch of this.batches(stream, config, batchSize)) {
-        timings.readMs += performance.now() - asked;
-        this.check();
-        const fresh = batch.chunks.filter((c) => c.index >= resumeAt);
-        const pieces = batch.pieces.filter((p) => p.seq >= set.storedTexts);
-        if (!fresh.length && !pieces.length) continue;
-        if (this.status !== 'EMBEDDING') await this.step('EMBEDDING', 'embedding');
-        let mark = performance.now();
-        const vectors = await this.embed(embedder, fresh);
-        timings.embedMs += performance.now() - mark;
-        this.counts.embedded += fresh.length;
-        if (storing) await storing;
-        this.check();
-        await this.options.beforeStore?.({ jobId: this.job.id, firstChunk: fresh[0]?.index ?? this.counts.stored });
-        mark = performance.now();
-        timings.firstStoreAt ||= mark;
-        storing = store.store(fresh, vectors, pieces).then(() => {
-          timings.storeMs += performance.now() - mark;
-          this.counts.stored += fresh.length;
-          metrics?.ingestChunks.inc(fresh.length);
-          void this.report(false).catch(() => {});
-        });
-        // Observed when awaited; without this a failure while the next batch embeds would be unhandled.
-        storing.catch(() => {});
-        asked = performance.now();
-      }
-      if (storing) await storing;
-      timings.storedAt = performance.now();
-    } finally {
-      // Never leave a write running past the run: a retired set must get no rows after its purge.
-      await (storing as Promise<void> | null)?.catch(() => {});
-    }
-    this.check();
-    await this.report(true, 'storing');
-
-    const total = this.counts.cut;
-    const note = total === 0 ? (stream.note() ?? 'no text found in the file') : (stream.note() ?? null);
-    this.completed = await completeFileJob(this.db, { job: this.job, workerId: this.options.workerId, setId: set.id, configJson, totalChunks: total, note });
-    const stages = { read_and_chunk: timings.readMs, embed: timings.embedMs, store: timings.storeMs, total: performance.now() - started };
-    for (const [stage, ms] of Object.entries(stages)) metrics?.ingestStages.observe({ stage }, ms / 1000);
-    this.options.log.info(
-      {
-        jobId: this.job.id,
-        fileId: file.id,
-        bytes: file.sizeBytes,
-        chunks: total,
-        resumedAt: resumeAt || undefined,
-        embedMs: Math.round(timings.embedMs),
-        storeMs: Math.round(timings.storeMs),
-        // Before the first batch is stored (reading, chunking, embedding it) and after the last one (completing).
-        firstStoreAtMs: Math.round((timings.firstStoreAt || started) - started),
-        completeMs: Math.round(performance.now() - (timings.storedAt || started)),
-        statements: store.timings.statements,
-        slowestStatementMs: Math.round(store.timings.slowestMs),
-        totalMs: Math.round(performance.now() - started),
-        eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6),
-        eventLoopDelayMaxMs: Math.round(loopDelay.max / 1e6),
+    const timings = await streamBatches({
+      batches: cutting.batches,
+      embedder: local ? null : embedder,
+      dim: config.dim,
+      store,
+      counts: this.counts,
+      signal: this.abort.signal,
+      embedding: () => (this.status === 'EMBEDDING' ? Promise.resolve() : this.step('EMBEDDING', 'embedding')),
+      beforeStore: this.options.beforeStore && ((firstChunk) => this.options.beforeStore!({ jobId: this.job.id, firstChunk })),
+      stored: (count) => {
+        metrics?.ingestChunks.inc(count);
+        void this.report(false).catch(() => {});
       },
-      'file processed',
-    );
-    loopDelay.disable();
+    });
+    return { timings, store, note: cutting.note() };
   }
 
   /**
@@ -341,51 +338,9 @@ class Run {
     return stagedSetFor(this.db, this.job);
   }
 
-  /** The document's chunks in batches, with the text pieces read since the previous batch. */
-  private async *batches(stream: DocumentStream, config: EmbeddingConfig, batchSize: number): AsyncGenerator<Batch> {
-    const { maxFilePassages } = this.options.limits;
-    const options = { chunkSize: config.chunkSize, overlap: Math.min(DEFAULT_OVERLAP, Math.floor(config.chunkSize / 2)) };
-    let chunks: Chunk[] = [];
-    let pieces: TextPiece[] = [];
-    let seq = 0;
-    let chars = 0;
-    for await (const piece of stream.pieces) {
-      chars += piece.text.length;
-      pieces.push({ seq: seq++, text: piece.text, endChars: chars });
-      for (const section of piece.sections) {
-        for (const chunk of chunkSection(section, options, this.counts.cut)) {
-          if (chunk.index >= maxFilePassages) throw tooManyPassages(this.options.limits);
-          chunks.push(chunk);
-          this.counts.cut++;
-          if (chunks.length >= batchSize) {
-            yield { chunks, pieces };
-            chunks = [];
-            pieces = [];
-          }
-        }
-      }
-      this.counts.estimate = Math.max(this.counts.cut, Math.round(this.counts.cut / Math.max(0.01, stream.progress())));
-      await yieldToEventLoop();
-    }
-    if (chunks.length || pieces.length) yield { chunks, pieces };
-  }
-
-  private async embed(embedder: Embedder, chunks: Chunk[]): Promise<number[][]> {
-    if (!chunks.length) return [];
-    const texts = chunks.map((c) => c.text);
-    if (!(embedder instanceof LexicalEmbedder)) return embedder.embed(texts, this.abort.signal);
-    const vectors: number[][] = [];
-    for (let start = 0; start < texts.length; start += LOCAL_EMBED_SLICE) {
-      vectors.push(...(await embedder.embed(texts.slice(start, start + LOCAL_EMBED_SLICE))));
-      await yieldToEventLoop();
-      this.check();
-    }
-    return vectors;
-  }
-
   private progress(step: string): Prisma.InputJsonObject {
-    const { cut, embedded, stored, estimate } = this.counts;
-    return { step, done: stored, total: Math.max(estimate, cut), chunked: cut, embedded, stored, read: Math.round((this.stream?.progress() ?? 0) * 1000) / 1000 };
+    const { cut, embedded, stored, estimate, read } = this.counts;
+    return { step, done: stored, total: Math.max(estimate, cut), chunked: cut, embedded, stored, read: Math.round(read * 1000) / 1000 };
   }
 
   private async step(status: FileStatus, step: string): Promise<void> {
@@ -491,12 +446,6 @@ class Run {
     }
   }
 }
-
-/**
- * Lets the event loop run what waits (requests, timers, signals). An embedded database answers within the same
- * microtask chain, so a run of awaits on it never lets a request in unless it is cut like this.
- */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * The file's error in Quarry's words: a parse, limit, embedding or request error says what is wrong with the file

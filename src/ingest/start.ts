@@ -5,7 +5,7 @@ import type { Metrics } from '../core/metrics.js';
 import { openQueue } from '../core/queue.js';
 import type { RedisConnections } from '../core/redis.js';
 import { limitsFromConfig } from '../documents/limits.js';
-import { Ingest } from './worker.js';
+import { IngestionService } from './worker.js';
 
 /**
  * The ingestion service as configured: an in-memory queue, or BullMQ on the process's Redis connections (with
@@ -18,9 +18,9 @@ export async function startIngest(
   redis: RedisConnections | null,
   runWorkers = config.RUN_WORKERS,
   metrics?: Metrics,
-): Promise<Ingest> {
+): Promise<IngestionService> {
   const queue = await openQueue(redis, log);
-  const ingest = new Ingest({
+  const ingest = new IngestionService({
     db,
     queue,
     log,

@@ -10,6 +10,7 @@ import { FILE_TASKS, retireAbandonedSets, takeOverFileJobs } from '../domain/fil
 import type { EmbedderEnv, EmbedderOptions } from '../embeddings/index.js';
 import { DEFAULT_LIMITS, type IngestLimits } from '../documents/limits.js';
 import { purgeRetiredSets } from './passage-store.js';
+import { ChunkThreads } from './chunk-thread.js';
 import { processFileJob, type PipelineOptions } from './pipeline.js';
 
 export interface IngestSettings {
@@ -37,12 +38,13 @@ export interface IngestSettings {
  * Stopping aborts the files being processed at their next step (a statement or a batch away): their jobs go back
  * to PENDING with what they stored kept, and the next start resumes them.
  */
-export class Ingest {
+export class IngestionService {
   readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private sweep: NodeJS.Timeout | null = null;
   private working = false;
   private readonly shutdown = new AbortController();
   private housekeeping: Promise<void> | null = null;
+  private threads: ChunkThreads | null = null;
 
   constructor(
     private readonly options: {
@@ -87,6 +89,7 @@ export class Ingest {
     if (this.working) return;
     this.working = true;
     const { queue, settings, log } = this.options;
+    this.threads = new ChunkThreads();
     const pipeline: PipelineOptions = {
       db: this.options.db,
       embedderEnv: this.options.embedderEnv,
@@ -103,6 +106,7 @@ export class Ingest {
       shutdown: this.shutdown.signal,
       beforeStore: this.options.beforeStore,
       metrics: this.options.metrics,
+      threads: this.threads,
     };
     const outcomes = this.options.metrics?.jobOutcomes;
     await queue.consume(async (job) => {
@@ -178,5 +182,6 @@ export class Ingest {
     this.shutdown.abort();
     await this.options.queue.close();
     await this.housekeeping;
+    await this.threads?.close();
   }
 }

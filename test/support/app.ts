@@ -11,7 +11,7 @@ import type { Tracing } from '../../src/core/tracing.js';
 import { MemoryQueue } from '../../src/core/queue.js';
 import type { EmbedderOptions } from '../../src/embeddings/index.js';
 import { DEFAULT_LIMITS, type IngestLimits } from '../../src/documents/limits.js';
-import { Ingest, type IngestSettings } from '../../src/ingest/worker.js';
+import { IngestionService, type IngestSettings } from '../../src/ingest/worker.js';
 import { openTestDatabase, seedOrganization, type DatabaseKind } from './db.js';
 
 export const testConfig = {
@@ -73,7 +73,7 @@ export interface TestApp {
   seed: typeof seedOrganization extends (db: Database, ...rest: infer R) => infer P ? (...rest: R) => P : never;
   /** A fresh organization plus what domain functions take: its tenant-scoped client and its admin as actor. */
   tenant(): Promise<Tenant>;
-  ingest: Ingest;
+  ingest: IngestionService;
   /** The registry the app and its workers report to. */
   metrics: Metrics;
   close(): Promise<void>;
@@ -107,7 +107,7 @@ export async function createTestApp(
   const log = appOptions.log ?? createLogger((process.env.TEST_LOG_LEVEL as 'silent') ?? 'silent');
   const merged = { ...testConfig, ...config };
   const metrics = new Metrics();
-  const ingest = new Ingest({
+  const ingest = new IngestionService({
     db,
     queue: new MemoryQueue(log),
     log,

@@ -1,11 +1,8 @@
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { CACHE_DIR } from '../paths.js';
+import { threadModule } from '../thread-module.js';
 
 /**
  * The embedded database in a thread of its own. PGlite is PostgreSQL compiled to WASM: a statement runs to its end
@@ -35,40 +32,8 @@ export type ThreadMessage = { type: 'ready' } | { type: 'close' } | { type: 'clo
 
 const PORT = 5432;
 
-let sourceEntry: Promise<URL> | undefined;
-
-/**
- * The thread's module. In the bundle `npm start` runs, it was built beside this one (scripts/start.mjs). Run from
- * src/ (tsx, vitest), it is TypeScript, which a worker thread cannot load on Node 20 (the parent's TypeScript loader
- * does not reach it), so it is bundled here once, with esbuild as start.mjs does, into the cache folder: inside
- * node_modules, so its imports of packages resolve.
- */
-function entry(): Promise<URL> {
-  if (!import.meta.url.endsWith('.ts')) return Promise.resolve(new URL('./pglite-thread-entry.mjs', import.meta.url));
-  sourceEntry ??= (async () => {
-    const { build } = await import('esbuild');
-    const result = await build({
-      entryPoints: [fileURLToPath(new URL('./pglite-thread-entry.ts', import.meta.url))],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      write: false,
-      logLevel: 'warning',
-    });
-    const code = result.outputFiles[0].contents;
-    const file = path.join(CACHE_DIR, `pglite-thread-entry-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
-    if (!existsSync(file)) {
-      await mkdir(CACHE_DIR, { recursive: true });
-      const tmp = `${file}.${process.pid}.tmp`;
-      await writeFile(tmp, code);
-      await rename(tmp, file);
-    }
-    return pathToFileURL(file);
-  })();
-  return sourceEntry;
-}
+/** The thread's module: built beside this one in the bundle, bundled from TypeScript when run from src/. */
+const entry = () => threadModule(new URL('./pglite-thread-entry.ts', import.meta.url), 'pglite-thread-entry', import.meta.url);
 
 /**
  * Starts the thread on `dataDir` (a PGlite folder that exists, or a path for a new one) and resolves once it serves.
