@@ -30,6 +30,13 @@ export interface TextPiece {
   endChars: number;
 }
 
+/** How far a set's stored rows reach: chunks (by index), text pieces (by seq) and characters, each exclusive. */
+export interface StoredReach {
+  chunks: number;
+  texts: number;
+  chars: number;
+}
+
 export const TARGET_STATEMENT_MS = 40;
 const MIN_ROWS = 4;
 
@@ -50,16 +57,20 @@ export class PassageStore {
   }
 
   /**
-   * Stores `chunks` (indexes ascending, contiguous, starting at the set's storedChunks or below) with their vectors,
-   * and the text pieces that precede them. After it returns, storedChunks is past the last chunk.
+   * Stores `chunks` (indexes ascending, contiguous) with their vectors, and the text pieces that precede them, on
+   * `runner` (the store's own by default). With `advance` (every earlier batch is stored), the set's counters move
+   * past them in the same statements; without, the caller moves them later (advance()), once the batches before
+   * are stored too: a resumed run starts after the counters, so they never pass a batch that is not stored.
    */
-  async store(chunks: Chunk[], vectors: ArrayLike<number>[], pieces: TextPiece[]): Promise<void> {
+  async store(chunks: Chunk[], vectors: ArrayLike<number>[], pieces: TextPiece[], options: { runner?: SqlRunner; advance?: boolean } = {}): Promise<void> {
+    const runner = options.runner ?? this.runner;
+    const advance = options.advance ?? true;
     let pending = pieces;
     for (let start = 0; start < chunks.length || pending.length; ) {
       const end = Math.min(chunks.length, start + this.rows);
       const began = performance.now();
       const slice = chunks.slice(start, end);
-      await this.write(slice, vectors, start, pending);
+      await this.write(runner, slice, vectors, start, pending, advance);
       pending = [];
       const ms = performance.now() - began;
       this.timings.statements++;
@@ -72,6 +83,17 @@ export class PassageStore {
     }
   }
 
+  /** Moves the set's counters to `reach` (never back); fails with SetNoLongerStaged once the set is not STAGED. */
+  async advance(reach: StoredReach): Promise<void> {
+    const moved = await this.runner.query(
+      `UPDATE "PassageSet" SET "storedChunks" = GREATEST("storedChunks", $2), "storedTexts" = GREATEST("storedTexts", $3),
+              "storedChars" = GREATEST("storedChars", $4), "updatedAt" = now()
+        WHERE id = $1 AND state = 'STAGED' RETURNING id`,
+      [this.target.setId, reach.chunks, reach.texts, reach.chars],
+    );
+    if (!moved.length) throw new SetNoLongerStaged();
+  }
+
   private adapt(rows: number, ms: number): void {
     const next = Math.round((rows * TARGET_STATEMENT_MS) / Math.max(1, ms));
     // Grow gently, shrink at once.
@@ -79,15 +101,15 @@ export class PassageStore {
   }
 
   /**
-   * One statement, so atomic without a transaction (and one round trip): the text pieces, the passages and the
-   * set's counters, written only while the set is still STAGED.
+   * One statement, so atomic without a transaction (and one round trip): the text pieces, the passages and (with
+   * `advance`) the set's counters, written only while the set is still STAGED.
    */
-  private async write(chunks: Chunk[], vectors: ArrayLike<number>[], offset: number, pieces: TextPiece[]): Promise<void> {
+  private async write(runner: SqlRunner, chunks: Chunk[], vectors: ArrayLike<number>[], offset: number, pieces: TextPiece[], advance: boolean): Promise<void> {
     const t = this.target;
-    const binary = this.runner.kind === 'postgres';
-    const encoded = binary ? vectorArrayBinary(await this.oid(this.runner), t.dim, vectors, offset, chunks.length) : chunks.map((_, i) => vectorLiteral(vectors[offset + i]));
-    const last = pieces.at(-1);
-    const advanced = await this.runner.query(
+    const binary = runner.kind === 'postgres';
+    const encoded = binary ? vectorArrayBinary(await this.oid(runner), t.dim, vectors, offset, chunks.length) : chunks.map((_, i) => vectorLiteral(vectors[offset + i]));
+    const last = advance ? pieces.at(-1) : undefined;
+    const advanced = await runner.query(
       `WITH staged AS (SELECT id FROM "PassageSet" WHERE id = $4 AND state = 'STAGED'),
        pieces AS (
          INSERT INTO "FileContent" ("organizationId", "fileId", "setId", seq, text, "updatedAt")
@@ -119,7 +141,7 @@ export class PassageStore {
         encoded,
         pieces.map((p) => p.seq),
         pieces.map((p) => p.text),
-        chunks.length ? chunks[chunks.length - 1].index + 1 : 0,
+        advance && chunks.length ? chunks[chunks.length - 1].index + 1 : 0,
         last ? last.seq + 1 : 0,
         last ? last.endChars : 0,
       ],

@@ -121,7 +121,7 @@ export async function processFileJob(options: PipelineOptions, queued: QueuedJob
   options.shutdown?.addEventListener('abort', onShutdown);
   let outcome: JobOutcome = 'completed';
   try {
-    await withRunConnections(options.db, (reader, writer) => run.execute(reader, writer));
+    await withRunConnections(options.db, (reader, writers) => run.execute(reader, writers));
   } catch (error) {
     outcome = await run.handle(error);
   } finally {
@@ -133,22 +133,29 @@ export async function processFileJob(options: PipelineOptions, queued: QueuedJob
   return { task, outcome };
 }
 
+/** Batches a file stores at once on PostgreSQL, each on a connection of its own: its inserts use that many cores. */
+const POSTGRES_WRITERS = 2;
+
 /**
- * The connections a run reads and writes with. PostgreSQL: two of its own, held for the whole run (no connection
- * set up per statement; a long store statement does not hold up the next batch's reads), the writer with
- * `synchronous_commit = off`: staged rows are invisible until the file completes, and the completion's own commit
- * waits for the WAL that holds them, so a crash loses only batches whose counters are lost with them, and the run
- * resumes before them. PGlite (one session): a connection per statement, so the run's own heartbeats, progress
- * reports and every request get in between.
+ * The connections a run reads and writes with. PostgreSQL: its own, held for the whole run (no connection set up
+ * per statement; a long store statement does not hold up the next batch's reads): a reader and POSTGRES_WRITERS
+ * writers with `synchronous_commit = off`: staged rows are invisible until the file completes, and the completion's
+ * own commit waits for the WAL that holds them, so a crash loses only batches whose counters are lost with them,
+ * and the run resumes before them. PGlite (one session, one statement at a time): one writer, and a connection per
+ * statement, so the run's own heartbeats, progress reports and every request get in between.
  */
-async function withRunConnections<T>(db: Database, fn: (reader: SqlRunner, writer: SqlRunner) => Promise<T>): Promise<T> {
-  if (db.kind !== 'postgres') return fn(perStatementRunner(db), perStatementRunner(db));
-  return db.withRunner((reader) =>
-    db.withRunner(async (writer) => {
+async function withRunConnections<T>(db: Database, fn: (reader: SqlRunner, writers: SqlRunner[]) => Promise<T>): Promise<T> {
+  if (db.kind !== 'postgres') return fn(perStatementRunner(db), [perStatementRunner(db)]);
+  const writers: SqlRunner[] = [];
+  const withWriters = async (): Promise<T> => {
+    if (writers.length === POSTGRES_WRITERS) return db.withRunner((reader) => fn(reader, writers));
+    return db.withRunner(async (writer) => {
       await writer.exec('SET synchronous_commit = off');
-      return fn(reader, writer);
-    }),
-  );
+      writers.push(writer);
+      return withWriters();
+    });
+  };
+  return withWriters();
 }
 
 /**
@@ -221,7 +228,7 @@ class Run {
     this.abort.signal.throwIfAborted();
   }
 
-  async execute(reader: SqlRunner, writer: SqlRunner): Promise<void> {
+  async execute(reader: SqlRunner, writers: SqlRunner[]): Promise<void> {
     const started = performance.now();
     // How long this process could not answer while the file was processed (reported in the log line below).
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -232,7 +239,7 @@ class Run {
       const set = (this.set = await this.resumableSet(reader, subject.configJson));
       this.counts.stored = this.counts.embedded = set.storedChunks;
       await this.step('CHUNKING', 'chunking');
-      const { timings, store, note } = await this.stream(subject, set, reader, writer);
+      const { timings, store, note } = await this.stream(subject, set, reader, writers);
       this.check();
       await this.report(true, 'storing');
       const total = this.counts.cut;
@@ -280,7 +287,7 @@ class Run {
   }
 
   /** The file cut (in a chunking thread), embedded and stored batch by batch into `set`. */
-  private async stream({ file, config, configJson, meta }: RunSubject, set: PassageSet, reader: SqlRunner, writer: SqlRunner) {
+  private async stream({ file, config, configJson, meta }: RunSubject, set: PassageSet, reader: SqlRunner, writers: SqlRunner[]) {
     const { metrics, limits } = this.options;
     const embedder = createEmbedder(config, this.options.embedderEnv, {
       ...this.options.embedderOptions,
@@ -288,7 +295,7 @@ class Run {
     });
     const local = embedder instanceof LexicalEmbedder;
     const target = { organizationId: file.organizationId, sourceId: file.sourceId, fileId: file.id, fileName: file.originalFileName, setId: set.id, createdById: this.job.createdById, configJson, dim: config.dim };
-    const store = new PassageStore(writer, target, limits.batchSize);
+    const store = new PassageStore(writers[0], target, limits.batchSize);
     const cutting = this.options.threads.cut(
       {
         kind: meta.kind,
@@ -313,6 +320,7 @@ class Run {
       embedder: local ? null : embedder,
       dim: config.dim,
       store,
+      writers,
       counts: this.counts,
       signal: this.abort.signal,
       embedding: () => (this.status === 'EMBEDDING' ? Promise.resolve() : this.step('EMBEDDING', 'embedding')),

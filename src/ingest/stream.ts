@@ -1,11 +1,13 @@
 import type { Embedder } from '../embeddings/index.js';
 import type { ThreadBatch } from './chunk-thread.js';
-import type { PassageStore } from './passage-store.js';
+import type { SqlRunner } from '../core/db/sql.js';
+import type { PassageStore, StoredReach } from './passage-store.js';
 
 /**
  * The data flow of one file's run: batches come cut (and, with the local embedder, embedded) from a chunking thread;
  * a remote provider embeds them here; each is stored while the next is cut and embedded, so the database works
- * while the thread and the provider do.
+ * while the thread and the provider do. With more than one writer (PostgreSQL: one connection each), that many
+ * batches are stored at once, each on its own writer: the database uses more than one core for a file.
  */
 
 /** A run's counters, which its progress reports show. */
@@ -33,6 +35,8 @@ export interface Flow {
   embedder: Embedder | null;
   dim: number;
   store: PassageStore;
+  /** The connections batches are stored on, one batch at a time each. */
+  writers: SqlRunner[];
   counts: Counts;
   /** Aborts the run: checked between steps, and passed to the provider's requests. */
   signal: AbortSignal;
@@ -45,10 +49,10 @@ export interface Flow {
 }
 
 export async function streamBatches(flow: Flow): Promise<Timings> {
-  const { counts, store, signal } = flow;
+  const { counts, signal } = flow;
   const timings: Timings = { readMs: 0, embedMs: 0, storeMs: 0, firstStoreAt: 0, storedAt: 0 };
+  const writes = new Writes(flow, timings);
   let asked = performance.now();
-  let storing: Promise<void> | null = null;
   try {
     for await (const batch of flow.batches) {
       timings.readMs += performance.now() - asked;
@@ -61,32 +65,91 @@ export async function streamBatches(flow: Flow): Promise<Timings> {
         continue;
       }
       await flow.embedding();
-      let mark = performance.now();
+      const mark = performance.now();
       const vectors = await vectorsOf(flow, batch);
       timings.embedMs += performance.now() - mark;
       counts.embedded += batch.chunks.length;
-      if (storing) await storing;
-      signal.throwIfAborted();
-      await flow.beforeStore?.(batch.chunks[0]?.index ?? counts.stored);
-      mark = performance.now();
-      timings.firstStoreAt ||= mark;
-      const started = mark;
-      storing = store.store(batch.chunks, vectors, batch.pieces).then(() => {
-        timings.storeMs += performance.now() - started;
-        counts.stored += batch.chunks.length;
-        flow.stored(batch.chunks.length);
-      });
-      // Observed when awaited; without this a failure while the next batch is cut would be unhandled.
-      storing.catch(() => {});
+      await writes.start(batch, vectors);
       asked = performance.now();
     }
-    if (storing) await storing;
+    await writes.all();
     timings.storedAt = performance.now();
   } finally {
     // Never leave a write running past the run: a retired set must get no rows after its purge.
-    await (storing as Promise<void> | null)?.catch(() => {});
+    await writes.settle();
   }
   return timings;
+}
+
+/**
+ * The batches being stored, each on the next writer (round robin, so a writer has one batch at a time). The set's
+ * counters only ever cover batches stored with every batch before them: a batch started while an earlier one is
+ * still being written leaves them alone, and they move once the earlier ones are stored too.
+ */
+class Writes {
+  private readonly pending: Promise<void>[] = [];
+  private started = 0;
+  /** Batches stored with every one before them, and what the counters were last moved to (in batches). */
+  private stored = 0;
+  private recorded = 0;
+  private readonly done = new Set<number>();
+  /** reach[b]: how far the set reaches once batches 0..b are stored. */
+  private readonly reach: StoredReach[] = [];
+
+  constructor(
+    private readonly flow: Flow,
+    private readonly timings: Timings,
+  ) {}
+
+  async start(batch: ThreadBatch, vectors: ArrayLike<number>[]): Promise<void> {
+    const { flow } = this;
+    const b = this.started++;
+    const previous = this.reach[b - 1] ?? { chunks: 0, texts: 0, chars: 0 };
+    const lastPiece = batch.pieces.at(-1);
+    this.reach[b] = {
+      chunks: batch.chunks.length ? batch.chunks[batch.chunks.length - 1].index + 1 : previous.chunks,
+      texts: lastPiece ? lastPiece.seq + 1 : previous.texts,
+      chars: lastPiece ? lastPiece.endChars : previous.chars,
+    };
+    // The writer's previous batch must be stored before it takes this one.
+    await this.pending[b - flow.writers.length];
+    flow.signal.throwIfAborted();
+    await flow.beforeStore?.(batch.chunks[0]?.index ?? flow.counts.stored);
+    const began = performance.now();
+    this.timings.firstStoreAt ||= began;
+    const advance = this.stored === b;
+    const writing = flow.store
+      .store(batch.chunks, vectors, batch.pieces, { runner: flow.writers[b % flow.writers.length], advance })
+      .then(async () => {
+        this.timings.storeMs += performance.now() - began;
+        if (advance) this.recorded = Math.max(this.recorded, b + 1);
+        await this.finished(b);
+        flow.counts.stored += batch.chunks.length;
+        flow.stored(batch.chunks.length);
+      });
+    // Observed when awaited; without this a failure while the next batch is cut would be unhandled.
+    writing.catch(() => {});
+    this.pending[b] = writing;
+  }
+
+  private async finished(b: number): Promise<void> {
+    this.done.add(b);
+    while (this.done.has(this.stored)) this.done.delete(this.stored++);
+    if (this.stored > this.recorded) {
+      const upTo = this.stored;
+      await this.flow.store.advance(this.reach[upTo - 1]);
+      this.recorded = Math.max(this.recorded, upTo);
+    }
+  }
+
+  /** Every batch stored, or the first failure. */
+  async all(): Promise<void> {
+    for (const writing of this.pending) await writing;
+  }
+
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.pending);
+  }
 }
 
 /** The batch's vectors: the thread's (one Float64Array, a row per chunk), or the provider's. */
