@@ -47,6 +47,7 @@ import type { SqlReader, Statement } from '../src/core/db/reader.js';
 import { pgClientRunner } from '../src/core/db/sql.js';
 import { EmbeddingCatalog } from '../src/embeddings/config.js';
 import { createOrganization } from '../src/domain/organizations.js';
+import { OrgReader } from '../src/domain/reads/org-reader.js';
 import { searchPassages, type PassageSearchMode, type VectorPlan } from '../src/domain/passage-search.js';
 import { ensureVectorIndex, vectorIndexName } from '../src/domain/vector-indexes.js';
 import { chunk } from '../src/documents/chunker.js';
@@ -476,7 +477,7 @@ async function measureCorpus(kind: CorpusKind): Promise<Measured> {
     const reader: SqlReader = { query: (statement) => (sent.push(statement), db.sql.query(statement)) };
     let lastPlan: VectorPlan | null = null;
     const search = (s: Scenario, q: Query, mode: PassageSearchMode, text = q.text) =>
-      searchPassages(reader, actor, { mode, queryVector: q.vector, dim, queryText: text, sourceIds: s.sourceIds, topK: TOP_K }, { onVectorPlan: (p) => (lastPlan = p) });
+      searchPassages(new OrgReader(reader, actor.organizationId), { mode, queryVector: q.vector, dim, queryText: text, sourceIds: s.sourceIds, topK: TOP_K }, { onVectorPlan: (p) => (lastPlan = p) });
     const names = new Map<string, string>();
     const replay = async (statements: Statement[]) => {
       let rows: unknown[] = [];

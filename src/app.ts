@@ -31,6 +31,7 @@ import type { Logger } from './core/logger.js';
 import type { RedisConnections } from './core/redis.js';
 import { SubscriptionRegistry, type SubscriptionConnection } from './core/subscription-limits.js';
 import { ScopedClients } from './core/tenancy.js';
+import { OrgReader } from './domain/reads/org-reader.js';
 import { EmbeddingCatalog } from './embeddings/config.js';
 import { Embedders } from './embeddings/index.js';
 import type { IngestionService } from './ingest/worker.js';
@@ -131,7 +132,7 @@ export function buildApp(options: {
     noteOrganization(actor.organizationId);
     connection ??= registry.connection(actor.apiKeyId);
     return {
-      actor, db: scopedClients.for(actor.organizationId), tenants, sql: db.sql, log, embeddings, embedders, authenticator, ingest, uploads, transact,
+      actor, db: scopedClients.for(actor.organizationId), tenants, reader: new OrgReader(db.sql, actor.organizationId), log, embeddings, embedders, authenticator, ingest, uploads, transact,
       subscriptions: { registry, connection },
     };
   };

@@ -1,9 +1,9 @@
 import type { Actor, Authenticator } from './core/auth.js';
-import type { SqlReader } from './core/db/reader.js';
 import type { SqlRunner } from './core/db/sql.js';
 import type { Logger } from './core/logger.js';
 import type { Tenants } from './core/tenancy.js';
 import type { SubscriptionConnection, SubscriptionRegistry } from './core/subscription-limits.js';
+import type { OrgReader } from './domain/reads/org-reader.js';
 import type { EmbeddingCatalog } from './embeddings/config.js';
 import type { Embedders } from './embeddings/index.js';
 import type { IngestionService } from './ingest/worker.js';
@@ -13,8 +13,8 @@ import type { PrismaClient } from './generated/prisma/client.js';
 export interface Context {
   actor: Actor;
   db: PrismaClient;
-  /** Raw reads for hot paths (core/db/reader.ts). Not tenant-scoped: every statement filters by `actor.organizationId`. */
-  sql: SqlReader;
+  /** Raw reads for hot paths, bound to the actor's organization like `db` (domain/reads/org-reader.ts). */
+  reader: OrgReader;
   log: Logger;
   /** Embedding providers this server can use, for resolving handles and configs. */
   embeddings: EmbeddingCatalog;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openPostgres } from '../src/core/db/index.js';
 import type { SqlReader, Statement } from '../src/core/db/reader.js';
+import { OrgReader } from '../src/domain/reads/org-reader.js';
 import { EF_SEARCH_BASE, searchPassages, TEXT_RANK_CANDIDATES, textQuery, type PassageSearchInput, type SearchTuning, type TextPlan, type VectorPlan } from '../src/domain/passage-search.js';
 import { ensureVectorIndex, vectorIndexName } from '../src/domain/vector-indexes.js';
 import { createTestApp, type Tenant, type TestApp } from './support/app.js';
@@ -91,7 +92,7 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
   const textPlans: TextPlan[] = [];
   const recording = (sql: SqlReader): SqlReader => ({ query: (statement) => (sent.push(statement), sql.query(statement)) });
   const search = (tn: Tenant, input: PassageSearchInput, tuning?: SearchTuning, sql = t.db.sql) =>
-    searchPassages(recording(sql), tn.actor, input, { onVectorPlan: (plan) => plans.push(plan), onTextPlan: (plan) => textPlans.push(plan), ...tuning });
+    searchPassages(new OrgReader(recording(sql), tn.actor.organizationId), input, { onVectorPlan: (plan) => plans.push(plan), onTextPlan: (plan) => textPlans.push(plan), ...tuning });
   const lastPlan = () => plans[plans.length - 1];
   const lastTextPlan = () => textPlans[textPlans.length - 1];
   const ids = (hits: { passageId: string }[]) => hits.map((h) => h.passageId);

@@ -1,9 +1,8 @@
 import { LRUCache } from 'lru-cache';
-import type { Actor } from '../core/auth.js';
-import type { SqlReader } from '../core/db/reader.js';
 import { badInput } from '../core/errors.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { requireId } from './ids.js';
+import type { OrgFilter, OrgReader } from './reads/org-reader.js';
 import { livePassageSql } from './passage-visibility.js';
 import { HNSW_MAX_DIM, requireVectorDim, vectorIndexName } from './vector-indexes.js';
 
@@ -21,9 +20,9 @@ import { HNSW_MAX_DIM, requireVectorDim, vectorIndexName } from './vector-indexe
  *   over the lists a passage appears in, so at most 2 / 61.
  *
  * `dim` narrows only the vector list: TEXT matches passages of any dimension, or none.
- * Ranks are 1-based positions in the vector and text lists. Every search is one statement through the raw reader
- * (a HYBRID search two, run at once), which is not tenant-scoped: each statement filters on the actor's
- * organization itself (the counts that size a search return a number only: see reachOf).
+ * Ranks are 1-based positions in the vector and text lists. Every search is one statement through the
+ * organization-bound reader (a HYBRID search two, run at once), whose filter every statement applies (the counts
+ * that size a search return a number only: see reachOf).
  */
 export type PassageSearchMode = 'VECTOR' | 'TEXT' | 'HYBRID';
 
@@ -121,7 +120,7 @@ export interface TextPlan {
   reachable: number;
 }
 
-export async function searchPassages(sql: SqlReader, actor: Actor, input: PassageSearchInput, tuning: SearchTuning = {}): Promise<PassageHit[]> {
+export async function searchPassages(reader: OrgReader, input: PassageSearchInput, tuning: SearchTuning = {}): Promise<PassageHit[]> {
   const topK = input.topK ?? DEFAULT_TOP_K;
   if (!Number.isInteger(topK) || topK < 1 || topK > MAX_TOP_K) throw badInput(`topK must be an integer from 1 to ${MAX_TOP_K}`, 'topK');
   const vector = input.mode === 'TEXT' ? null : requireQueryVector(input);
@@ -132,10 +131,9 @@ export async function searchPassages(sql: SqlReader, actor: Actor, input: Passag
   const bySource = sourceIds && Prisma.sql`"sourceId" = ANY(${sourceIds}::text[])`;
   const byFile = fileIds && Prisma.sql`"fileId" = ANY(${fileIds}::text[])`;
   const scope: Scope = {
-    where: [Prisma.sql`"organizationId" = ${actor.organizationId}`, ...(bySource ? [bySource] : []), ...(byFile ? [byFile] : []), livePassageSql('"Passage"')],
+    where: (org) => [org('"Passage"'), ...(bySource ? [bySource] : []), ...(byFile ? [byFile] : []), livePassageSql('"Passage"')],
     narrowest: byFile ?? bySource ?? null,
-    reachKey: [actor.organizationId, [...(sourceIds ?? [])].sort().join(','), [...(fileIds ?? [])].sort().join(',')].join('|'),
-    organizationId: actor.organizationId,
+    reachKey: [reader.organizationId, [...(sourceIds ?? [])].sort().join(','), [...(fileIds ?? [])].sort().join(',')].join('|'),
     exactScanMaxRows: tuning.exactScanMaxRows ?? (vector ? exactScanMaxRows(vector.dim) : 0),
     onVectorPlan: tuning.onVectorPlan,
     textScanMaxRows: tuning.textScanMaxRows ?? TEXT_SCAN_MAX_ROWS,
@@ -143,11 +141,11 @@ export async function searchPassages(sql: SqlReader, actor: Actor, input: Passag
   };
 
   if (vector && !text) {
-    const ranked = await vectorRanking(sql, vector, scope, topK);
+    const ranked = await vectorRanking(reader, vector, scope, topK);
     return ranked.map((r, i) => ({ passageId: r.id, score: 1 - r.distance, vectorRank: i + 1 }));
   }
   if (text && !vector) {
-    const ranked = await textRanking(sql, text, scope, topK);
+    const ranked = await textRanking(reader, text, scope, topK);
     return ranked.map((r, i) => ({ passageId: r.id, score: r.rank, textRank: i + 1 }));
   }
   // Both rankings at once: on PostgreSQL they run on two connections, so a hybrid search takes about as long as the
@@ -155,7 +153,7 @@ export async function searchPassages(sql: SqlReader, actor: Actor, input: Passag
   // as CTEs of one statement (interleaved, 100 GloVe queries per filter, a heavily loaded machine): one statement
   // was 1.3x slower at p50 in every filter scenario, 1.0-1.7x at p95.
   const candidates = topK * HYBRID_CANDIDATES_PER_RESULT;
-  const [byVector, byText] = await Promise.all([vectorRanking(sql, vector!, scope, candidates), textRanking(sql, text!, scope, candidates)]);
+  const [byVector, byText] = await Promise.all([vectorRanking(reader, vector!, scope, candidates), textRanking(reader, text!, scope, candidates)]);
   return fuse(byVector, byText).slice(0, topK);
 }
 
@@ -165,13 +163,12 @@ interface QueryVector {
 }
 
 interface Scope {
-  /** Every condition a passage must meet, the organization's included. */
-  where: Prisma.Sql[];
+  /** Every condition a passage must meet, the organization's (the reader's filter) included. */
+  where: (org: OrgFilter) => Prisma.Sql[];
   /** The most selective filter given (files, else sources), or null for the whole organization. */
   narrowest: Prisma.Sql | null;
   /** Identifies the filter (organization, sources, files) for the cache of counted sizes. */
   reachKey: string;
-  organizationId: string;
   exactScanMaxRows: number;
   onVectorPlan?: (plan: VectorPlan) => void;
   textScanMaxRows: number;
@@ -199,11 +196,11 @@ function requireQueryText(input: PassageSearchInput): string {
 }
 
 /** Counted filter sizes per reader (so per database), by Scope.reachKey (TEXT's under its own keys). */
-const reachCaches = new WeakMap<SqlReader, LRUCache<string, number>>();
+const reachCaches = new WeakMap<object, LRUCache<string, number>>();
 
-function reachCache(sql: SqlReader): LRUCache<string, number> {
-  let cache = reachCaches.get(sql);
-  if (!cache) reachCaches.set(sql, (cache = new LRUCache<string, number>({ max: 10_000, ttl: REACH_TTL_MS })));
+function reachCache(reader: OrgReader): LRUCache<string, number> {
+  let cache = reachCaches.get(reader.database);
+  if (!cache) reachCaches.set(reader.database, (cache = new LRUCache<string, number>({ max: 10_000, ttl: REACH_TTL_MS })));
   return cache;
 }
 
@@ -211,8 +208,8 @@ function reachCache(sql: SqlReader): LRUCache<string, number> {
  * The size of the filtered set, as a one-row CTE body (n): the size counted by an earlier search in the last
  * REACH_TTL_MS, or counted here by `condition` alone, up to `cap`. `remember` stores a counted size.
  */
-function reachOf(sql: SqlReader, key: string, condition: Prisma.Sql, cap = REACH_COUNT_CAP) {
-  const cache = reachCache(sql);
+function reachOf(reader: OrgReader, key: string, condition: Prisma.Sql, cap = REACH_COUNT_CAP) {
+  const cache = reachCache(reader);
   const known = cache.get(key);
   return {
     cte:
@@ -246,14 +243,14 @@ interface VectorRow {
  * that the index scan's query value depends on, so they are in place before the scan starts and gone after it.
  * `done` turns the statement's vector rows into the plan taken (told to scope.onVectorPlan) and the ranking.
  */
-function vectorPart(sql: SqlReader, q: QueryVector, scope: Scope, limit: number) {
+function vectorPart(reader: OrgReader, org: OrgFilter, q: QueryVector, scope: Scope, limit: number) {
   const dim = Prisma.raw(String(q.dim));
   // The LIMIT is written into the statement, not a parameter: the reader prepares statements, and PostgreSQL's
   // generic plan for a parameter LIMIT assumes 10% of the rows are wanted, which prices the HNSW index out.
   const top = Prisma.raw(String(limit));
   // Literal dimension in both the cast and the predicate: the planner only uses the partial expression index
   // (vector-indexes.ts) when the query repeats its expression and implies its WHERE clause.
-  const conditions = Prisma.join([...scope.where, Prisma.sql`"embeddingDim" = ${dim}`, Prisma.sql`embedding IS NOT NULL`], ' AND ');
+  const conditions = Prisma.join([...scope.where(org), Prisma.sql`"embeddingDim" = ${dim}`, Prisma.sql`embedding IS NOT NULL`], ' AND ');
   // The uncast column cannot match any index expression: a scan through the btrees, sorted, exact.
   const exactScan = Prisma.sql`SELECT id, embedding <=> ${q.literal}::vector AS distance FROM "Passage" WHERE ${conditions} ORDER BY distance LIMIT ${top}`;
   const done = (rows: VectorRow[], remember: (n: number | null) => void) => {
@@ -275,7 +272,7 @@ function vectorPart(sql: SqlReader, q: QueryVector, scope: Scope, limit: number)
   // organization with the dimension): an upper bound, all the choice needs. With every condition, the planner may
   // take a sequential scan that reads most of the table. The count may include another organization's rows when a
   // caller names their sources; it only picks the plan, and the search keeps every condition.
-  const reach = reachOf(sql, scope.reachKey, scope.narrowest ?? Prisma.sql`"organizationId" = ${scope.organizationId} AND "embeddingDim" = ${dim}`);
+  const reach = reachOf(reader, scope.reachKey, scope.narrowest ?? Prisma.sql`${org('"Passage"')} AND "embeddingDim" = ${dim}`);
   const ctes = Prisma.sql`
     reach AS MATERIALIZED (${reach.cte}),
     plan AS MATERIALIZED (
@@ -306,15 +303,17 @@ function vectorPart(sql: SqlReader, q: QueryVector, scope: Scope, limit: number)
   return { ctes, done: (rows: VectorRow[]) => done(rows, reach.remember) };
 }
 
-async function vectorRanking(sql: SqlReader, q: QueryVector, scope: Scope, limit: number) {
-  const part = vectorPart(sql, q, scope, limit);
-  return part.done(
-    await sql.query<VectorRow>(Prisma.sql`
+async function vectorRanking(reader: OrgReader, q: QueryVector, scope: Scope, limit: number) {
+  let part!: ReturnType<typeof vectorPart>;
+  const rows = await reader.query<VectorRow>((org) => {
+    part = vectorPart(reader, org, q, scope, limit);
+    return Prisma.sql`
       WITH ${part.ctes}
       SELECT nearest.id, nearest.distance, vector_plan.n AS reachable, vector_plan.ef, vector_plan.approximated
         FROM vector_plan LEFT JOIN nearest ON true
-       ORDER BY nearest.distance, nearest.id`),
-  );
+       ORDER BY nearest.distance, nearest.id`;
+  });
+  return part.done(rows);
 }
 
 /**
@@ -347,22 +346,23 @@ export const COMMON_WORD_SHARE = 0.05;
  * which autovacuum does after a tenth of it changed; reading pg_stats on every query cost a TEXT search ~2 ms.
  */
 const COMMON_WORDS_TTL_MS = 5 * 60_000;
-const commonWordsCaches = new WeakMap<SqlReader, { expires: number; words: Promise<string[]> }>();
+const commonWordsCaches = new WeakMap<object, { expires: number; words: Promise<string[]> }>();
 
 /** The lexemes in more than COMMON_WORD_SHARE of the passages, by the statistics, read at most every COMMON_WORDS_TTL_MS. */
-function commonWords(sql: SqlReader): Promise<string[]> {
-  const cached = commonWordsCaches.get(sql);
+function commonWords(reader: OrgReader): Promise<string[]> {
+  const db = reader.database;
+  const cached = commonWordsCaches.get(db);
   if (cached && cached.expires > Date.now()) return cached.words;
-  const words = sql
-    .query<{ lexemes: string[] }>(Prisma.sql`
+  const words = reader
+    .statistics<{ lexemes: string[] }>(Prisma.sql`
       SELECT coalesce(array_agg(e.lexeme), '{}') AS lexemes
         FROM pg_stats s, unnest(s.most_common_elems::text::text[]) WITH ORDINALITY AS e(lexeme, i)
        WHERE s.schemaname = current_schema() AND s.tablename = 'Passage' AND s.attname = 'fts'
          AND s.most_common_elem_freqs[e.i] > ${Prisma.raw(String(COMMON_WORD_SHARE))}`)
     .then(([row]) => row.lexemes);
-  commonWordsCaches.set(sql, { expires: Date.now() + COMMON_WORDS_TTL_MS, words });
+  commonWordsCaches.set(db, { expires: Date.now() + COMMON_WORDS_TTL_MS, words });
   // A failed read is not kept: the next search reads again.
-  words.catch(() => commonWordsCaches.get(sql)?.words === words && commonWordsCaches.delete(sql));
+  words.catch(() => commonWordsCaches.get(db)?.words === words && commonWordsCaches.delete(db));
   return words;
 }
 
@@ -380,15 +380,15 @@ export const TEXT_SCAN_MAX_ROWS = 5_000;
  * (sized as a vector search sizes it, reachOf) is read row by row instead, its every-word matches first. An empty
  * query (no words, or stop words only) matches nothing: it must not become "not excluded".
  */
-function textPart(sql: SqlReader, text: string, scope: Scope, limit: number, common: string[]) {
+function textPart(reader: OrgReader, org: OrgFilter, text: string, scope: Scope, limit: number, common: string[]) {
   const { words, phrases, excluded } = textQuery(text);
-  const conditions = Prisma.join(scope.where, ' AND ');
+  const conditions = Prisma.join(scope.where(org), ' AND ');
   const cap = Prisma.raw(String(TEXT_RANK_CANDIDATES));
   const scan = Prisma.sql`${scope.textScanMaxRows}::int`;
   // Counted only as far as the choice needs: one past the scan's limit (counting 100,000 passages of an unfiltered
   // search took a tenth of a second on a loaded machine, every REACH_TTL_MS).
   const countCap = scope.textScanMaxRows + 1;
-  const reach = reachOf(sql, `text|${countCap}|${scope.reachKey}`, scope.narrowest ?? Prisma.sql`"organizationId" = ${scope.organizationId}`, countCap);
+  const reach = reachOf(reader, `text|${countCap}|${scope.reachKey}`, scope.narrowest ?? org('"Passage"'), countCap);
   const ctes = Prisma.sql`
     text_reach AS MATERIALIZED (${reach.cte}),
     lexemes AS MATERIALIZED (
@@ -438,11 +438,15 @@ function textPart(sql: SqlReader, text: string, scope: Scope, limit: number, com
   return { ctes, textReach: Prisma.sql`(SELECT n FROM text_reach)`, done };
 }
 
-async function textRanking(sql: SqlReader, text: string, scope: Scope, limit: number) {
-  const part = textPart(sql, text, scope, limit, await commonWords(sql));
-  const rows = await sql.query<{ id: string | null; rank: number; reachable: number }>(Prisma.sql`
+async function textRanking(reader: OrgReader, text: string, scope: Scope, limit: number) {
+  const common = await commonWords(reader);
+  let part!: ReturnType<typeof textPart>;
+  const rows = await reader.query<{ id: string | null; rank: number; reachable: number }>((org) => {
+    part = textPart(reader, org, text, scope, limit, common);
+    return Prisma.sql`
     WITH ${part.ctes}
-    SELECT matched.id, matched.rank, ${part.textReach} AS reachable FROM (SELECT 1) one LEFT JOIN matched ON true ORDER BY matched.rank DESC, matched.id`);
+    SELECT matched.id, matched.rank, ${part.textReach} AS reachable FROM (SELECT 1) one LEFT JOIN matched ON true ORDER BY matched.rank DESC, matched.id`;
+  });
   part.done(rows[0].reachable);
   return rows.filter((r): r is { id: string; rank: number; reachable: number } => r.id !== null);
 }

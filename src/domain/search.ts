@@ -1,11 +1,11 @@
 import type { Actor } from '../core/auth.js';
-import type { SqlReader } from '../core/db/reader.js';
 import { badInput } from '../core/errors.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import type { Embedders } from '../embeddings/index.js';
 import { getAgent } from './agents.js';
 import { asEmbeddingConfig, sameEmbedding } from '../embeddings/config.js';
 import { requireId } from './ids.js';
+import type { OrgReader } from './reads/org-reader.js';
 import { searchPassages, type PassageHit, type PassageSearchMode } from './passage-search.js';
 
 /**
@@ -23,7 +23,7 @@ export interface SearchInput {
   mode?: PassageSearchMode | null;
 }
 
-export async function searchByText(db: PrismaClient, sql: SqlReader, actor: Actor, embedders: Embedders, input: SearchInput): Promise<PassageHit[]> {
+export async function searchByText(db: PrismaClient, reader: OrgReader, actor: Actor, embedders: Embedders, input: SearchInput): Promise<PassageHit[]> {
   const mode = input.mode ?? 'HYBRID';
   if (!input.query.trim()) throw badInput('query must not be empty', 'query');
   let sourceIds = input.sourceIds?.map((id) => requireId('source', id, 'sourceIds')) ?? null;
@@ -34,7 +34,7 @@ export async function searchByText(db: PrismaClient, sql: SqlReader, actor: Acto
     sourceIds = sourceIds ? sourceIds.filter((id) => attached.includes(id)) : attached;
   }
   const common = { queryText: input.query, sourceIds: sourceIds ?? undefined, fileIds: fileIds ?? undefined, topK: input.topK ?? undefined };
-  if (mode === 'TEXT') return searchPassages(sql, actor, { mode, ...common });
+  if (mode === 'TEXT') return searchPassages(reader, { mode, ...common });
 
   // The sources in scope decide the embedding: those named, those of the files named, or all of them.
   const fileSources = fileIds ? (await db.file.findMany({ where: { id: { in: fileIds } }, select: { sourceId: true } })).map((f) => f.sourceId) : null;
@@ -50,5 +50,5 @@ export async function searchByText(db: PrismaClient, sql: SqlReader, actor: Acto
     );
   }
   const [queryVector] = await embedders.for(config).embed([input.query]);
-  return searchPassages(sql, actor, { mode, ...common, queryVector, dim: config.dim });
+  return searchPassages(reader, { mode, ...common, queryVector, dim: config.dim });
 }

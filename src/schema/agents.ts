@@ -9,8 +9,9 @@ import { EmbeddingConfigInput, EmbeddingConfigRef } from './embeddings.js';
 import { Source } from './sources.js';
 import { Tool } from './tools.js';
 import { compiledChildConnection } from './compiled-reads.js';
-import { AGENTS_OF_SOURCE, FILES_OF_AGENT, SOURCES_OF_AGENT, TOOLS_OF_AGENT, childConnection, withTotalCount } from './child-pages.js';
-import { Prisma, type FileAgent as FileAgentRow } from '../generated/prisma/client.js';
+import { AGENTS_OF_SOURCE, FILES_OF_AGENT, SOURCES_OF_AGENT, TOOLS_OF_AGENT, fileViewOpen } from '../domain/reads/children.js';
+import { childConnection, withTotalCount } from './child-pages.js';
+import type { FileAgent as FileAgentRow } from '../generated/prisma/client.js';
 
 /** Agents, the sources and tools attached to them, and their working memory of files. */
 
@@ -75,7 +76,7 @@ export const Agent = builder.prismaNode('Agent', {
         description: 'The agent’s view of each file of its sources: open or closed, and what it sees. Most recently accessed first.',
         args: { isOpen: t.arg.boolean() },
         resolve: (a, { isOpen, ...args }, ctx) =>
-          childConnection<FileAgentRow>(ctx, FILES_OF_AGENT, a.id, args, isOpen == null ? undefined : Prisma.sql`c."isOpen" = ${isOpen}`),
+          childConnection<FileAgentRow>(ctx, FILES_OF_AGENT, a.id, args, isOpen == null ? undefined : fileViewOpen(isOpen)),
       },
       withTotalCount,
     ),

@@ -13,7 +13,6 @@ import {
 } from 'graphql';
 import type { Context } from '../context.js';
 import { GRAPHQL_LIST_SIZE_CEILING } from '../core/config.js';
-import { OrgReader } from '../domain/reads/org-reader.js';
 import { isColumn } from '../domain/reads/sql.js';
 import { SOURCE_EXTRAS, readSources, type ChildPage, type ChildRows, type ReadSource, type SourcesRead } from '../domain/reads/sources.js';
 import type { ChildConnection } from './child-pages.js';
@@ -202,7 +201,7 @@ const SCALAR = Object.freeze({ nested: Object.freeze({}) });
 export async function readSourcesPage(ctx: Context, info: GraphQLResolveInfo, query: PrismaPage, args: SourceArgs): Promise<ReadSource[] | null> {
   const compiled = compiledFor(info, query, args);
   if (!compiled) return null;
-  const { rows, total } = await readSources(new OrgReader(ctx.sql, ctx.actor.organizationId), compiled.read);
+  const { rows, total } = await readSources(ctx.reader, compiled.read);
   if (total !== undefined) totals(ctx).set(info, total);
   for (const [key, mappings] of compiled.agentMappings) {
     for (const row of rows) agentMappings.set(row[SOURCE_EXTRAS].agents[key], mappings);

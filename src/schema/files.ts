@@ -3,7 +3,8 @@ import { LIVE_CONTENT } from '../domain/passage-visibility.js';
 import type { Passage as PassageRow } from '../generated/prisma/client.js';
 import { orNotFound, requireId } from '../domain/ids.js';
 import { builder } from './builder.js';
-import { PASSAGES_OF_FILE, childConnection, withTotalCount } from './child-pages.js';
+import { PASSAGES_OF_FILE } from '../domain/reads/children.js';
+import { childConnection, withTotalCount } from './child-pages.js';
 import { Passage } from './passages.js';
 
 /** Files of sources: metadata, processing status, extracted content and passages. */

@@ -2,6 +2,7 @@ import type { Prisma } from '../generated/prisma/client.js';
 import { requireId } from '../domain/ids.js';
 import type { PassageHit } from '../domain/passage-search.js';
 import { LIVE_PASSAGES } from '../domain/passage-visibility.js';
+import { passageEmbeddings } from '../domain/reads/passages.js';
 import { searchByText } from '../domain/search.js';
 import { builder } from './builder.js';
 import { EmbeddingConfigRef } from './embeddings.js';
@@ -25,10 +26,7 @@ export const Passage = builder.prismaNode('Passage', {
       nullable: true,
       description: 'The vector, at its native dimension. Read with raw SQL (Prisma cannot read pgvector columns), batched per request.',
       load: async (ids: string[], ctx) => {
-        const rows = await ctx.db.$queryRaw<{ id: string; embedding: string | null }[]>`
-          SELECT id, embedding::text AS embedding FROM "Passage"
-           WHERE id = ANY(${ids}::text[]) AND "organizationId" = ${ctx.actor.organizationId}`;
-        const byId = new Map(rows.map((r) => [r.id, r.embedding ? (JSON.parse(r.embedding) as number[]) : null]));
+        const byId = await passageEmbeddings(ctx.reader, ids);
         return ids.map((id) => byId.get(id) ?? null) as number[][];
       },
       resolve: (p) => p.id,
@@ -94,7 +92,7 @@ builder.queryField('searchPassages', (t) =>
     // plain fields, so one request holds a few dozen searches at most (GRAPHQL_MAX_COMPLEXITY).
     complexity: (args) => ({ field: 100, multiplier: args.topK ?? 10 }),
     resolve: (_root, args, ctx) =>
-      searchByText(ctx.db, ctx.sql, ctx.actor, ctx.embedders, {
+      searchByText(ctx.db, ctx.reader, ctx.actor, ctx.embedders, {
         ...args,
         sourceIds: args.sourceIds?.map(String),
         fileIds: args.fileIds?.map(String),

@@ -14,7 +14,9 @@ import {
 import { orNotFound, requireId } from '../domain/ids.js';
 import { builder, nodeOptions } from './builder.js';
 import { EmbeddingConfigInput, EmbeddingConfigRef } from './embeddings.js';
-import { FILES_OF_SOURCE, PASSAGES_OF_SOURCE, childConnection, childCount, withTotalCount } from './child-pages.js';
+import { FILES_OF_SOURCE, PASSAGES_OF_SOURCE, fileStatusIs } from '../domain/reads/children.js';
+import { sourceFileStats } from '../domain/reads/sources.js';
+import { childConnection, childCount, withTotalCount } from './child-pages.js';
 import { compiledChildConnection, compiledFileStats, compiledTotal, readSourcesPage } from './compiled-reads.js';
 import { File, FileStatusEnum } from './files.js';
 import { Passage } from './passages.js';
@@ -54,7 +56,7 @@ export const Source = builder.prismaNode('Source', {
         resolve: (s, { status, ...args }, ctx, info) =>
           compiledChildConnection<FileRow>(ctx, s, 'files', args, info) ??
           (status
-            ? childConnection<FileRow>(ctx, FILES_OF_SOURCE, s.id, args, Prisma.sql`c."processingStatus" = ${status}::"FileStatus"`)
+            ? childConnection<FileRow>(ctx, FILES_OF_SOURCE, s.id, args, fileStatusIs(status))
             : childConnection<FileRow>(ctx, FILES_OF_SOURCE, s.id, args, undefined, async () => (await fileStats(ctx).load(s.id)).count)),
       },
       withTotalCount,
@@ -78,17 +80,10 @@ export const Source = builder.prismaNode('Source', {
   }),
 });
 
-/** Per request: file count and total bytes of each source asked for, in one grouped query (raw reader: see core/db/reader.ts). */
+/** Per request: file count and total bytes of each source asked for, in one grouped query. */
 const fileStats = createContextCache(
   (ctx: Context) =>
-    new DataLoader<string, { count: number; size: number }>(async (ids) => {
-      const rows = await ctx.sql.query<{ sourceId: string; count: number; size: number }>(Prisma.sql`
-        SELECT "sourceId", count(*)::int AS count, coalesce(sum("sizeBytes"), 0)::float8 AS size FROM "File"
-         WHERE "sourceId" = ANY(${[...ids]}::text[]) AND "organizationId" = ${ctx.actor.organizationId}
-         GROUP BY "sourceId"`);
-      const byId = new Map(rows.map((r) => [r.sourceId, { count: r.count, size: r.size }]));
-      return ids.map((id) => byId.get(id) ?? { count: 0, size: 0 });
-    }),
+    new DataLoader<string, { count: number; size: number }>((ids) => sourceFileStats(ctx.reader, ids)),
 );
 
 builder.queryFields((t) => ({

@@ -1,4 +1,4 @@
-import type { SqlReader } from '../../core/db/reader.js';
+import type { SqlReader, Statement } from '../../core/db/reader.js';
 import { Prisma } from '../../generated/prisma/client.js';
 
 /**
@@ -28,5 +28,19 @@ export class OrgReader {
     const statement = build(org);
     if (!applied) throw new Error('Refused: a read statement without the organization filter');
     return this.sql.query<T>(statement);
+  }
+
+  /**
+   * A read of PostgreSQL's own statistics (pg_stats), which hold no organization's rows: refused if it names one
+   * of Quarry's tables as a table (a quoted identifier), so it cannot become a way around the filter.
+   */
+  async statistics<T>(statement: Statement): Promise<T[]> {
+    if (/"[A-Z]/.test(statement.text)) throw new Error('Refused: a statistics read that names a table');
+    return this.sql.query<T>(statement);
+  }
+
+  /** Identifies the database read (caches of figures per database key on it, e.g. passage-search's). Not a reader. */
+  get database(): object {
+    return this.sql;
   }
 }

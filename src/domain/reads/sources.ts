@@ -1,5 +1,6 @@
 import { COMPILED_ROW } from '../../core/db/reader.js';
 import { Prisma } from '../../generated/prisma/client.js';
+import { fileListOrderBy } from './children.js';
 import type { OrgFilter, OrgReader } from './org-reader.js';
 import { columnValues, jsonArray, jsonTuple, likeSubstring, rowOf } from './sql.js';
 
@@ -113,13 +114,13 @@ function sourcesStatement(org: OrgFilter, read: SourcesRead): Prisma.Sql {
   return Prisma.sql`SELECT json_build_array(${rows}, ${total}) AS result`;
 }
 
-/** A source's newest files (as FILES_OF_SOURCE orders them), and their count. */
+/** A source's newest files (in FILE_LIST_ORDER, as every list of them), and their count. */
 function filesOfSource(org: OrgFilter, page: ChildPage): Prisma.Sql {
   const where = [Prisma.sql`f."sourceId" = s.id`, org('f')];
   if (page.status) where.push(Prisma.sql`f."processingStatus" = ${page.status}::"FileStatus"`);
   const conditions = Prisma.join(where, ' AND ');
   const rows = jsonArray(Prisma.sql`SELECT ${jsonTuple('File', 'f', page.columns)} FROM "File" f
-     WHERE ${conditions} ORDER BY f."createdAt" DESC, f.id DESC LIMIT ${page.limit}`);
+     WHERE ${conditions} ORDER BY ${fileListOrderBy('f')} LIMIT ${page.limit}`);
   const count = page.count ? Prisma.sql`(SELECT count(*)::int FROM "File" f WHERE ${conditions})` : Prisma.sql`NULL::int`;
   return Prisma.sql`json_build_array(${rows}, ${count})`;
 }
@@ -133,4 +134,16 @@ function agentsOfSource(org: OrgFilter, page: ChildPage): Prisma.Sql {
     ? Prisma.sql`(SELECT count(*)::int FROM "SourceAgent" l JOIN "Agent" a ON a.id = l."agentId" WHERE ${conditions})`
     : Prisma.sql`NULL::int`;
   return Prisma.sql`json_build_array(${rows}, ${count})`;
+}
+
+/** File count and total bytes of each source named (zeros for one without files, or not the reader's organization's). */
+export async function sourceFileStats(reader: OrgReader, sourceIds: readonly string[]): Promise<{ count: number; size: number }[]> {
+  const rows = await reader.query<{ sourceId: string; count: number; size: number }>(
+    (org) => Prisma.sql`
+      SELECT f."sourceId", count(*)::int AS count, coalesce(sum(f."sizeBytes"), 0)::float8 AS size FROM "File" f
+       WHERE f."sourceId" = ANY(${[...sourceIds]}::text[]) AND ${org('f')}
+       GROUP BY f."sourceId"`,
+  );
+  const byId = new Map(rows.map((r) => [r.sourceId, { count: r.count, size: r.size }]));
+  return sourceIds.map((id) => byId.get(id) ?? { count: 0, size: 0 });
 }

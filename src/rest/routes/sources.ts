@@ -4,6 +4,8 @@ import { AppError } from '../../core/errors.js';
 import { attachSource, detachSource } from '../../domain/agents.js';
 import { deleteFile, fileText, getFile, joinContent } from '../../domain/files.js';
 import { LIVE_CONTENT, LIVE_PASSAGES } from '../../domain/passage-visibility.js';
+import { FILE_LIST_ORDER } from '../../domain/reads/children.js';
+import { passageEmbeddings } from '../../domain/reads/passages.js';
 import {
   bulkUpsertSources,
   createSource,
@@ -56,14 +58,8 @@ async function fileOfSource(ctx: Context, sourceId: string, fileId: string, kind
   return file;
 }
 
-/** Passage vectors, read with raw SQL (Prisma cannot read pgvector columns), so the organization is filtered here. */
-async function embeddingsOf(ctx: Context, ids: string[]): Promise<Map<string, number[] | null>> {
-  if (!ids.length) return new Map();
-  const rows = await ctx.db.$queryRaw<{ id: string; embedding: string | null }[]>`
-    SELECT id, embedding::text AS embedding FROM "Passage"
-     WHERE id = ANY(${ids}::text[]) AND "organizationId" = ${ctx.actor.organizationId}`;
-  return new Map(rows.map((r) => [r.id, r.embedding ? (JSON.parse(r.embedding) as number[]) : null]));
-}
+/** A source's files in the keys of every list of them (the direction is the router's). */
+const FILE_KEYS = FILE_LIST_ORDER.keys.map((field) => ({ field }));
 
 /** Letta's `duplicate_handling` values, lowercase there; any case is accepted here (the seed writes capitals). */
 const DUPLICATE_MODES = ['skip', 'error', 'suffix', 'replace'] as const;
@@ -283,7 +279,7 @@ export function sourceRoutes(kind: Kind): Route[] {
           { where: { sourceId, ...LIVE_PASSAGES }, keys: [{ field: 'createdAt' }, { field: 'chunkIndex', nullable: true }, { field: 'id' }], type: 'Passage' },
           { ...query, order: direction(query, childOrder) },
         );
-        const vectors = await embeddingsOf(ctx, rows.map((r) => r.id));
+        const vectors = await passageEmbeddings(ctx.reader, rows.map((r) => r.id));
         return rows.map((row) => out.passage(row, vectors.get(row.id) ?? null));
       },
     }),
@@ -310,7 +306,7 @@ export function sourceRoutes(kind: Kind): Route[] {
           ctx.db.file,
           {
             where: { sourceId },
-            keys: BY_CREATION,
+            keys: FILE_KEYS,
             type: 'File',
             ...(query.include_content ? { include: { contents: { where: LIVE_CONTENT, orderBy: { seq: 'asc' }, select: { text: true } } } } : {}),
           },
