@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import { Upload, WriteStream, type FileUpload } from 'graphql-upload-ts';
 import { JsonDepthError, parseJson } from './json.js';
@@ -85,122 +86,143 @@ export function readGraphQLMultipart(req: IncomingMessage, res: ServerResponse, 
       reject(bad(`Invalid multipart request: ${(error as Error).message}`));
       return;
     }
-
-    let operations: object | undefined;
-    let map: Map<string, Upload> | undefined;
-    const seen = new Set<string>();
-    const capacitors = new Set<WriteStream>();
-    let over = false;
-    let released = false;
-
-    const releaseAll = () => {
-      released = true;
-      for (const capacitor of capacitors) capacitor.release();
-    };
-    res.once('close', releaseAll);
-
-    function fail(error: MultipartError) {
-      if (over) return;
-      over = true;
-      for (const upload of map?.values() ?? []) if (!upload.file) upload.reject(error);
-      req.unpipe(parser);
-      parser.destroy();
-      // Nothing will read these files: closed and removed now rather than when the response ends.
-      for (const capacitor of capacitors) capacitor.destroy();
-      capacitors.clear();
-      // The rest of the body is read and dropped so the answer reaches the client (it says `connection: close`).
-      setImmediate(() => req.resume());
-      reject(error);
-    }
-
-    parser.on('field', (name, value, info) => {
-      if (over) return;
-      if (info.valueTruncated) return fail(new MultipartError(413, `The ‘${name}’ multipart field is larger than ${limits.maxFieldBytes} bytes.`));
-      if (name !== 'operations' && name !== 'map') return; // not part of the spec: ignored, as graphql-upload does
-      if (seen.has(name)) return fail(bad(`The ‘${name}’ multipart field appears more than once`));
-      seen.add(name);
-      let parsed: unknown;
-      try {
-        parsed = parseJson(value, limits.maxJsonDepth);
-      } catch (error) {
-        if (error instanceof JsonDepthError) return fail(new MultipartError(400, `The ‘${name}’ multipart field: ${error.message}.`));
-        return fail(bad(`Invalid JSON in the ‘${name}’ multipart field`));
-      }
-      if (name === 'operations') {
-        if (parsed === null || typeof parsed !== 'object') return fail(bad('Invalid type for the ‘operations’ multipart field'));
-        operations = parsed;
-        return;
-      }
-      if (!operations) return fail(bad('Disordered multipart fields; ‘map’ should follow ‘operations’'));
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return fail(bad('Invalid type for the ‘map’ multipart field'));
-      const entries = Object.entries(parsed);
-      if (entries.length > limits.maxFiles) return fail(new MultipartError(413, `At most ${limits.maxFiles} files per request (MAX_UPLOAD_FILES).`));
-      map = new Map();
-      for (const [field, paths] of entries) {
-        if (!Array.isArray(paths)) return fail(bad(`Invalid type for the ‘map’ multipart field entry key ‘${field}’ array`));
-        const upload = new Upload();
-        map.set(field, upload);
-        for (const [index, path] of paths.entries()) {
-          if (typeof path !== 'string' || !placeAt(operations, path, upload)) {
-            return fail(bad(`Invalid object path for the ‘map’ multipart field entry key ‘${field}’ array index ‘${index}’ value ‘${String(path)}’`));
-          }
-        }
-      }
-    });
-
-    parser.on('file', (name, stream, info) => {
-      // A part's stream may fail after this request has been refused; the parser's own error reports that.
-      stream.on('error', () => undefined);
-      if (over) return void stream.resume();
-      if (!map) {
-        stream.resume();
-        return fail(bad('Disordered multipart fields; files should follow ‘map’'));
-      }
-      if (seen.has(name)) {
-        stream.resume();
-        return fail(bad(`The file field ‘${name}’ appears more than once`));
-      }
-      seen.add(name);
-      const upload = map.get(name);
-      if (!upload) return void stream.resume(); // a file no path names: read and dropped, as graphql-upload does
-      const capacitor = new WriteStream(limits.tmpdir ? { tmpdir: limits.tmpdir } : undefined);
-      capacitors.add(capacitor);
-      capacitor.on('error', () => {
-        stream.unpipe();
-        stream.resume();
-      });
-      // Past maxFileBytes busboy cuts the part: the capacitor holds one byte more than an upload may have, and the
-      // upload is refused, in its own words, by whoever reads it.
-      stream.pipe(capacitor);
-      const file: FileUpload = {
-        fieldName: name,
-        filename: info.filename,
-        mimetype: info.mimeType,
-        encoding: info.encoding,
-        capacitor,
-        createReadStream: (options) => {
-          if (released) throw new Error('The upload was released when the response ended');
-          return capacitor.createReadStream(options);
-        },
-      };
-      upload.resolve(file);
-    });
-
-    parser.once('filesLimit', () => fail(new MultipartError(413, `At most ${limits.maxFiles} files per request (MAX_UPLOAD_FILES).`)));
-    parser.once('partsLimit', () => fail(new MultipartError(413, 'Too many parts in the multipart body.')));
-    parser.once('fieldsLimit', () => fail(new MultipartError(413, 'Too many fields in the multipart body.')));
-    parser.on('error', (error: Error) => fail(bad(`Invalid multipart body: ${error.message}`)));
-    parser.once('finish', () => {
-      if (over) return;
-      if (!operations) return fail(bad('Missing multipart field ‘operations’'));
-      if (!map) return fail(bad('Missing multipart field ‘map’'));
-      over = true;
-      for (const upload of map.values()) if (!upload.file) upload.reject(bad('File missing in the request'));
-      resolve(operations);
-    });
+    const read = new MultipartRead(req, parser, limits, resolve, reject);
+    res.once('close', () => read.releaseAll());
+    parser.on('field', (name, value, info) => read.field(name, value, info.valueTruncated));
+    parser.on('file', (name, stream, info) => read.file(name, stream, info));
+    parser.once('filesLimit', () => read.fail(new MultipartError(413, `At most ${limits.maxFiles} files per request (MAX_UPLOAD_FILES).`)));
+    parser.once('partsLimit', () => read.fail(new MultipartError(413, 'Too many parts in the multipart body.')));
+    parser.once('fieldsLimit', () => read.fail(new MultipartError(413, 'Too many fields in the multipart body.')));
+    parser.on('error', (error: Error) => read.fail(bad(`Invalid multipart body: ${error.message}`)));
+    parser.once('finish', () => read.finish());
     req.once('close', () => {
-      if (!req.readableEnded) fail(new MultipartError(499, 'The client closed the connection before the multipart body was complete.'));
+      if (!req.readableEnded) read.fail(new MultipartError(499, 'The client closed the connection before the multipart body was complete.'));
     });
     req.pipe(parser);
   });
+}
+
+/** One multipart body being read: its operations, its map of uploads, and the temporary files they are written to. */
+class MultipartRead {
+  private operations: object | undefined;
+  private map: Map<string, Upload> | undefined;
+  private readonly seen = new Set<string>();
+  private readonly capacitors = new Set<WriteStream>();
+  private over = false;
+  private released = false;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly parser: busboy.Busboy,
+    private readonly limits: MultipartLimits,
+    private readonly resolve: (operations: unknown) => void,
+    private readonly reject: (error: MultipartError) => void,
+  ) {}
+
+  releaseAll() {
+    this.released = true;
+    for (const capacitor of this.capacitors) capacitor.release();
+  }
+
+  fail(error: MultipartError) {
+    if (this.over) return;
+    this.over = true;
+    for (const upload of this.map?.values() ?? []) if (!upload.file) upload.reject(error);
+    this.req.unpipe(this.parser);
+    this.parser.destroy();
+    // Nothing will read these files: closed and removed now rather than when the response ends.
+    for (const capacitor of this.capacitors) capacitor.destroy();
+    this.capacitors.clear();
+    // The rest of the body is read and dropped so the answer reaches the client (it says `connection: close`).
+    setImmediate(() => this.req.resume());
+    this.reject(error);
+  }
+
+  field(name: string, value: string, truncated: boolean) {
+    if (this.over) return;
+    if (truncated) return this.fail(new MultipartError(413, `The ‘${name}’ multipart field is larger than ${this.limits.maxFieldBytes} bytes.`));
+    if (name !== 'operations' && name !== 'map') return; // not part of the spec: ignored, as graphql-upload does
+    if (this.seen.has(name)) return this.fail(bad(`The ‘${name}’ multipart field appears more than once`));
+    this.seen.add(name);
+    let parsed: unknown;
+    try {
+      parsed = parseJson(value, this.limits.maxJsonDepth);
+    } catch (error) {
+      if (error instanceof JsonDepthError) return this.fail(new MultipartError(400, `The ‘${name}’ multipart field: ${error.message}.`));
+      return this.fail(bad(`Invalid JSON in the ‘${name}’ multipart field`));
+    }
+    if (name === 'operations') {
+      if (parsed === null || typeof parsed !== 'object') return this.fail(bad('Invalid type for the ‘operations’ multipart field'));
+      this.operations = parsed;
+      return;
+    }
+    this.readMap(parsed);
+  }
+
+  /** The `map` field: an Upload for each file field, put at each path of the operations it names. */
+  private readMap(parsed: unknown) {
+    const operations = this.operations;
+    if (!operations) return this.fail(bad('Disordered multipart fields; ‘map’ should follow ‘operations’'));
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return this.fail(bad('Invalid type for the ‘map’ multipart field'));
+    const entries = Object.entries(parsed);
+    if (entries.length > this.limits.maxFiles) return this.fail(new MultipartError(413, `At most ${this.limits.maxFiles} files per request (MAX_UPLOAD_FILES).`));
+    const map = (this.map = new Map<string, Upload>());
+    for (const [field, paths] of entries) {
+      if (!Array.isArray(paths)) return this.fail(bad(`Invalid type for the ‘map’ multipart field entry key ‘${field}’ array`));
+      const upload = new Upload();
+      map.set(field, upload);
+      for (const [index, path] of paths.entries()) {
+        if (typeof path !== 'string' || !placeAt(operations, path, upload)) {
+          return this.fail(bad(`Invalid object path for the ‘map’ multipart field entry key ‘${field}’ array index ‘${index}’ value ‘${String(path)}’`));
+        }
+      }
+    }
+  }
+
+  file(name: string, stream: Readable, info: busboy.FileInfo) {
+    // A part's stream may fail after this request has been refused; the parser's own error reports that.
+    stream.on('error', () => undefined);
+    if (this.over) return void stream.resume();
+    if (!this.map) {
+      stream.resume();
+      return this.fail(bad('Disordered multipart fields; files should follow ‘map’'));
+    }
+    if (this.seen.has(name)) {
+      stream.resume();
+      return this.fail(bad(`The file field ‘${name}’ appears more than once`));
+    }
+    this.seen.add(name);
+    const upload = this.map.get(name);
+    if (!upload) return void stream.resume(); // a file no path names: read and dropped, as graphql-upload does
+    const capacitor = new WriteStream(this.limits.tmpdir ? { tmpdir: this.limits.tmpdir } : undefined);
+    this.capacitors.add(capacitor);
+    capacitor.on('error', () => {
+      stream.unpipe();
+      stream.resume();
+    });
+    // Past maxFileBytes busboy cuts the part: the capacitor holds one byte more than an upload may have, and the
+    // upload is refused, in its own words, by whoever reads it.
+    stream.pipe(capacitor);
+    const file: FileUpload = {
+      fieldName: name,
+      filename: info.filename,
+      mimetype: info.mimeType,
+      encoding: info.encoding,
+      capacitor,
+      createReadStream: (options) => {
+        if (this.released) throw new Error('The upload was released when the response ended');
+        return capacitor.createReadStream(options);
+      },
+    };
+    upload.resolve(file);
+  }
+
+  finish() {
+    if (this.over) return;
+    if (!this.operations) return this.fail(bad('Missing multipart field ‘operations’'));
+    if (!this.map) return this.fail(bad('Missing multipart field ‘map’'));
+    this.over = true;
+    for (const upload of this.map.values()) if (!upload.file) upload.reject(bad('File missing in the request'));
+    this.resolve(this.operations);
+  }
 }

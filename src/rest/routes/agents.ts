@@ -73,7 +73,19 @@ function sourceIdsOf(body: AgentBody): string[] | null {
 }
 
 export function agentRoutes(): Route[] {
-  const attachRoutes = (['sources', 'folders'] as const).flatMap((kind) => {
+  return [
+    ...agentCrudRoutes(),
+    ...attachRoutes(),
+    ...agentSourceRoutes(),
+    ...agentToolRoutes(),
+    ...agentFileRoutes(),
+    ...agentTemplateRoutes(),
+  ];
+}
+
+/** Attach, detach and list an agent's sources, on the /sources (deprecated) and /folders paths. */
+function attachRoutes(): Route[] {
+  return (['sources', 'folders'] as const).flatMap((kind) => {
     const param = kind === 'folders' ? 'folder_id' : 'source_id';
     // The source parameter's name depends on the router, so the schema is typed by its values only.
     const params = z.object({ agent_id: idOf('agent'), [param]: idOf('source') }) as z.ZodObject<Record<string, z.ZodString>>;
@@ -128,7 +140,10 @@ export function agentRoutes(): Route[] {
       }),
     ];
   });
+}
 
+/** List, create, change, read and delete agents. */
+function agentCrudRoutes(): Route[] {
   return [
     route({
       method: 'GET',
@@ -223,8 +238,12 @@ export function agentRoutes(): Route[] {
         return { message: `Agent id=${params.agent_id} successfully deleted` };
       },
     }),
-    ...attachRoutes,
-    // The seed's forms of attach and detach.
+  ];
+}
+
+/** The seed’s forms of attach and detach. */
+function agentSourceRoutes(): Route[] {
+  return [
     route({
       method: 'POST',
       path: '/agents/{agent_id}/sources',
@@ -256,6 +275,12 @@ export function agentRoutes(): Route[] {
         return loadAgentState(ctx, params.agent_id);
       },
     }),
+  ];
+}
+
+/** The agent’s tools: the list, attach and detach. */
+function agentToolRoutes(): Route[] {
+  return [
     route({
       method: 'GET',
       path: '/agents/{agent_id}/tools',
@@ -298,6 +323,12 @@ export function agentRoutes(): Route[] {
         },
       }),
     ),
+  ];
+}
+
+/** The agent’s view of its files: the list, open and close. */
+function agentFileRoutes(): Route[] {
+  return [
     route({
       method: 'GET',
       path: '/agents/{agent_id}/files',
@@ -353,6 +384,12 @@ export function agentRoutes(): Route[] {
         return { message: `File id=${params.file_id} successfully closed` };
       },
     }),
+  ];
+}
+
+/** Memory variables and templates made from the agent. */
+function agentTemplateRoutes(): Route[] {
+  return [
     route({
       method: 'GET',
       path: '/agents/{agent_id}/core-memory/variables',

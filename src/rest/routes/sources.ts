@@ -79,22 +79,43 @@ const UploadForm = z.object({
   file: doc(z.file(), { description: 'The file, with its filename (its type is decided from the name and the bytes).' }),
 });
 
+// The id parameter's name depends on the router, so these schemas are typed by their values only.
+type Params = z.ZodObject<Record<string, z.ZodString>>;
+
 export function sourceRoutes(kind: Kind): Route[] {
+  const r = sourceRouter(kind);
+  return [
+    ...totalsRoutes(r),
+    ...(r.folders ? [] : bulkRoutes(r)),
+    ...crudRoutes(r),
+    ...linkRoutes(r),
+    ...fileRoutes(r),
+    ...uploadRoutes(r),
+    ...(r.folders ? [] : legacyRoutes(r)),
+  ];
+}
+
+/** What differs between the routers of this family, and the schemas their routes share. */
+function sourceRouter(kind: Kind) {
   const folders = kind === 'folders';
   const idParam = folders ? 'folder_id' : 'source_id';
   const noun = folders ? 'folder' : 'source';
   const Shape = folders ? S.Folder : S.Source;
   const shape = folders ? out.folder : out.source;
   const tags = [kind];
-  // The id parameter's name depends on the router, so these schemas are typed by their values only.
-  type Params = z.ZodObject<Record<string, z.ZodString>>;
   const byId = z.object({ [idParam]: idOf('source', `The ${noun}’s id (a source id, source-<uuid4>).`) }) as Params;
   const idOfParams = (params: Record<string, string>) => params[idParam];
   const withFile = z.object({ [idParam]: idOf('source'), file_id: idOf('file') }) as Params;
   // The two defaults that differ between the routers: the sources list reads oldest first, folders newest first.
-  const childOrder = folders ? 'desc' : 'asc';
+  const childOrder: 'asc' | 'desc' = folders ? 'desc' : 'asc';
+  return { kind, folders, idParam, noun, Shape, shape, tags, byId, idOfParams, withFile, childOrder };
+}
+type SourceRouter = ReturnType<typeof sourceRouter>;
 
-  const routes: Route[] = [
+/** Counts, totals and lookup by name. */
+function totalsRoutes(r: SourceRouter): Route[] {
+  const { kind, folders, noun, tags } = r;
+  return [
     route({
       method: 'GET',
       path: `/${kind}/count`,
@@ -128,30 +149,36 @@ export function sourceRoutes(kind: Kind): Route[] {
       handler: async ({ ctx, params }) => (await getSourceByName(ctx.db, params[`${noun}_name`])).id,
     }),
   ];
+}
 
-  if (!folders) {
-    routes.push(
-      route({
-        method: 'POST',
-        path: '/sources/bulk',
-        operationId: 'bulk_upsert_sources',
-        summary: 'Create or update many sources by name, in one transaction',
-        description:
-          'Quarry’s extension (seed document): sources are matched by name within your organization; existing ones keep their id and ' +
-          'take the fields given (a new embedding re-embeds their files, as modify does), new ones are created (with DEFAULT_EMBEDDING unless an ' +
-          'embedding is given). Letta has this only internally.',
-        tags,
-        body: S.BulkUpsertSources,
-        bodyLimit: 8 * 1024 * 1024,
-        response: z.array(S.Source),
-        errorStatus: { BAD_USER_INPUT: 400 },
-        handler: async ({ ctx, body }) =>
-          (await bulkUpsertSources(ctx.db, ctx.actor, ctx.embeddings, body.sources.map(sourceInput), ctx.ingest)).map((r) => out.source(r.source)),
-      }),
-    );
-  }
+/** Bulk upsert (the /sources router only). */
+function bulkRoutes(r: SourceRouter): Route[] {
+  const { tags } = r;
+  return [
+    route({
+      method: 'POST',
+      path: '/sources/bulk',
+      operationId: 'bulk_upsert_sources',
+      summary: 'Create or update many sources by name, in one transaction',
+      description:
+        'Quarry’s extension (seed document): sources are matched by name within your organization; existing ones keep their id and ' +
+        'take the fields given (a new embedding re-embeds their files, as modify does), new ones are created (with DEFAULT_EMBEDDING unless an ' +
+        'embedding is given). Letta has this only internally.',
+      tags,
+      body: S.BulkUpsertSources,
+      bodyLimit: 8 * 1024 * 1024,
+      response: z.array(S.Source),
+      errorStatus: { BAD_USER_INPUT: 400 },
+      handler: async ({ ctx, body }) =>
+        (await bulkUpsertSources(ctx.db, ctx.actor, ctx.embeddings, body.sources.map(sourceInput), ctx.ingest)).map((r) => out.source(r.source)),
+    }),
+  ];
+}
 
-  routes.push(
+/** List, create, read, change and delete. */
+function crudRoutes(r: SourceRouter): Route[] {
+  const { kind, folders, idParam, noun, Shape, shape, tags, byId, idOfParams } = r;
+  return [
     route({
       method: 'GET',
       path: `/${kind}`,
@@ -234,6 +261,13 @@ export function sourceRoutes(kind: Kind): Route[] {
         return null;
       },
     }),
+  ];
+}
+
+/** The agents a source is attached to, and its passages. */
+function linkRoutes(r: SourceRouter): Route[] {
+  const { kind, folders, idParam, noun, tags, byId, idOfParams, childOrder } = r;
+  return [
     route({
       method: 'GET',
       path: `/${kind}/{${idParam}}/agents`,
@@ -283,6 +317,13 @@ export function sourceRoutes(kind: Kind): Route[] {
         return rows.map((row) => out.passage(row, vectors.get(row.id) ?? null));
       },
     }),
+  ];
+}
+
+/** Its files: the list and one file. */
+function fileRoutes(r: SourceRouter): Route[] {
+  const { kind, folders, idParam, noun, tags, byId, idOfParams, withFile, childOrder } = r;
+  return [
     route({
       method: 'GET',
       path: `/${kind}/{${idParam}}/files`,
@@ -335,7 +376,13 @@ export function sourceRoutes(kind: Kind): Route[] {
         return out.fileMetadata({ ...file, content }, { includeContent: query.include_content });
       },
     }),
-    // Uploads, before the `/{file_id}` routes below (which would also match `…/upload` for their method).
+  ];
+}
+
+/** Uploads, before the `/{file_id}` routes (which would also match `…/upload` for their method), and deletes. */
+function uploadRoutes(r: SourceRouter): Route[] {
+  const { kind, idParam, noun, tags, byId, idOfParams, withFile } = r;
+  return [
     ...[`/${kind}/{${idParam}}/upload`, `/${kind}/{${idParam}}/files`].map((path, i) =>
       route({
         method: 'POST',
@@ -395,30 +442,30 @@ export function sourceRoutes(kind: Kind): Route[] {
         },
       }),
     ),
-  );
+  ];
+}
 
-  if (!folders) {
-    // Letta ≤0.6.13 attached sources from the source's side and answered with the source.
-    for (const action of ['attach', 'detach'] as const) {
-      routes.push(
-        route({
-          method: 'POST',
-          path: `/sources/{source_id}/${action}`,
-          operationId: `${action}_source_legacy`,
-          summary: `${action === 'attach' ? 'Attach the source to' : 'Detach the source from'} an agent (Letta ≤0.6.13 form)`,
-          description: `Same as PATCH /v1/agents/{agent_id}/sources/${action}/{source_id}, but answers with the source.`,
-          tags,
-          deprecated: true,
-          params: z.object({ source_id: idOf('source') }),
-          query: z.object({ agent_id: idOf('agent') }),
-          response: S.Source,
-          handler: async ({ ctx, params, query }) => {
-            await (action === 'attach' ? attachSource : detachSource)(ctx.db, ctx.actor, query.agent_id, params.source_id);
-            return out.source(await getSource(ctx.db, params.source_id, 'source_id'));
-          },
-        }),
-      );
-    }
-  }
-  return routes;
+/** Attach and detach from the source’s side, as Letta ≤0.6.13 did, answered with the source (the /sources router only). */
+function legacyRoutes(r: SourceRouter): Route[] {
+  const { tags } = r;
+  return [
+    ...(['attach', 'detach'] as const).map((action) =>
+      route({
+        method: 'POST',
+        path: `/sources/{source_id}/${action}`,
+        operationId: `${action}_source_legacy`,
+        summary: `${action === 'attach' ? 'Attach the source to' : 'Detach the source from'} an agent (Letta ≤0.6.13 form)`,
+        description: `Same as PATCH /v1/agents/{agent_id}/sources/${action}/{source_id}, but answers with the source.`,
+        tags,
+        deprecated: true,
+        params: z.object({ source_id: idOf('source') }),
+        query: z.object({ agent_id: idOf('agent') }),
+        response: S.Source,
+        handler: async ({ ctx, params, query }) => {
+          await (action === 'attach' ? attachSource : detachSource)(ctx.db, ctx.actor, query.agent_id, params.source_id);
+          return out.source(await getSource(ctx.db, params.source_id, 'source_id'));
+        },
+      }),
+    ),
+  ];
 }

@@ -75,6 +75,11 @@ async function listTools(ctx: Context, query: FilterQuery & z.output<z.ZodObject
 }
 
 export function toolRoutes(): Route[] {
+  return [...toolListRoutes(), ...toolItemRoutes()];
+}
+
+/** Count, list, create, upsert, and add the built-in tools. */
+function toolListRoutes(): Route[] {
   return [
     route({
       method: 'GET',
@@ -144,6 +149,12 @@ export function toolRoutes(): Route[] {
       response: z.array(S.Tool),
       handler: async ({ ctx }) => (await ensureBaseTools(ctx.db, ctx.actor)).map(out.tool),
     }),
+  ];
+}
+
+/** One tool: read, change, delete. */
+function toolItemRoutes(): Route[] {
+  return [
     route({
       method: 'GET',
       path: '/tools/{tool_id}',
