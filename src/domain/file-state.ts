@@ -1,6 +1,8 @@
 import { AppError } from '../core/errors.js';
 import { currentRequestId } from '../core/request-scope.js';
 import { events, fileChange } from '../core/events.js';
+import type { SqlRunner } from '../core/db/sql.js';
+import type { DocumentKind } from '../documents/parsers/index.js';
 import type { File, FileStatus, Job, PassageSet, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { ACTIVE_FILE_STATUSES, FILE_TASKS, type FileTask } from './job-states.js';
 import { announceJob, fileToError, transitionJob, transitionJobInTransaction } from './job-transitions.js';
@@ -29,6 +31,15 @@ export class FileJobStop extends Error {
   }
 }
 
+/** What an upload records on its job so a worker parses the file as it was detected. */
+export interface FileJobMetadata {
+  kind: DocumentKind;
+  language?: string;
+  mediaType: string;
+  /** Whether the file's bytes are valid UTF-8, as the upload found them (absent for files uploaded before). */
+  utf8?: boolean;
+}
+
 /** The row of a new file job (an upload, a reprocessing, a re-embedding): the one place such rows are built. */
 export function fileJobRow(input: {
   organizationId: string;
@@ -53,6 +64,16 @@ export function fileJobRow(input: {
     requestId: currentRequestId(),
     callbackUrl: input.callbackUrl ?? null,
   };
+}
+
+/** Inserts a file job row (fileJobRow's) through a raw transaction, for writes that bypass Prisma (uploads); its id. */
+export async function insertFileJob(tx: SqlRunner, row: ReturnType<typeof fileJobRow>): Promise<string> {
+  const [job] = await tx.query<{ id: string }>(
+    `INSERT INTO "Job" ("organizationId", "userId", "createdById", "jobType", status, task, "sourceId", "fileId", metadata, "requestId", "callbackUrl", "updatedAt")
+     VALUES ($1, $2, $3, $4::"JobType", $5::"JobStatus", $6, $7, $8, $9::jsonb, $10, $11, now()) RETURNING id`,
+    [row.organizationId, row.userId, row.createdById, row.jobType, row.status, row.task, row.sourceId, row.fileId, JSON.stringify(row.metadata), row.requestId, row.callbackUrl],
+  );
+  return job.id;
 }
 
 /**

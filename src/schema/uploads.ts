@@ -2,7 +2,7 @@ import { GraphQLUpload, type FileUpload } from 'graphql-upload-ts';
 import type { Context } from '../context.js';
 import { AppError, badInput } from '../core/errors.js';
 import { reprocessFile } from '../domain/file-jobs.js';
-import { DUPLICATE_HANDLING, uploadFile, type UploadOutcome, type UploadResult } from '../ingest/upload.js';
+import { DUPLICATE_HANDLING, uploadFile, type UploadOutcome, type UploadResult } from '../domain/upload.js';
 import { builder } from './builder.js';
 
 /**

@@ -18,7 +18,7 @@ import {
   type SourceInput,
 } from '../../domain/sources.js';
 import type { File, Passage, Source as SourceRow } from '../../generated/prisma/client.js';
-import { uploadFile, type DuplicateHandling } from '../../ingest/upload.js';
+import { uploadFile, type DuplicateHandling } from '../../domain/upload.js';
 import { BY_CREATION, page } from '../pages.js';
 import { withFilePart } from '../multipart.js';
 import { doc } from '../registry.js';

@@ -9,16 +9,15 @@ import type { Actor } from '../core/auth.js';
 import { AppError, badInput, conflict } from '../core/errors.js';
 import { events, fileChange } from '../core/events.js';
 import type { QueuedJob } from '../core/queue.js';
-import { announce, type JobSink } from '../domain/file-jobs.js';
-import { checkCallbackUrl } from '../domain/callbacks.js';
-import { checkName, FORBIDDEN_IN_NAMES, nameProblem } from '../domain/names.js';
-import { fileJobRow } from '../domain/file-state.js';
-import { getSource } from '../domain/sources.js';
+import { announce, type JobSink } from './file-jobs.js';
+import { checkCallbackUrl } from './callbacks.js';
+import { checkName, FORBIDDEN_IN_NAMES, nameProblem } from './names.js';
+import { fileJobRow, insertFileJob, type FileJobMetadata } from './file-state.js';
+import { getSource } from './sources.js';
 import type { SqlRunner } from '../core/db/sql.js';
 import type { File, Job, PrismaClient, Source } from '../generated/prisma/client.js';
 import { detectMediaType, SNIFF_BYTES, SUPPORTED_TYPES_DESCRIPTION, type MediaType } from '../documents/media-types.js';
 import { Utf8Check } from '../documents/parsers/decode.js';
-import type { FileJobMetadata } from './pipeline.js';
 
 /**
  * Receiving a file: the body is streamed to a temporary file (memory stays flat whatever the size) while it is
@@ -117,12 +116,8 @@ export async function uploadFile(deps: UploadDeps, incoming: IncomingUpload, req
         await tx.query('INSERT INTO "FileBlob" ("fileId", seq, "organizationId", data) VALUES ($1, $2, $3, $4)', [file.id, seq++, org, data]);
       }
       const row = fileJobRow({ organizationId: org, userId: actor.userId, sourceId: source.id, fileId: file.id, task: 'file_processing', metadata: { ...jobMetadata(type, name, staged!.utf8) }, callbackUrl });
-      const [job] = await tx.query<{ id: string }>(
-        `INSERT INTO "Job" ("organizationId", "userId", "createdById", "jobType", status, task, "sourceId", "fileId", metadata, "requestId", "callbackUrl", "updatedAt")
-         VALUES ($1, $2, $3, $4::"JobType", $5::"JobStatus", $6, $7, $8, $9::jsonb, $10, $11, now()) RETURNING id`,
-        [row.organizationId, row.userId, row.createdById, row.jobType, row.status, row.task, row.sourceId, row.fileId, JSON.stringify(row.metadata), row.requestId, row.callbackUrl],
-      );
-      return { outcome: replaces ? ('REPLACED' as const) : ('CREATED' as const), fileId: file.id, jobId: job.id };
+      const jobId = await insertFileJob(tx, row);
+      return { outcome: replaces ? ('REPLACED' as const) : ('CREATED' as const), fileId: file.id, jobId };
     });
     const file = await db.file.findUniqueOrThrow({ where: { id: written.fileId } });
     if (!written.jobId) return { outcome: written.outcome, file, job: null };
