@@ -3,7 +3,7 @@ import { requireId } from '../domain/ids.js';
 import type { PassageHit } from '../domain/passage-search.js';
 import { LIVE_PASSAGES } from '../domain/passage-visibility.js';
 import { passageEmbeddings } from '../domain/reads/passages.js';
-import { searchByText } from '../domain/search.js';
+import { searchByText } from '../domain/search-by-text.js';
 import { builder } from './builder.js';
 import { EmbeddingConfigRef } from './embeddings.js';
 

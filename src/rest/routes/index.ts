@@ -1,7 +1,9 @@
 import type { Route } from '../route.js';
 import { agentRoutes } from './agents.js';
 import { serverRoutes, unsupportedRoutes } from './server.js';
-import { workRoutes } from './jobs.js';
+import { batchRoutes } from './batches.js';
+import { jobRoutes } from './jobs.js';
+import { runRoutes, stepRoutes } from './runs.js';
 import { sourceRoutes } from './sources.js';
 import { toolRoutes } from './tools.js';
 
@@ -18,7 +20,10 @@ export function lettaRoutes(): Route[] {
     ...sourceRoutes('folders'),
     ...agentRoutes(),
     ...toolRoutes(),
-    ...workRoutes(),
+    ...jobRoutes(),
+    ...runRoutes(),
+    ...stepRoutes(),
+    ...batchRoutes(),
   ];
   const seen = new Set<string>();
   for (const r of routes) {

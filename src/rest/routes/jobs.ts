@@ -1,9 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../../core/errors.js';
 import { cancelJob, deleteJob, getJob, jobWhere } from '../../domain/jobs.js';
-import { getRun, getStep, runUsage, runWhere, stepWhere, ACTIVE_RUN_STATUSES } from '../../domain/runs.js';
-import { listBatchMessages } from '../../domain/batches.js';
-import type { Job as JobRow, JobStatus, Prisma, Run as RunRow, RunStatus } from '../../generated/prisma/client.js';
+import type { Job as JobRow, JobStatus } from '../../generated/prisma/client.js';
 import { BY_CREATION, page } from '../pages.js';
 import { route, type Route } from '../route.js';
 import * as S from '../schemas.js';
@@ -12,13 +10,11 @@ import { idOf, q } from '../validation.js';
 import { describe, direction, listParams } from './common.js';
 
 /**
- * `/v1/jobs` (background jobs of type `job`: Letta lists runs and batches elsewhere), `/v1/runs` with their usage,
- * and the messages of a batch. Jobs are your organization's, as everything in Quarry (Letta scopes them to the
- * user who created them).
+ * `/v1/jobs`: background jobs of type `job` (Letta lists runs and batches elsewhere). Jobs are your
+ * organization's, as everything in Quarry (Letta scopes them to the user who created them).
  */
 
 const jobStatus = (status: (typeof S.JOB_STATUSES)[number]) => status.toUpperCase() as JobStatus;
-const runStatus = (status: (typeof S.RUN_STATUSES)[number]) => status.toUpperCase() as RunStatus;
 
 /** A job of type JOB, or NOT_FOUND: runs and batches have their own routes. */
 async function getPlainJob(db: Parameters<typeof getJob>[0], id: string) {
@@ -27,7 +23,7 @@ async function getPlainJob(db: Parameters<typeof getJob>[0], id: string) {
   return job;
 }
 
-function jobRoutes(): Route[] {
+export function jobRoutes(): Route[] {
   const tags = ['jobs'];
   const byId = z.object({ job_id: idOf('job') });
   return [
@@ -109,196 +105,4 @@ function jobRoutes(): Route[] {
       },
     }),
   ];
-}
-
-function runRoutes(): Route[] {
-  const tags = ['runs'];
-  const byId = z.object({ run_id: idOf('run') });
-  const agentFilter = {
-    agent_id: describe(idOf('agent').optional(), 'Runs of this agent.'),
-    agent_ids: describe(q.csv(idOf('agent')).optional(), 'Runs of any of these agents (deprecated).'),
-    background: describe(q.bool().optional(), 'Only background (true) or foreground (false) runs.'),
-  };
-  const agentWhere = (query: { agent_ids?: string[] }): Prisma.RunWhereInput => (query.agent_ids?.length ? { agentId: { in: query.agent_ids } } : {});
-  return [
-    route({
-      method: 'GET',
-      path: '/runs',
-      operationId: 'list_runs',
-      summary: 'List runs',
-      description: 'Default newest first.',
-      tags,
-      query: z.object({
-        ...listParams('run', { limit: 100, order: 'desc' }),
-        ...agentFilter,
-        statuses: describe(q.csv(z.enum(S.RUN_STATUSES)).optional(), 'Runs in any of these statuses.'),
-        stop_reason: z.string().optional(),
-        active: describe(q.bool().default(false), 'Only created or running runs.'),
-      }),
-      response: z.array(S.Run),
-      handler: async ({ ctx, query }) => {
-        let statuses = query.statuses?.map(runStatus);
-        if (query.active) statuses = ACTIVE_RUN_STATUSES.filter((s) => !statuses?.length || statuses.includes(s));
-        const where = { AND: [runWhere({ agentId: query.agent_id, statuses, background: query.background, stopReason: query.stop_reason }), agentWhere(query)] };
-        const rows = await page<RunRow>(ctx.db.run, { where, keys: BY_CREATION, type: 'Run' }, { ...query, order: direction(query, 'desc') });
-        return rows.map(out.run);
-      },
-    }),
-    route({
-      method: 'GET',
-      path: '/runs/active',
-      operationId: 'list_active_runs',
-      summary: 'List runs not yet ended',
-      description: 'Created or running runs, newest first, at most 100.',
-      tags,
-      deprecated: true,
-      query: z.object(agentFilter),
-      response: z.array(S.Run),
-      handler: async ({ ctx, query }) => {
-        const where = { AND: [runWhere({ agentId: query.agent_id, statuses: ACTIVE_RUN_STATUSES, background: query.background }), agentWhere(query)] };
-        const rows = await page<RunRow>(ctx.db.run, { where, keys: BY_CREATION, type: 'Run' }, { limit: 100, order: 'desc' });
-        return rows.map(out.run);
-      },
-    }),
-    route({
-      method: 'GET',
-      path: '/runs/{run_id}',
-      operationId: 'retrieve_run',
-      summary: 'Get a run',
-      tags,
-      params: byId,
-      response: S.Run,
-      handler: async ({ ctx, params }) => out.run(await getRun(ctx.db, params.run_id, 'run_id')),
-    }),
-    route({
-      method: 'GET',
-      path: '/runs/{run_id}/steps',
-      operationId: 'list_run_steps',
-      summary: 'The steps of a run',
-      description: 'In the order they were recorded (default newest first); cursors are step ids.',
-      tags,
-      params: byId,
-      query: z.object(listParams('step', { limit: 100, order: 'desc' })),
-      response: z.array(S.Step),
-      handler: async ({ ctx, params, query }) => {
-        await getRun(ctx.db, params.run_id, 'run_id');
-        const rows = await page<StepRow>(
-          ctx.db.runStep,
-          { where: stepWhere({ runId: params.run_id }), keys: [{ field: 'seq' }, { field: 'id' }], type: 'Step', include: stepInclude },
-          { ...query, order: direction(query, 'desc') },
-        );
-        return rows.map(out.step);
-      },
-    }),
-    route({
-      method: 'GET',
-      path: '/runs/{run_id}/usage',
-      operationId: 'retrieve_run_usage',
-      summary: 'Token usage of a run',
-      description: 'Summed over the steps its runtime reported; zeros before the first step.',
-      tags,
-      params: byId,
-      response: S.UsageStatistics,
-      handler: async ({ ctx, params }) => out.usage(runUsage(await getRun(ctx.db, params.run_id, 'run_id'))),
-    }),
-  ];
-}
-
-const stepInclude = { run: { select: { agentId: true } } } as const;
-type StepRow = Prisma.RunStepGetPayload<{ include: typeof stepInclude }>;
-
-/** Letta's ISO datetimes, with an offset or without one (then UTC). */
-const isoDate = (description: string) => describe(z.iso.datetime({ offset: true, local: true }).optional(), description);
-
-function stepRoutes(): Route[] {
-  const tags = ['steps'];
-  return [
-    route({
-      method: 'GET',
-      path: '/steps',
-      operationId: 'list_steps',
-      summary: 'List steps',
-      description:
-        'Steps of all your runs, default newest first. Quarry keeps no feedback, tags, traces or projects on steps: asking for any ' +
-        '(`feedback`, `has_feedback=true`, `tags`, `trace_ids`, `project_id`) matches nothing.',
-      tags,
-      query: z.object({
-        ...listParams('step', { limit: 50, order: 'desc' }),
-        agent_id: describe(idOf('agent').optional(), 'Steps of this agent’s runs.'),
-        model: describe(z.string().optional(), 'Steps that used exactly this model.'),
-        start_date: isoDate('Steps recorded at or after this ISO datetime.'),
-        end_date: isoDate('Steps recorded before this ISO datetime.'),
-        feedback: z.enum(['positive', 'negative']).optional(),
-        has_feedback: q.bool().optional(),
-        tags: q.list(z.string()).optional(),
-        trace_ids: q.list(z.string()).optional(),
-        project_id: z.string().optional(),
-      }),
-      response: z.array(S.Step),
-      handler: async ({ ctx, query }) => {
-        const unknowable = query.feedback !== undefined || query.has_feedback === true || !!query.tags?.length || !!query.trace_ids?.length || query.project_id !== undefined;
-        if (unknowable) return [];
-        const where = stepWhere({
-          agentId: query.agent_id,
-          model: query.model,
-          startDate: query.start_date ? new Date(query.start_date) : null,
-          endDate: query.end_date ? new Date(query.end_date) : null,
-        });
-        const rows = await page<StepRow>(ctx.db.runStep, { where, keys: BY_CREATION, type: 'Step', include: stepInclude }, { ...query, order: direction(query, 'desc') });
-        return rows.map(out.step);
-      },
-    }),
-    route({
-      method: 'GET',
-      path: '/steps/{step_id}',
-      operationId: 'retrieve_step',
-      summary: 'Get a step',
-      tags,
-      params: z.object({ step_id: idOf('step') }),
-      response: S.Step,
-      handler: async ({ ctx, params }) => out.step(await getStep(ctx.db, params.step_id, 'step_id')),
-    }),
-  ];
-}
-
-function batchRoutes(): Route[] {
-  return ['/messages/batches/{batch_id}/messages', '/batch-runs/{batch_id}/messages'].map((path, i) =>
-    route({
-      method: 'GET',
-      path,
-      operationId: i === 0 ? 'list_batch_messages' : 'list_batch_run_messages',
-      summary: 'The messages of a batch',
-      description:
-        'Default newest first, as Letta answers (the seed’s “oldest first” is not). `cursor` is the older name of `after`, `sort_descending` of ' +
-        '`order`. ' +
-        (i === 0 ? 'Letta’s path.' : 'The seed’s path, an alias.'),
-      tags: ['messages'],
-      params: z.object({ batch_id: idOf('job', 'The batch job’s id (job-<uuid4>).') }),
-      query: z.object({
-        limit: q.int(1, 1000).default(100),
-        after: idOf('message').optional(),
-        before: idOf('message').optional(),
-        cursor: describe(idOf('message').optional(), 'Deprecated alias of after.'),
-        order: z.enum(['asc', 'desc']).optional(),
-        sort_descending: describe(q.bool().optional(), 'Deprecated alias of order (true = desc); wins when given.'),
-        agent_id: describe(idOf('agent').optional(), 'Only this agent’s messages.'),
-      }),
-      response: S.LettaBatchMessages,
-      handler: async ({ ctx, params, query }) => {
-        const order = query.sort_descending !== undefined ? (query.sort_descending ? 'desc' : 'asc') : (query.order ?? 'desc');
-        const messages = await listBatchMessages(ctx.db, params.batch_id, {
-          after: query.after ?? query.cursor,
-          before: query.before,
-          limit: query.limit,
-          order,
-          agentId: query.agent_id,
-        });
-        return { messages: messages.map(out.message) };
-      },
-    }),
-  );
-}
-
-export function workRoutes(): Route[] {
-  return [...jobRoutes(), ...runRoutes(), ...stepRoutes(), ...batchRoutes()];
 }
