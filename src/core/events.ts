@@ -51,18 +51,26 @@ export interface RunChange {
   updatedAt: string;
 }
 
-type Topics = {
+/**
+ * The bus's topics: each an organization id and a change. A domain adds its own where it is declared, by
+ * augmenting this interface (`declare module '…/core/events.js' { interface Topics { widget: [string, WidgetChange] } }`),
+ * so core names no domain it does not already know.
+ */
+export interface Topics {
   job: [organizationId: string, change: JobChange];
   file: [organizationId: string, change: FileChange];
   run: [organizationId: string, change: RunChange];
-};
+}
 
-export type EventBus = ReturnType<typeof createPubSub<Topics>>;
+/** Topics as the pubsub's type argument (an interface has no index signature; a mapped type of it does). */
+type TopicArgs = { [T in keyof Topics]: Topics[T] };
+
+export type EventBus = ReturnType<typeof createPubSub<TopicArgs>>;
 
 export type Topic = keyof Topics;
 export type ChangeOf<T extends Topic> = Topics[T][1];
 
-let bus: EventBus = createPubSub<Topics>();
+let bus: EventBus = createPubSub<TopicArgs>();
 let closeBus: () => Promise<void> = async () => {};
 /** Redis confirms a SUBSCRIBE asynchronously; until then a publication can be missed. In memory: at once. */
 let confirmed: (channel: string) => Promise<unknown> = async () => {};
@@ -144,7 +152,7 @@ export async function useRedisEvents(redis: RedisConnections): Promise<() => Pro
       return subscribeClient.unsubscribe(prefix + channel).catch(() => 0);
     },
   } as unknown as Redis;
-  bus = createPubSub<Topics>({ eventTarget: createRedisEventTarget({ publishClient: publisher, subscribeClient: subscriber }) });
+  bus = createPubSub<TopicArgs>({ eventTarget: createRedisEventTarget({ publishClient: publisher, subscribeClient: subscriber }) });
   // 'ready' again means a reconnection. ioredis re-sends its SUBSCRIBEs right after emitting it; a PING sent
   // after them is answered after them, so once it is, the channels are back and streams can re-read state.
   subscribeClient.on('ready', () =>
@@ -159,7 +167,7 @@ export async function useRedisEvents(redis: RedisConnections): Promise<() => Pro
   );
   confirmed = (channel) => acks.get(channel) ?? Promise.resolve();
   closeBus = async () => {
-    bus = createPubSub<Topics>();
+    bus = createPubSub<TopicArgs>();
     confirmed = async () => {};
     await Promise.all([redis.release(publishClient), redis.release(subscribeClient)]);
   };

@@ -14,8 +14,8 @@ import type { PrismaClient } from '../generated/prisma/client.js';
  *
  * Limits: nested writes (`create: { files: { create: … } }`) are not rewritten, so domain code creates tenant
  * rows with top-level operations; nested reads follow foreign keys, which never cross organizations because
- * every link is created through this client. Raw SQL must filter by organization itself, cursors included
- * (see schema/child-pages.ts).
+ * every link is created through this client. Raw reads go through the organization-bound reader
+ * (domain/reads/org-reader.ts), which refuses a statement that does not apply its filter.
  */
 const WHERE_OPS = new Set([
   'findUnique', 'findUniqueOrThrow', 'findFirst', 'findFirstOrThrow', 'findMany', 'count', 'aggregate', 'groupBy',

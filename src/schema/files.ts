@@ -6,6 +6,10 @@ import { builder } from './builder.js';
 import { PASSAGES_OF_FILE } from '../domain/reads/children.js';
 import { childConnection, withTotalCount } from './child-pages.js';
 import { Passage } from './passages.js';
+import type { FileChange } from '../core/events.js';
+import { EVENT_TYPE, READS_BEYOND_EVENT } from '../core/live.js';
+import { isFinalFileChange, watchFile, watchSourceFiles } from '../domain/watch.js';
+import { at, LAZY, watchScope } from './subscriptions.js';
 
 /** Files of sources: metadata, processing status, extracted content and passages. */
 
@@ -81,3 +85,46 @@ builder.mutationField('deleteFile', (t) =>
     resolve: (_root, { id }, ctx) => deleteFile(ctx.db, String(id)),
   }),
 );
+
+// Live processing status (subscriptions.ts has the root type).
+const FileStatusEvent = builder.objectRef<FileChange>('FileStatusEvent').implement({
+  description: 'A file’s processing state as of `updatedAt`.',
+  extensions: EVENT_TYPE,
+  fields: (t) => ({
+    fileId: t.exposeID('id'),
+    sourceId: t.exposeID('sourceId'),
+    status: t.field({ type: FileStatusEnum, resolve: (c) => c.processingStatus }),
+    terminal: t.boolean({ description: 'COMPLETED, ERROR or deleted: nothing follows.', resolve: (c) => isFinalFileChange(c) }),
+    deleted: t.boolean({ description: 'The file was deleted (or replaced); this is its last event.', resolve: (c) => !c.exists }),
+    totalChunks: t.exposeInt('totalChunks', { nullable: true }),
+    chunksEmbedded: t.exposeInt('chunksEmbedded', { nullable: true }),
+    errorMessage: t.exposeString('errorMessage', { nullable: true }),
+    processingNote: t.exposeString('processingNote', { nullable: true }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (c) => at(c.updatedAt) }),
+    file: t.prismaField({
+      type: 'File',
+      nullable: true,
+      extensions: READS_BEYOND_EVENT,
+      description: `The whole file (null once deleted). ${LAZY}`,
+      resolve: (query, c, _args, ctx) => ctx.db.file.findUnique({ ...query, where: { id: c.id } }),
+    }),
+  }),
+});
+
+builder.subscriptionFields((t) => ({
+  fileStatusChanged: t.field({
+    type: FileStatusEvent,
+    description: 'A file’s current processing state, then each change; completes after COMPLETED, ERROR or deletion. NOT_FOUND for an unknown id.',
+    args: { fileId: t.arg.id({ required: true }) },
+    subscribe: (_root, { fileId }, ctx) => watchFile(watchScope(ctx), String(fileId)),
+    resolve: (change) => change,
+  }),
+  sourceFilesChanged: t.field({
+    type: FileStatusEvent,
+    description:
+      'Every file of a source: first each file’s current state (oldest first), then each change, including new uploads and deletions. Never completes on its own. NOT_FOUND for an unknown source.',
+    args: { sourceId: t.arg.id({ required: true }) },
+    subscribe: (_root, { sourceId }, ctx) => watchSourceFiles(watchScope(ctx), String(sourceId)),
+    resolve: (change) => change,
+  }),
+}));

@@ -1,8 +1,12 @@
 import { queryFromInfo } from '@pothos/plugin-prisma';
-import { ACTIVE_JOB_STATUSES, cancelJob, deleteJob, jobOrder, jobWhere, type JobFilter } from '../domain/jobs.js';
+import { ACTIVE_JOB_STATUSES, cancelJob, deleteJob, isTerminal, jobOrder, jobWhere, type JobFilter } from '../domain/jobs.js';
 import { orNotFound, requireId } from '../domain/ids.js';
 import { builder, nodeOptions } from './builder.js';
 import { OrderDirection } from './sources.js';
+import type { JobChange } from '../core/events.js';
+import { EVENT_TYPE, READS_BEYOND_EVENT } from '../core/live.js';
+import { watchJob, watchJobs } from '../domain/watch.js';
+import { at, LAZY, watchScope } from './subscriptions.js';
 
 /** Jobs: background work with a life cycle, cancellation and completion callbacks. */
 
@@ -136,5 +140,58 @@ builder.mutationFields((t) => ({
       const job = await deleteJob(ctx.db, String(id), select);
       return { id: job.id, job };
     },
+  }),
+}));
+
+// Live job status (subscriptions.ts has the root type).
+const JobEvent = builder.objectRef<JobChange>('JobEvent').implement({
+  description: 'A job’s state as of `updatedAt`.',
+  extensions: EVENT_TYPE,
+  fields: (t) => ({
+    jobId: t.exposeID('id'),
+    status: t.field({ type: JobStatusEnum, resolve: (c) => c.status }),
+    terminal: t.boolean({ description: 'COMPLETED, FAILED, CANCELLED or EXPIRED: nothing follows.', resolve: (c) => isTerminal(c.status) }),
+    jobType: t.field({ type: JobTypeEnum, resolve: (c) => c.jobType }),
+    sourceId: t.exposeID('sourceId', { nullable: true }),
+    fileId: t.exposeID('fileId', { nullable: true }),
+    agentId: t.exposeID('agentId', { nullable: true }),
+    progress: t.field({
+      type: 'JSONObject',
+      nullable: true,
+      description: '{ step, done, total } as the worker last reported it.',
+      resolve: (c) => (c.progress ?? null) as Record<string, unknown> | null,
+    }),
+    stopReason: t.exposeString('stopReason', { nullable: true }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (c) => at(c.updatedAt) }),
+    job: t.prismaField({
+      type: 'Job',
+      nullable: true,
+      extensions: READS_BEYOND_EVENT,
+      description: `The whole job (null once deleted). ${LAZY}`,
+      resolve: (query, c, _args, ctx) => ctx.db.job.findUnique({ ...query, where: { id: c.id } }),
+    }),
+  }),
+});
+
+builder.subscriptionFields((t) => ({
+  jobUpdated: t.field({
+    type: JobEvent,
+    description: 'A job’s current state, then each change; completes after a terminal status. NOT_FOUND for an unknown id.',
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: (_root, { id }, ctx) => watchJob(watchScope(ctx), String(id)),
+    resolve: (change) => change,
+  }),
+  jobsUpdated: t.field({
+    type: JobEvent,
+    description:
+      'Changes of your organization’s jobs that match every filter given: first the matching jobs still active, then each change into a matching state. Never completes on its own.',
+    args: {
+      sourceId: t.arg.id({ description: 'Jobs working on this source (NOT_FOUND if it does not exist).' }),
+      jobType: t.arg({ type: JobTypeEnum }),
+      status: t.arg({ type: [JobStatusEnum], description: 'Changes into any of these statuses.' }),
+    },
+    subscribe: (_root, args, ctx) =>
+      watchJobs(watchScope(ctx), { sourceId: args.sourceId == null ? null : String(args.sourceId), jobType: args.jobType, status: args.status }),
+    resolve: (change) => change,
   }),
 }));

@@ -2,6 +2,10 @@ import { FINAL_RUN_STATUSES, finishRun, recordRunStep, runUsage, runWhere, start
 import { orNotFound, requireId } from '../domain/ids.js';
 import { builder, nodeOptions } from './builder.js';
 import { OrderDirection } from './sources.js';
+import type { RunChange } from '../core/events.js';
+import { EVENT_TYPE, READS_BEYOND_EVENT } from '../core/live.js';
+import { watchRun } from '../domain/watch.js';
+import { at, LAZY, watchScope } from './subscriptions.js';
 
 /** Runs reported by agent runtimes, their steps and token usage. */
 
@@ -188,5 +192,41 @@ builder.mutationFields((t) => ({
     description: 'Ends a run with a final status and sets completedAt. A finished run cannot be finished again (CONFLICT).',
     args: { input: t.arg({ type: FinishRunInput, required: true }) },
     resolve: async (_root, { input }, ctx) => ({ runId: (await finishRun(ctx.db, input.runId, input)).id }),
+  }),
+}));
+
+// Live run status (subscriptions.ts has the root type).
+const RunEvent = builder.objectRef<RunChange>('RunEvent').implement({
+  description: 'A run’s state as of `updatedAt`.',
+  extensions: EVENT_TYPE,
+  fields: (t) => ({
+    runId: t.exposeID('id'),
+    agentId: t.exposeID('agentId', { nullable: true }),
+    status: t.field({ type: RunStatusEnum, resolve: (c) => c.status }),
+    terminal: t.boolean({
+      description: 'COMPLETED, FAILED or CANCELLED: nothing follows.',
+      resolve: (c) => (FINAL_RUN_STATUSES as readonly string[]).includes(c.status),
+    }),
+    stepCount: t.exposeInt('stepCount'),
+    totalTokens: t.exposeInt('totalTokens'),
+    stopReason: t.exposeString('stopReason', { nullable: true }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (c) => at(c.updatedAt) }),
+    run: t.prismaField({
+      type: 'Run',
+      nullable: true,
+      extensions: READS_BEYOND_EVENT,
+      description: `The whole run, with usage and steps (null once deleted). ${LAZY}`,
+      resolve: (query, c, _args, ctx) => ctx.db.run.findUnique({ ...query, where: { id: c.id } }),
+    }),
+  }),
+});
+
+builder.subscriptionFields((t) => ({
+  runUpdated: t.field({
+    type: RunEvent,
+    description: 'A run’s current state, then each step and its end; completes after a final status. NOT_FOUND for an unknown id.',
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: (_root, { id }, ctx) => watchRun(watchScope(ctx), String(id)),
+    resolve: (change) => change,
   }),
 }));
