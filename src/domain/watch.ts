@@ -33,7 +33,7 @@ function compareKeys(a: number[], b: number[]): number {
  * `key` memoized per change object: one event object reaches every local subscriber, and each compares it
  * at least twice, so with 1,000 subscribers the key would otherwise be computed thousands of times.
  */
-function keyed<C extends object>(key: (change: C) => number[]): (a: C, b: C) => number {
+export function keyed<C extends object>(key: (change: C) => number[]): (a: C, b: C) => number {
   const cache = new WeakMap<C, number[]>();
   const of = (change: C) => {
     let k = cache.get(change);
