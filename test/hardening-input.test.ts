@@ -360,7 +360,7 @@ for (const kind of databaseKinds()) {
     describe('node(id:) of ids that are no node', () => {
       it('answers null for missing file_content, file_agent (and any id) alone, and resolves an existing file_agent', async () => {
         const tenant = await t.tenant();
-        const source = await createSource(tenant.db, tenant.actor, new EmbeddingCatalog(testConfig), { name: 'kb' });
+        const source = await createSource(tenant.db, tenant.actor, { name: 'kb' }, { embeddings: new EmbeddingCatalog(testConfig) });
         await processedFile(tenant, source, 'notes.txt', 'Some text.');
         const agent = await createAgent(tenant.db, tenant.actor, { name: 'reader' });
         await attachSource(tenant.db, tenant.actor, agent.id, source.id);

@@ -25,7 +25,13 @@ export interface JobSink {
 }
 
 /** Queues one file for processing again. A file whose processing is under way is a CONFLICT. */
-export async function reprocessFile(db: PrismaClient, actor: Actor, jobs: JobSink, fileId: string, callbackUrl?: string | null): Promise<{ file: File; job: Job }> {
+export async function reprocessFile(
+  db: PrismaClient,
+  actor: Actor,
+  fileId: string,
+  callbackUrl: string | null | undefined,
+  { ingest: jobs }: { ingest: JobSink },
+): Promise<{ file: File; job: Job }> {
   const url = callbackUrl == null ? null : checkCallbackUrl(callbackUrl);
   const file = await getFile(db, fileId);
   const metadata = await detectedType(db, file);

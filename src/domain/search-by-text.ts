@@ -23,7 +23,12 @@ export interface SearchInput {
   mode?: PassageSearchMode | null;
 }
 
-export async function searchByText(db: PrismaClient, reader: OrgReader, actor: Actor, embedders: Embedders, input: SearchInput): Promise<PassageHit[]> {
+export async function searchByText(
+  db: PrismaClient,
+  actor: Actor,
+  input: SearchInput,
+  { reader, embedders }: { reader: OrgReader; embedders: Embedders },
+): Promise<PassageHit[]> {
   const mode = input.mode ?? 'HYBRID';
   if (!input.query.trim()) throw badInput('query must not be empty', 'query');
   let sourceIds = input.sourceIds?.map((id) => requireId('source', id, 'sourceIds')) ?? null;

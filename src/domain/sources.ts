@@ -64,7 +64,14 @@ export async function getSourceByName(db: PrismaClient, name: string): Promise<S
   return source;
 }
 
-export async function createSource(db: PrismaClient, actor: Actor, catalog: EmbeddingCatalog, input: SourceInput): Promise<Source> {
+/** The services source writes use (a Context has them under these names). */
+export interface SourceServices {
+  embeddings: EmbeddingCatalog;
+  /** Queues re-embedding jobs; without it, a change that needs them is a CONFLICT. */
+  ingest?: JobSink;
+}
+
+export async function createSource(db: PrismaClient, actor: Actor, input: SourceInput, { embeddings: catalog }: SourceServices): Promise<Source> {
   const name = checkSourceName(input.name);
   checkMetadata(input.metadata);
   const embeddingConfig = catalog.resolve(input);
@@ -106,16 +113,15 @@ export interface SourcePatch extends EmbeddingChoice {
  * Applies the fields that are present and non-null (Letta's rule; null cannot clear a field), skipping the write
  * when nothing changes. A new embedding model, dimension or chunk size re-embeds the source's files: one
  * `file_reembedding` job per file, created in the same transaction as the change and queued on `jobs` (nothing is
- * changed while they cannot be queued: SERVICE_UNAVAILABLE). Without `jobs` (a caller that cannot queue work) such a change to a source with files is a CONFLICT, so
+ * changed while they cannot be queued: SERVICE_UNAVAILABLE). Without `ingest` (a caller that cannot queue work) such a change to a source with files is a CONFLICT, so
  * passages never silently disagree with their source.
  */
 export async function updateSource(
   db: PrismaClient,
   actor: Actor,
-  catalog: EmbeddingCatalog,
   id: string,
   patch: SourcePatch,
-  jobs?: JobSink,
+  { embeddings: catalog, ingest: jobs }: SourceServices,
 ): Promise<Source> {
   const source = await getSource(db, id);
   checkMetadata(patch.metadata);
@@ -198,9 +204,8 @@ export interface BulkResult {
 export async function bulkUpsertSources(
   db: PrismaClient,
   actor: Actor,
-  catalog: EmbeddingCatalog,
   inputs: SourceInput[],
-  jobs?: JobSink,
+  { embeddings: catalog, ingest: jobs }: SourceServices,
 ): Promise<BulkResult[]> {
   if (inputs.length === 0) return [];
   if (inputs.length > 1000) throw badInput('At most 1000 sources per call', 'sources');

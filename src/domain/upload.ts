@@ -47,15 +47,13 @@ export interface UploadRequest {
   callbackUrl?: string | null;
 }
 
-/** What an upload needs from its caller: the tenant's client and actor, raw SQL for the bulk write, the queue. */
-export interface UploadDeps {
-  db: PrismaClient;
-  actor: Actor;
+/** The services an upload uses (a Context has them under these names): raw SQL for the bulk write, the queue, the limit. */
+export interface UploadServices {
   /** A raw SQL transaction on the same database (core/db): bytes go through the driver, not Prisma's engine. */
   transact: <T>(fn: (tx: SqlRunner) => Promise<T>) => Promise<T>;
   /** Where the processing job goes; while it cannot take jobs, an upload is refused before anything is stored. */
-  jobs: JobSink;
-  maxBytes: number;
+  ingest: JobSink;
+  uploads: { maxBytes: number };
 }
 
 export interface UploadResult {
@@ -69,8 +67,14 @@ export interface UploadResult {
 const BLOB_BYTES = 256 << 10;
 const MAX_NAME_LENGTH = 255;
 
-export async function uploadFile(deps: UploadDeps, incoming: IncomingUpload, request: UploadRequest): Promise<UploadResult> {
-  const { db, actor } = deps;
+export async function uploadFile(
+  db: PrismaClient,
+  actor: Actor,
+  incoming: IncomingUpload,
+  request: UploadRequest,
+  services: UploadServices,
+): Promise<UploadResult> {
+  const deps = { transact: services.transact, jobs: services.ingest, maxBytes: services.uploads.maxBytes };
   let staged: Staged | null = null;
   try {
     deps.jobs.assertAvailable(); // before reading the body: refused at once

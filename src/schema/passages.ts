@@ -92,11 +92,11 @@ builder.queryField('searchPassages', (t) =>
     // plain fields, so one request holds a few dozen searches at most (GRAPHQL_MAX_COMPLEXITY).
     complexity: (args) => ({ field: 100, multiplier: args.topK ?? 10 }),
     resolve: (_root, args, ctx) =>
-      searchByText(ctx.db, ctx.reader, ctx.actor, ctx.embedders, {
-        ...args,
-        sourceIds: args.sourceIds?.map(String),
-        fileIds: args.fileIds?.map(String),
-        agentId: args.agentId == null ? null : String(args.agentId),
-      }),
+      searchByText(
+        ctx.db,
+        ctx.actor,
+        { ...args, sourceIds: args.sourceIds?.map(String), fileIds: args.fileIds?.map(String), agentId: args.agentId == null ? null : String(args.agentId) },
+        ctx,
+      ),
   }),
 );

@@ -223,12 +223,12 @@ builder.mutationFields((t) => ({
   createSource: t.field({
     type: CreateSourcePayload,
     args: { input: t.arg({ type: CreateSourceInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => ({ sourceId: (await createSource(ctx.db, ctx.actor, ctx.embeddings, input)).id }),
+    resolve: async (_root, { input }, ctx) => ({ sourceId: (await createSource(ctx.db, ctx.actor, input, ctx)).id }),
   }),
   updateSource: t.field({
     type: UpdateSourcePayload,
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateSourceInput, required: true }) },
-    resolve: async (_root, { id, input }, ctx) => ({ sourceId: (await updateSource(ctx.db, ctx.actor, ctx.embeddings, String(id), input, ctx.ingest)).id }),
+    resolve: async (_root, { id, input }, ctx) => ({ sourceId: (await updateSource(ctx.db, ctx.actor, String(id), input, ctx)).id }),
   }),
   deleteSource: t.field({
     type: DeleteSourcePayload,
@@ -243,7 +243,7 @@ builder.mutationFields((t) => ({
       'model, dimension or chunk size re-embeds an existing source’s files, as updateSource does.',
     args: { sources: t.arg({ type: [CreateSourceInput], required: true }) },
     resolve: async (_root, { sources }, ctx) =>
-      (await bulkUpsertSources(ctx.db, ctx.actor, ctx.embeddings, sources, ctx.ingest)).map((r) => ({ sourceId: r.source.id, created: r.created })),
+      (await bulkUpsertSources(ctx.db, ctx.actor, sources, ctx)).map((r) => ({ sourceId: r.source.id, created: r.created })),
   }),
 }));
 

@@ -94,9 +94,11 @@ async function receive(ctx: Context, upload: Promise<FileUpload>, request: Recei
     throw badInput(`The upload could not be read: ${error.message}`, 'file');
   });
   const result = await uploadFile(
-    { db: ctx.db, actor: ctx.actor, transact: ctx.transact, jobs: ctx.ingest, maxBytes: ctx.uploads.maxBytes },
+    ctx.db,
+    ctx.actor,
     { filename: file.filename, stream: file.createReadStream(), declaredType: file.mimetype },
     { ...request, duplicateHandling: request.duplicateHandling ?? 'SUFFIX' },
+    ctx,
   );
   return { ...result, name: result.file.originalFileName };
 }
@@ -138,7 +140,7 @@ builder.mutationFields((t) => ({
       'Parses, chunks and embeds a file again from its stored original, with its source\'s current embedding config. Its passages are swapped in one transaction when the new ones are ready. CONFLICT while it is being processed.',
     args: { id: t.arg.id({ required: true }), callbackUrl: t.arg.string({ description: 'An http(s) URL POSTed the job as JSON when it ends.' }) },
     resolve: async (_root, { id, callbackUrl }, ctx) => {
-      const { file, job } = await reprocessFile(ctx.db, ctx.actor, ctx.ingest, String(id), callbackUrl);
+      const { file, job } = await reprocessFile(ctx.db, ctx.actor, String(id), callbackUrl, ctx);
       return { fileId: file.id, jobId: job.id };
     },
   }),

@@ -153,8 +153,8 @@ export interface World {
 export async function buildWorld(t: TestApp): Promise<World> {
   const tenant = await t.tenant();
   const catalog = new EmbeddingCatalog(testConfig);
-  const source = await createSource(tenant.db, tenant.actor, catalog, { name: 'kb', description: 'knowledge' });
-  const other = await createSource(tenant.db, tenant.actor, catalog, { name: 'spare' });
+  const source = await createSource(tenant.db, tenant.actor, { name: 'kb', description: 'knowledge' }, { embeddings: catalog });
+  const other = await createSource(tenant.db, tenant.actor, { name: 'spare' }, { embeddings: catalog });
   const one = await processedFile(tenant, source, 'notes.txt', 'First paragraph.\n\nSecond paragraph.');
   const two = await processedFile(tenant, source, 'guide.md', '# Guide\n\nRead me.', { mediaType: 'text/x-markdown' });
   const tool = await createTool(tenant.db, tenant.actor, { sourceCode: PYTHON_TOOL });

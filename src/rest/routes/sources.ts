@@ -170,7 +170,7 @@ function bulkRoutes(r: SourceRouter): Route[] {
       response: z.array(S.Source),
       errorStatus: { BAD_USER_INPUT: 400 },
       handler: async ({ ctx, body }) =>
-        (await bulkUpsertSources(ctx.db, ctx.actor, ctx.embeddings, body.sources.map(sourceInput), ctx.ingest)).map((r) => out.source(r.source)),
+        (await bulkUpsertSources(ctx.db, ctx.actor, body.sources.map(sourceInput), ctx)).map((r) => out.source(r.source)),
     }),
   ];
 }
@@ -209,7 +209,7 @@ function crudRoutes(r: SourceRouter): Route[] {
       body: S.SourceCreate,
       response: Shape,
       errorStatus: { BAD_USER_INPUT: 400 },
-      handler: async ({ ctx, body }) => shape(await createSource(ctx.db, ctx.actor, ctx.embeddings, sourceInput(body))),
+      handler: async ({ ctx, body }) => shape(await createSource(ctx.db, ctx.actor, sourceInput(body), ctx)),
     }),
     route({
       method: 'GET',
@@ -236,7 +236,7 @@ function crudRoutes(r: SourceRouter): Route[] {
       errorStatus: { BAD_USER_INPUT: 400 },
       handler: async ({ ctx, params, body }) =>
         shape(
-          await updateSource(ctx.db, ctx.actor, ctx.embeddings, idOfParams(params), {
+          await updateSource(ctx.db, ctx.actor, idOfParams(params), {
             name: body.name,
             description: body.description,
             instructions: body.instructions,
@@ -244,7 +244,7 @@ function crudRoutes(r: SourceRouter): Route[] {
             embedding: body.embedding,
             embeddingChunkSize: body.embedding_chunk_size,
             embeddingConfig: out.embeddingInput(body.embedding_config),
-          }, ctx.ingest),
+          }, ctx),
         ),
     }),
     route({
@@ -411,9 +411,11 @@ function uploadRoutes(r: SourceRouter): Route[] {
           const { maxBytes } = ctx.uploads;
           const result = await withFilePart(request, { field: 'file', maxFileBytes: maxBytes }, (part) =>
             uploadFile(
-              { db: ctx.db, actor: ctx.actor, transact: ctx.transact, jobs: ctx.ingest, maxBytes },
+              ctx.db,
+              ctx.actor,
               { filename: part.filename, stream: part.stream, declaredType: part.mimeType },
               { sourceId: idOfParams(params), name: query.name ?? null, duplicateHandling: DUPLICATE_HANDLING_OF[query.duplicate_handling], callbackUrl: query.callback_url ?? null },
+              ctx,
             ),
           );
           const json = out.fileMetadata(result.file, { storedName: true });
