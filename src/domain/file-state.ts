@@ -5,7 +5,7 @@ import type { SqlRunner } from '../core/db/sql.js';
 import type { DocumentKind } from '../documents/parsers/index.js';
 import type { File, FileStatus, Job, PassageSet, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { ACTIVE_FILE_STATUSES, FILE_TASKS, type FileTask } from './job-states.js';
-import { announceJob, fileToError, transitionJob, transitionJobInTransaction } from './job-transitions.js';
+import { announceJob, claimJob, fileToError, transitionJob, transitionJobInTransaction } from './job-transitions.js';
 
 /**
  * The one owner of a file job's state: the job row, its file's processing status and counters, and the file's
@@ -82,15 +82,9 @@ export async function insertFileJob(tx: SqlRunner, row: ReturnType<typeof fileJo
  */
 export async function claimFileJob(db: PrismaClient, jobId: string, workerId: string, staleMs: number): Promise<Job | null> {
   const staleBefore = new Date(Date.now() - staleMs);
+  const job = await claimJob(db, jobId, workerId, staleBefore);
+  if (job) return job;
   const lapsed = { status: 'RUNNING' as const, OR: [{ heartbeatAt: null }, { heartbeatAt: { lt: staleBefore } }] };
-  const [job] = await db.job.updateManyAndReturn({
-    where: { id: jobId, cancelRequestedAt: null, OR: [{ status: { in: ['CREATED', 'PENDING'] } }, lapsed] },
-    data: { status: 'RUNNING', lockedBy: workerId, heartbeatAt: new Date(), attempts: { increment: 1 } },
-  });
-  if (job) {
-    announceJob(db, job);
-    return job;
-  }
   const orphan = await db.job.findFirst({ where: { id: jobId, NOT: { cancelRequestedAt: null }, ...lapsed } });
   if (orphan) await endFileJob(db, orphan, 'CANCELLED', 'cancelled', 'Processing was cancelled');
   return null;

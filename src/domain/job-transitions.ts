@@ -110,6 +110,19 @@ export async function transitionJobInTransaction(
   return moved ?? null;
 }
 
+/**
+ * A worker takes a job: CREATED or PENDING, or RUNNING with its holder's heartbeat older than `staleBefore` (a take-over),
+ * and no cancel asked. It becomes RUNNING, held by `workerId`, its attempt counted, announced; null when not takeable.
+ */
+export async function claimJob(db: PrismaClient, id: string, workerId: string, staleBefore: Date): Promise<Job | null> {
+  const lapsed = { status: 'RUNNING' as const, OR: [{ heartbeatAt: null }, { heartbeatAt: { lt: staleBefore } }] };
+  return apply(
+    db,
+    { id, cancelRequestedAt: null, OR: [{ status: { in: ['CREATED', 'PENDING'] } }, lapsed] },
+    { status: 'RUNNING', lockedBy: workerId, heartbeatAt: new Date(), attempts: { increment: 1 } },
+  );
+}
+
 /** transitionJob to a terminal status. */
 export function finishJob(db: PrismaClient, scope: Actor | string, id: string, status: TerminalJobStatus, report: JobReport = {}): Promise<Job> {
   return transitionJob(db, scope, id, status, report);
