@@ -135,6 +135,11 @@ function checkChunkOptions(options: ChunkOptions): { chunkSize: number; overlap:
   return { chunkSize, overlap };
 }
 
+/** Letters only: what is left of a piece like " word" once its leading whitespace is trimmed. */
+const LETTERS = /^\p{L}+$/u;
+/** Punctuation (after an optional space): what is left of a piece like ".\n\n" once its line ends are trimmed. */
+const PUNCTUATION = /^ ?[^\s\p{L}\p{N}]+$/u;
+
 /** A chunk ends at the best break among those that fill at least this share of the budget. */
 const FULL_ENOUGH = 0.7;
 
@@ -168,6 +173,13 @@ class SectionChunker {
   private readonly cum: number[] = [0];
   /** Boundaries between slices of an over-long piece, ascending: a chunk must end there (see MAX_PIECE_LENGTH). */
   private readonly forced: number[] = [];
+  /**
+   * irregular[i] is 1 when boundary i is inside one of the pre-tokenizer's pieces (a slice of a long run, a CJK split,
+   * an over-budget split): there, the counts in `cum` are not what tokenizing the text from that boundary gives.
+   */
+  private readonly irregular: number[] = [0];
+  /** Irregular boundaries among 0..i-1, filled once every piece is recorded. */
+  private irregularBefore: Int32Array = new Int32Array(0);
   /** Break strength of each boundary, worked out when first needed (-1 until then). */
   private readonly scores: Int8Array;
   /** End offset of the last chunk emitted, to drop a chunk that would add nothing but whitespace to it. */
@@ -181,11 +193,16 @@ class SectionChunker {
     private readonly indexBase: number,
   ) {
     this.text = section.text;
+    let continued = false;
     forEachPiece(this.text, (piece, offset, sliced) => {
-      this.addPiece(piece, offset);
+      this.addPiece(piece, offset, continued);
       if (sliced) this.forced.push(this.starts.length);
+      continued = sliced;
     });
     this.starts.push(this.text.length);
+    this.irregular.length = this.starts.length + 1;
+    this.irregularBefore = new Int32Array(this.starts.length + 1);
+    for (let i = 0; i < this.starts.length; i++) this.irregularBefore[i + 1] = this.irregularBefore[i] + (this.irregular[i] ?? 0);
     this.scores = new Int8Array(this.starts.length).fill(-1);
     for (const i of this.forced) this.scores[i] = SPACE;
   }
@@ -223,23 +240,24 @@ class SectionChunker {
    * Records a piece, split into the longest prefixes that fit when its tokens exceed the budget (on its own, or once
    * stripped of surrounding whitespace, as a chunk made of it alone would be).
    */
-  private addPiece(piece: string, offset: number): void {
+  private addPiece(piece: string, offset: number, inside: boolean): void {
     // The pre-tokenizer glues punctuation to the word after it ("。電車"); CJK text breaks after that punctuation.
     if (piece.length > 1 && (CJK_SENTENCE_ENDS.has(piece[0]) || CJK_PAUSES.has(piece[0]))) {
-      this.push(offset, pieceTokens(piece[0]));
-      return this.addPiece(piece.slice(1), offset + 1);
+      this.push(offset, pieceTokens(piece[0]), inside);
+      return this.addPiece(piece.slice(1), offset + 1, true);
     }
     const tokens = pieceTokens(piece);
     // Trimming changes a count only slightly, so only a piece that uses much of the budget needs the exact check.
-    if (tokens * 2 < this.budget || this.fits(piece)) return this.push(offset, tokens);
+    if (tokens * 2 < this.budget || this.fits(piece)) return this.push(offset, tokens, inside);
     for (let from = 0; from < piece.length; ) {
       const length = this.longestFittingPrefix(piece.slice(from));
-      this.push(offset + from, pieceTokens(piece.slice(from, from + length)));
+      this.push(offset + from, pieceTokens(piece.slice(from, from + length)), inside || from > 0);
       from += length;
     }
   }
 
-  private push(offset: number, tokens: number): void {
+  private push(offset: number, tokens: number, inside: boolean): void {
+    if (inside) this.irregular[this.starts.length] = 1;
     this.starts.push(offset);
     this.cum.push(this.cum[this.cum.length - 1] + tokens);
   }
@@ -328,7 +346,34 @@ class SectionChunker {
     while (from < to && isSpace(this.text.charCodeAt(from))) from++;
     while (to > from && isSpace(this.text.charCodeAt(to - 1))) to--;
     const text = this.text.slice(from, to);
-    return { text, from, to, tokenCount: text ? countTokens(text) : 0 };
+    return { text, from, to, tokenCount: text ? this.tokensOf(from, to, text) : 0 };
+  }
+
+  /**
+   * The tokens of the trimmed span [from, to) (`text`), from the pieces' counts when tokenizing it alone gives the
+   * same pieces, but for its edges: the first piece may have lost its leading whitespace (" word" → "word", one
+   * piece still, if letters), the last its trailing line ends (".\n\n" → ".", if punctuation); no boundary in it is
+   * inside a piece. Otherwise the span is tokenized afresh.
+   */
+  private tokensOf(from: number, to: number, text: string): number {
+    const { starts, cum } = this;
+    let first = lastAtMost(starts, from);
+    const last = lastAtMost(starts, to);
+    const tailCut = starts[last] !== to;
+    if (first >= last || this.irregularBefore[tailCut ? last + 2 : last + 1] - this.irregularBefore[first] > 0) return countTokens(text);
+    let tokens = 0;
+    if (starts[first] !== from) {
+      const head = this.text.slice(from, starts[first + 1]);
+      if (head.length > MAX_PIECE_LENGTH || !LETTERS.test(head)) return countTokens(text);
+      tokens += pieceTokens(head);
+      first++;
+    }
+    if (tailCut) {
+      const tail = this.text.slice(starts[last], to);
+      if (tail.length > MAX_PIECE_LENGTH || !PUNCTUATION.test(tail)) return countTokens(text);
+      tokens += pieceTokens(tail);
+    }
+    return tokens + cum[last] - cum[first];
   }
 
   private emit({ text, from, to, tokenCount }: Span): void {
