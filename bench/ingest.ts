@@ -19,7 +19,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import path from 'node:path';
 import pg from 'pg';
@@ -118,10 +118,12 @@ function startServer(env: Record<string, string>, databaseUrlOverride: string | 
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // SERVER_LOG=<file> keeps the server's log there (a server that dies mid-run says why).
+  if (process.env.SERVER_LOG) child.stdout!.pipe(createWriteStream(process.env.SERVER_LOG, { flags: 'a' }));
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => {
-      out += d;
+      if (out.length < 1 << 20) out += d;
       // VERBOSE=1 shows the server's per-file step timings.
       if (process.env.VERBOSE) for (const line of String(d).split('\n')) if (line.includes('file processed')) console.log(line);
       const m = /"url":"(http:\/\/[^"]+)\/graphql".*"msg":"Quarry is listening"/.exec(out);
@@ -224,9 +226,10 @@ async function waitCompleted(url: string, fileIds: string[], pollMs = 50) {
   }
 }
 
+/** The process's resident memory; 0 once it has exited (a zombie has none). */
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 // ── raw: the same passages straight through pg ──────────────────────────────────────────────────────

@@ -11,6 +11,7 @@ import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openPGliteDir, PGliteStoppedError, type Database } from '../src/core/db/index.js';
+import { CHECKPOINT_AFTER_BYTES, keepWalShort } from '../src/core/db/pglite-thread.js';
 import { servePGlite, withoutReadyForQuery } from '../src/core/db/pglite-wire.js';
 import { createTestApp } from './support/app.js';
 import { openTestDatabase } from './support/db.js';
@@ -198,6 +199,32 @@ describe('PGlite over the wire protocol', () => {
         for (const part of [reply.subarray(0, a), reply.subarray(a, b), reply.subarray(b)]) if (part.length) filter(part);
         expect(Buffer.concat(out).equals(expected), `split at ${a}, ${b}`).toBe(true);
       }
+    }
+  });
+});
+
+describe('the WAL kept short (PGlite 0.4.3 asks a checkpointer it does not run, and then spins)', () => {
+  it('makes a CHECKPOINT once the WAL since the last one passes the threshold, and not before', async () => {
+    const db = await PGlite.create();
+    const statements: string[] = [];
+    let extra = 0;
+    const stop = keepWalShort(async (sql) => {
+      statements.push(sql.startsWith('SELECT') ? 'measure' : sql);
+      const result = await db.query<Record<string, unknown>>(sql);
+      // The distance as PGlite measures it, plus what the test pretends was written.
+      return sql.startsWith('SELECT') ? { rows: [{ bytes: Number(result.rows[0].bytes) + extra }] } : result;
+    }, 10);
+    try {
+      const wait = async (done: () => boolean) => {
+        while (!done()) await new Promise((r) => setTimeout(r, 5));
+      };
+      await wait(() => statements.length >= 3);
+      expect(statements).not.toContain('CHECKPOINT');
+      extra = CHECKPOINT_AFTER_BYTES;
+      await wait(() => statements.includes('CHECKPOINT'));
+    } finally {
+      stop();
+      await db.close();
     }
   });
 });

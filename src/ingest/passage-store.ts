@@ -6,8 +6,9 @@ import type { Chunk } from '../documents/chunker.js';
  * statement that also advances the set's counters (what a resumed run skips). Every insert is idempotent (a re-run never
  * duplicates) and checks the set is still STAGED, so a cancelled run stops at its next statement.
  *
- * Vectors go to PostgreSQL in pgvector's binary form (one `vector[]` parameter per statement): nothing to print in
- * Node nor to parse in the server. PGlite's driver sends text, so there they go as pgvector's text form.
+ * Vectors go in pgvector's binary form (one `vector[]` parameter per statement) over `pg` (PostgreSQL, PGlite in its
+ * thread): nothing to print here nor to parse in the database. PGlite's own driver sends text, so through it they go
+ * as pgvector's text form.
  *
  * On PGlite the database runs in this process: the rows per statement adapt so that each statement takes about
  * TARGET_STATEMENT_MS, and requests keep being answered between them. PostgreSQL takes a whole batch at once.
@@ -21,6 +22,8 @@ export interface StoreTarget {
   createdById: string | null;
   configJson: string;
   dim: number;
+  /** Vectors in pgvector's binary form (a `pg` connection), else as text (PGlite's own driver). */
+  binary: boolean;
 }
 
 export interface TextPiece {
@@ -106,7 +109,7 @@ export class PassageStore {
    */
   private async write(runner: SqlRunner, chunks: Chunk[], vectors: ArrayLike<number>[], offset: number, pieces: TextPiece[], advance: boolean): Promise<void> {
     const t = this.target;
-    const binary = runner.kind === 'postgres';
+    const { binary } = t;
     const encoded = binary ? vectorArrayBinary(await this.oid(runner), t.dim, vectors, offset, chunks.length) : chunks.map((_, i) => vectorLiteral(vectors[offset + i]));
     const last = advance ? pieces.at(-1) : undefined;
     const advanced = await runner.query(

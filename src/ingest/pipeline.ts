@@ -294,7 +294,7 @@ class Run {
       observer: metrics ? (provider) => metrics.embeddingObserver(provider) : undefined,
     });
     const local = embedder instanceof LexicalEmbedder;
-    const target = { organizationId: file.organizationId, sourceId: file.sourceId, fileId: file.id, fileName: file.originalFileName, setId: set.id, createdById: this.job.createdById, configJson, dim: config.dim };
+    const target = { organizationId: file.organizationId, sourceId: file.sourceId, fileId: file.id, fileName: file.originalFileName, setId: set.id, createdById: this.job.createdById, configJson, dim: config.dim, binary: this.options.db.binaryParams };
     const store = new PassageStore(writers[0], target, limits.batchSize);
     const cutting = this.options.threads.cut(
       {

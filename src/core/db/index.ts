@@ -12,7 +12,7 @@ import type { Config } from '../config.js';
 import type { PoolStats } from '../metrics.js';
 import { PrismaClient } from '../../generated/prisma/client.js';
 import { copyTemplateTo } from './pglite-template.js';
-import { startPGliteThread } from './pglite-thread.js';
+import { keepWalShort, startPGliteThread } from './pglite-thread.js';
 import { pgReader, pgliteReader, type SqlReader } from './reader.js';
 import { pgClientRunner, pgliteRunner, pgPoolRunner, type SqlRunner } from './sql.js';
 
@@ -30,6 +30,11 @@ export { PrismaClient };
  */
 export interface Database {
   readonly kind: 'pglite' | 'postgres';
+  /**
+   * Whether raw SQL parameters may be Buffers in PostgreSQL's binary formats (e.g. a vector[]): over `pg` they can
+   * (PostgreSQL, PGlite in its thread); PGlite's own driver (PGlite in this thread) sends text only.
+   */
+  readonly binaryParams: boolean;
   readonly prisma: PrismaClient;
   /** Raw reads on Prisma's connections without its query engine, for hot read paths (reader.ts). */
   readonly sql: SqlReader;
@@ -182,10 +187,12 @@ async function openPGliteThread(dir: string, options: PGliteOptions, unlock: () 
   pool.on('error', () => {});
   const prisma = makePrisma(new PrismaPg(pool), options);
   const runner = pgPoolRunner(pool, 'pglite');
+  const stopWalGuard = keepWalShort((sql) => pool.query(sql));
   let closing: Promise<void> | undefined;
   const giveUp = new AbortController();
   return {
     kind: 'pglite',
+    binaryParams: true,
     prisma,
     sql: pgReader(pool, options.onQuery),
     poolStats: () => statsOf(pool),
@@ -196,6 +203,7 @@ async function openPGliteThread(dir: string, options: PGliteOptions, unlock: () 
       // Each call may bring the deadline closer (a shutdown running out of time), never push it back.
       const timer = setTimeout(() => giveUp.abort(), timeoutMs);
       closing ??= (async () => {
+        stopWalGuard();
         const late = new Promise((resolve) => giveUp.signal.addEventListener('abort', resolve, { once: true }));
         // A statement still running keeps its connection until it ends; PGlite closes after it, or is stopped at the deadline.
         await Promise.race([prisma.$disconnect().then(() => pool.end()), late]);
@@ -222,6 +230,7 @@ export function wrapPGlite(db: PGlite, options: OpenOptions = {}, onClose?: () =
   let closed = false;
   return {
     kind: 'pglite',
+    binaryParams: false,
     prisma,
     sql: pgliteReader(db, options.onQuery),
     withRunner: (fn) => fn(runner),
@@ -247,6 +256,7 @@ export async function openPostgres(url: string, poolSize = 10, options: OpenOpti
   const prisma = makePrisma(new PrismaPg(pool), options);
   return {
     kind: 'postgres',
+    binaryParams: true,
     prisma,
     sql: pgReader(pool, options.onQuery),
     poolStats: () => statsOf(pool),

@@ -87,3 +87,31 @@ export async function startPGliteThread(dataDir: string, onExit: (error: Error) 
     },
   };
 }
+
+/** WAL written since the last checkpoint past which keepWalShort makes one: half the distance at which PGlite would ask. */
+export const CHECKPOINT_AFTER_BYTES = 256 << 20;
+
+/**
+ * PGlite 0.4.3 runs no checkpointer, yet asks it for a checkpoint when the WAL written since the last one nears
+ * max_wal_size (about 540 MB with its 1 GB): the statement writing then waits for the checkpointer, spinning in
+ * PGlite's thread for a minute, and again at each next 16 MB of WAL, so a big file's ingestion (or a few big
+ * uploads) stalls for good. A CHECKPOINT statement is made by the backend itself, in tens of milliseconds: this
+ * makes one whenever the WAL since the last passes CHECKPOINT_AFTER_BYTES, looking every `everyMs`. `query` runs a
+ * statement on its own (never inside someone's transaction). Returns the function that stops it. PGlite 0.4.4
+ * disables the checkpointer request upstream.
+ */
+export function keepWalShort(query: (sql: string) => Promise<{ rows: Record<string, unknown>[] }>, everyMs = 5000): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    void (async () => {
+      const { rows } = await query(`SELECT (pg_current_wal_lsn() - (SELECT redo_lsn FROM pg_control_checkpoint()))::float8 AS bytes`);
+      if (Number(rows[0]?.bytes ?? 0) > CHECKPOINT_AFTER_BYTES) await query('CHECKPOINT');
+    })()
+      .catch(() => {}) // closing, or the thread is gone: reported elsewhere
+      .finally(() => (running = false));
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
