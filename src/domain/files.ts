@@ -1,8 +1,10 @@
 import { notFound } from '../core/errors.js';
-import { events, fileChange } from '../core/events.js';
-import type { File, PrismaClient } from '../generated/prisma/client.js';
+import { events, fileChange, type FileChange } from '../core/events.js';
+import type { File, FileStatus, PrismaClient } from '../generated/prisma/client.js';
 import { orNotFound, requireId } from './ids.js';
 import { LIVE_CONTENT } from './passage-visibility.js';
+import { openLiveStream } from '../core/live.js';
+import { eventTime, keyed, type WatchScope } from './watch.js';
 
 /** Files of a source. Upload and processing live in src/ingest; these are the reads and deletes. */
 
@@ -37,4 +39,39 @@ export function joinContent(pieces: { text: string }[], status: string | null): 
 export function displayFileName(stored: string): string {
   const slash = stored.indexOf('/');
   return slash >= 0 ? stored.slice(slash + 1) : stored;
+}
+
+// Watching a file (domain/watch.ts).
+
+const FILE_STAGE: Record<FileStatus, number> = { PENDING: 0, PARSING: 1, CHUNKING: 2, EMBEDDING: 3, COMPLETED: 4, ERROR: 4 };
+export const isFinalFileChange = (c: FileChange) => !c.exists || c.processingStatus === 'COMPLETED' || c.processingStatus === 'ERROR';
+
+/**
+ * A deletion is the last word (it carries the file's last update time); otherwise by update time, then stage and
+ * chunks embedded for two states in one millisecond. Reprocessing starts a file over at a later time.
+ */
+const fileKey = (c: FileChange) => [c.exists ? 0 : 1, eventTime(c.updatedAt), FILE_STAGE[c.processingStatus], c.totalChunks ?? -1, c.chunksEmbedded ?? -1];
+export const compareFileChanges = keyed(fileKey);
+
+export const FILE_STATE = {
+  id: true, organizationId: true, sourceId: true, processingStatus: true, totalChunks: true, chunksEmbedded: true,
+  errorMessage: true, processingNote: true, updatedAt: true,
+} as const;
+
+export async function watchFile(scope: WatchScope, id: string): Promise<AsyncIterableIterator<FileChange>> {
+  requireId('file', id, 'fileId');
+  return openLiveStream({
+    ...scope,
+    topic: 'file',
+    match: (c) => c.id === id,
+    load: async () => {
+      const file = await scope.db.file.findUnique({ where: { id }, select: FILE_STATE });
+      return file ? [fileChange(file)] : [];
+    },
+    onEmpty: () => {
+      throw notFound('File', id);
+    },
+    compare: compareFileChanges,
+    isFinal: isFinalFileChange,
+  });
 }

@@ -1,14 +1,16 @@
 import type { Actor } from '../core/auth.js';
 import { currentRequestId } from '../core/request-scope.js';
-import { badInput } from '../core/errors.js';
-import { events, jobChange } from '../core/events.js';
+import { badInput, notFound } from '../core/errors.js';
+import { events, jobChange, type JobChange } from '../core/events.js';
 import type { Job, JobStatus, JobType, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { getAgent } from './agents.js';
 import { checkCallbackUrl } from './callbacks.js';
 import { getFile } from './files.js';
 import { orNotFound, requireId } from './ids.js';
 import { getSource } from './sources.js';
-import { ACTIVE_JOB_STATUSES } from './job-states.js';
+import { ACTIVE_JOB_STATUSES, isTerminal } from './job-states.js';
+import { openLiveStream } from '../core/live.js';
+import { eventTime, keyed, type WatchScope } from './watch.js';
 
 export { ACTIVE_JOB_STATUSES, isTerminal, TERMINAL_JOB_STATUSES, type TerminalJobStatus } from './job-states.js';
 export { announceJob, cancelJob, deleteJob, finishJob, getJob, transitionJob, type JobReport } from './job-transitions.js';
@@ -100,3 +102,63 @@ export async function createJob(db: PrismaClient, actor: Actor, input: JobInput)
   return job;
 }
 
+// Watching jobs (domain/watch.ts).
+
+/**
+ * By update time; within one millisecond a terminal state is newer, then further progress. A job may go back
+ * from RUNNING to PENDING (a retry), so its status alone does not order it.
+ */
+const jobKey = (c: JobChange) => {
+  const done = (c.progress as { done?: unknown } | null)?.done;
+  return [eventTime(c.updatedAt), isTerminal(c.status) ? 1 : 0, typeof done === 'number' ? done : -1];
+};
+export const compareJobChanges = keyed(jobKey);
+
+export async function watchJob(scope: WatchScope, id: string): Promise<AsyncIterableIterator<JobChange>> {
+  requireId('job', id, 'id');
+  return openLiveStream({
+    ...scope,
+    topic: 'job',
+    match: (c) => c.id === id,
+    load: async () => {
+      const job = await scope.db.job.findUnique({ where: { id } });
+      return job ? [jobChange(job)] : [];
+    },
+    onEmpty: () => {
+      throw notFound('Job', id);
+    },
+    compare: compareJobChanges,
+    isFinal: (c) => isTerminal(c.status),
+  });
+}
+
+export interface JobsWatch {
+  sourceId?: string | null;
+  jobType?: JobType | null;
+  /** Changes into any of these statuses; empty or absent: all. */
+  status?: readonly JobStatus[] | null;
+}
+
+/**
+ * Changes of the organization's jobs that match: first the matching jobs still active (CREATED, PENDING,
+ * RUNNING), then every change whose new state matches. A job leaving the `status` filter sends nothing more.
+ */
+export async function watchJobs(scope: WatchScope, filter: JobsWatch): Promise<AsyncIterableIterator<JobChange>> {
+  const sourceId = filter.sourceId == null ? null : requireId('source', filter.sourceId, 'sourceId');
+  if (sourceId) await getSource(scope.db, sourceId, 'sourceId');
+  const statuses = filter.status?.length ? new Set(filter.status) : null;
+  return openLiveStream({
+    ...scope,
+    topic: 'job',
+    match: (c) =>
+      (sourceId === null || c.sourceId === sourceId) && (!filter.jobType || c.jobType === filter.jobType) && (!statuses || statuses.has(c.status)),
+    load: async () => {
+      const jobs = await scope.db.job.findMany({
+        where: jobWhere({ sourceId, jobType: filter.jobType, status: filter.status, active: true }),
+        orderBy: jobOrder('asc'),
+      });
+      return jobs.map(jobChange);
+    },
+    compare: compareJobChanges,
+  });
+}

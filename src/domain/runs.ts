@@ -1,9 +1,11 @@
 import type { Actor } from '../core/auth.js';
 import { badInput, conflict, notFound } from '../core/errors.js';
-import { events, runChange } from '../core/events.js';
+import { events, runChange, type RunChange } from '../core/events.js';
 import type { Prisma, PrismaClient, Run, RunStatus, RunStep } from '../generated/prisma/client.js';
 import { getAgent } from './agents.js';
 import { orNotFound, requireId } from './ids.js';
+import { openLiveStream } from '../core/live.js';
+import { eventTime, keyed, type WatchScope } from './watch.js';
 
 /**
  * Runs: the units of work agent runtimes report to Quarry, step by step, with the tokens each step used. A run's
@@ -262,4 +264,29 @@ export function runUsage(run: UsageColumns): RunUsage {
     promptTokensDetails: cacheReported ? { cachedTokens, cacheReadTokens, cacheCreationTokens } : null,
     completionTokensDetails: reasoningTokens != null ? { reasoningTokens } : null,
   };
+}
+
+// Watching runs (domain/watch.ts).
+
+const isFinalRun = (c: RunChange) => (FINAL_RUN_STATUSES as readonly string[]).includes(c.status);
+/** A run only moves forward (steps accrue, a final status is final), so that orders it whatever the clocks say. */
+const runKey = (c: RunChange) => [isFinalRun(c) ? 1 : 0, c.stepCount, eventTime(c.updatedAt)];
+export const compareRunChanges = keyed(runKey);
+
+export async function watchRun(scope: WatchScope, id: string): Promise<AsyncIterableIterator<RunChange>> {
+  requireId('run', id, 'id');
+  return openLiveStream({
+    ...scope,
+    topic: 'run',
+    match: (c) => c.id === id,
+    load: async () => {
+      const run = await scope.db.run.findUnique({ where: { id } });
+      return run ? [runChange(run)] : [];
+    },
+    onEmpty: () => {
+      throw notFound('Run', id);
+    },
+    compare: compareRunChanges,
+    isFinal: isFinalRun,
+  });
 }

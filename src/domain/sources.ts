@@ -1,7 +1,7 @@
 import type { Actor } from '../core/auth.js';
 import { AppError, badInput, conflict, fromPrismaError, notFound } from '../core/errors.js';
 import { checkName, nameProblem } from './names.js';
-import { events, fileChange } from '../core/events.js';
+import { events, fileChange, type FileChange } from '../core/events.js';
 import type { Prisma, PrismaClient, Source } from '../generated/prisma/client.js';
 import { asEmbeddingConfig, sameEmbedding, type EmbeddingCatalog, type EmbeddingChoice, type EmbeddingConfig, type EmbeddingConfigInput } from '../embeddings/config.js';
 import { containsInsensitive } from './filters.js';
@@ -9,6 +9,9 @@ import { orNotFound, requireId } from './ids.js';
 import { announce, prepareReembedding, type JobSink } from './file-jobs.js';
 import { ensureVectorIndex } from './vector-indexes.js';
 import { checkCallbackUrl } from './callbacks.js';
+import { openLiveStream } from '../core/live.js';
+import { compareFileChanges, FILE_STATE } from './files.js';
+import type { WatchScope } from './watch.js';
 
 /** Sources: named folders of documents with one embedding configuration. `db` is tenant-scoped throughout. */
 
@@ -317,4 +320,22 @@ export async function sourcesMetadata(db: PrismaClient, detailed: boolean): Prom
     files: s.files.map((f) => ({ fileId: f.id, fileName: f.fileName, fileSize: f.sizeBytes })),
   }));
   return result;
+}
+
+// Watching a source's files (domain/watch.ts).
+
+/** Every file of a source: first each file's current state (oldest file first), then every change. */
+export async function watchSourceFiles(scope: WatchScope, sourceId: string): Promise<AsyncIterableIterator<FileChange>> {
+  requireId('source', sourceId, 'sourceId');
+  await getSource(scope.db, sourceId, 'sourceId');
+  return openLiveStream({
+    ...scope,
+    topic: 'file',
+    match: (c) => c.sourceId === sourceId,
+    load: async () => {
+      const files = await scope.db.file.findMany({ where: { sourceId }, select: FILE_STATE, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+      return files.map((f) => fileChange(f));
+    },
+    compare: compareFileChanges,
+  });
 }

@@ -8,7 +8,8 @@ import { childConnection, withTotalCount } from './child-pages.js';
 import { Passage } from './passages.js';
 import type { FileChange } from '../core/events.js';
 import { EVENT_TYPE, READS_BEYOND_EVENT } from '../core/live.js';
-import { isFinalFileChange, watchFile, watchSourceFiles } from '../domain/watch.js';
+import { isFinalFileChange, watchFile } from '../domain/files.js';
+import { watchSourceFiles } from '../domain/sources.js';
 import { at, LAZY, watchScope } from './subscriptions.js';
 
 /** Files of sources: metadata, processing status, extracted content and passages. */

@@ -1,11 +1,10 @@
 import { queryFromInfo } from '@pothos/plugin-prisma';
-import { ACTIVE_JOB_STATUSES, cancelJob, deleteJob, isTerminal, jobOrder, jobWhere, type JobFilter } from '../domain/jobs.js';
+import { ACTIVE_JOB_STATUSES, cancelJob, deleteJob, isTerminal, jobOrder, jobWhere, watchJob, watchJobs, type JobFilter } from '../domain/jobs.js';
 import { orNotFound, requireId } from '../domain/ids.js';
 import { builder, nodeOptions } from './builder.js';
 import { OrderDirection } from './sources.js';
 import type { JobChange } from '../core/events.js';
 import { EVENT_TYPE, READS_BEYOND_EVENT } from '../core/live.js';
-import { watchJob, watchJobs } from '../domain/watch.js';
 import { at, LAZY, watchScope } from './subscriptions.js';
 
 /** Jobs: background work with a life cycle, cancellation and completion callbacks. */

@@ -1,10 +1,9 @@
-import { FINAL_RUN_STATUSES, finishRun, recordRunStep, runUsage, runWhere, startRun, type RunUsage } from '../domain/runs.js';
+import { FINAL_RUN_STATUSES, finishRun, watchRun, recordRunStep, runUsage, runWhere, startRun, type RunUsage } from '../domain/runs.js';
 import { orNotFound, requireId } from '../domain/ids.js';
 import { builder, nodeOptions } from './builder.js';
 import { OrderDirection } from './sources.js';
 import type { RunChange } from '../core/events.js';
 import { EVENT_TYPE, READS_BEYOND_EVENT } from '../core/live.js';
-import { watchRun } from '../domain/watch.js';
 import { at, LAZY, watchScope } from './subscriptions.js';
 
 /** Runs reported by agent runtimes, their steps and token usage. */
