@@ -124,6 +124,14 @@ describe('the chunking thread', () => {
       for await (const _ of threads.cut({ kind: 'text', name: 't.txt', size: bytes.length, cut, embedDim: null }, blobs(1000)).batches) break;
       const tooMany = threads.cut({ kind: 'text', name: 't.txt', size: bytes.length, cut: { ...cut, limits: { ...limits, maxFilePassages: 20 } }, embedDim: null }, blobs(1000));
       await expect((async () => { for await (const _ of tooMany.batches); })()).rejects.toBeInstanceOf(LimitError);
+
+      // A shutdown while the thread waits (here for a blob that never comes, as for a long parse): the wait ends.
+      const stop = new AbortController();
+      const never = async (seq: number) => (seq === 0 ? bytes.subarray(0, 1000) : new Promise<null>(() => {}));
+      const stuck = threads.cut({ kind: 'text', name: 't.txt', size: bytes.length, cut, embedDim: null }, never, stop.signal);
+      const ended = (async () => { for await (const _ of stuck.batches); })();
+      setTimeout(() => stop.abort(new Error('shutdown')), 50);
+      await expect(ended).rejects.toThrow('shutdown');
     } finally {
       await threads.close();
     }

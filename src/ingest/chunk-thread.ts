@@ -69,15 +69,22 @@ export class ChunkThreads {
 
   /**
    * Cuts one file in a thread. `readBlob(seq)` gives the file's stored blob `seq` (null past the last). Leaving the
-   * batches early (an error, a cancel, a shutdown) stops the thread's work at once.
+   * batches early (an error, a cancel, a shutdown), or `signal` aborting (then the wait for the next batch throws its
+   * reason), stops the thread's work at once: a long parse does not hold up a shutdown.
    */
-  cut(request: CutRequest, readBlob: (seq: number) => Promise<Uint8Array | null>): Cutting {
+  cut(request: CutRequest, readBlob: (seq: number) => Promise<Uint8Array | null>, signal?: AbortSignal): Cutting {
     let note: string | null = null;
-    const batches = this.run(request, readBlob, (n) => (note = n));
+    const batches = this.run(request, readBlob, (n) => (note = n), signal);
     return { batches, note: () => note };
   }
 
-  private async *run(request: CutRequest, readBlob: (seq: number) => Promise<Uint8Array | null>, onNote: (note: string | null) => void): AsyncGenerator<ThreadBatch> {
+  private async *run(
+    request: CutRequest,
+    readBlob: (seq: number) => Promise<Uint8Array | null>,
+    onNote: (note: string | null) => void,
+    signal?: AbortSignal,
+  ): AsyncGenerator<ThreadBatch> {
+    signal?.throwIfAborted();
     const worker = await this.acquire();
     const id = ++this.ids;
     const inbox: (FromThread | { type: 'failed'; error: unknown })[] = [];
@@ -104,8 +111,10 @@ export class ChunkThreads {
       deliver(message);
     };
     const onExit = (code: number) => deliver({ type: 'failed', error: new Error(`The chunking thread ended (exit code ${code})`) });
+    const onAbort = () => deliver({ type: 'failed', error: signal!.reason });
     worker.on('message', onMessage);
     worker.once('exit', onExit);
+    signal?.addEventListener('abort', onAbort, { once: true });
     worker.postMessage({ type: 'start', id, ahead: AHEAD, ...request } satisfies ToThread);
     try {
       for (;;) {
@@ -127,6 +136,7 @@ export class ChunkThreads {
     } finally {
       worker.off('message', onMessage);
       worker.off('exit', onExit);
+      signal?.removeEventListener('abort', onAbort);
       if (done) this.release(worker);
       else {
         // Stopped early: the thread may be deep in a parse; a fresh one serves the next file.

@@ -314,6 +314,7 @@ class Run {
         },
       },
       blobReader(reader, file, metrics && ((bytes) => metrics.ingestBytes.inc(bytes))),
+      this.abort.signal,
     );
     const timings = await streamBatches({
       batches: cutting.batches,
