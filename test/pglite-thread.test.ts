@@ -7,6 +7,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -173,6 +175,32 @@ describe('PGlite over the wire protocol', () => {
         expect(messages.filter((m) => m === 'readyForQuery')).toHaveLength(2);
         expect(messages).toEqual(['parseComplete', 'bindComplete', 'noData', 'error', 'readyForQuery', 'parseComplete', 'bindComplete', 'rowDescription', 'dataRow', 'commandComplete', 'readyForQuery']);
       }
+    } finally {
+      await client.end();
+      await server.stop();
+      await db.close();
+      await rm(socketDir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps nothing of the replies it served (PGlite 0.4.3 kept every one it parsed)', async () => {
+    v8.setFlagsFromString('--expose_gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const db = await PGlite.create();
+    const socketDir = await mkdtemp(path.join(os.tmpdir(), 'quarry-wire-'));
+    const server = await servePGlite(db, path.join(socketDir, '.s.PGSQL.5432'));
+    const client = new pg.Client({ host: socketDir, port: 5432, user: 'postgres', database: 'postgres' });
+    await client.connect();
+    try {
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      // 100 MB of rows, extended protocol and simple queries alike.
+      for (let i = 0; i < 50; i++) {
+        expect((await client.query(`SELECT repeat('x', 1000000) AS big, $1::int AS i`, [i])).rows[0].i).toBe(i);
+        expect((await client.query(`SELECT repeat('y', 1000000) AS big`)).rows[0].big).toHaveLength(1_000_000);
+      }
+      gc();
+      expect((process.memoryUsage().heapUsed - before) / 1048576).toBeLessThan(25);
     } finally {
       await client.end();
       await server.stop();

@@ -32,8 +32,26 @@ const READY_FOR_QUERY = 'Z'.charCodeAt(0);
  */
 function sendReadyForQueryOnlyAtSync(db: PGlite): void {
   const execProtocolRawStream = db.execProtocolRawStream.bind(db);
-  db.execProtocolRawStream = (message, options) =>
-    execProtocolRawStream(message, EXTENDED.has(message[0]) && options?.onRawData ? { ...options, onRawData: withoutReadyForQuery(options.onRawData) } : options);
+  const execProtocolStream = db.execProtocolStream.bind(db);
+  db.execProtocolRawStream = async (message, options) => {
+    await execProtocolRawStream(message, EXTENDED.has(message[0]) && options?.onRawData ? { ...options, onRawData: withoutReadyForQuery(options.onRawData) } : options);
+    if (message[0] === SYNC || message[0] === QUERY) await forgetReplies(execProtocolStream);
+  };
+}
+
+const SYNC = 'S'.charCodeAt(0);
+const QUERY = 'Q'.charCodeAt(0);
+const NOTHING = new Uint8Array(0);
+
+/**
+ * PGlite 0.4.3 parses every reply it sends to a raw-stream caller (the socket server) and keeps the parsed messages
+ * in a list that only its own query calls empty: every row ever read through the socket stayed in its thread's
+ * memory (a 100 MB file read back as 200 MB of hex text). Its stream call empties that list at its start and end;
+ * given nothing, it runs nothing and sends nothing. Made only once a cycle has ended (after Sync or a simple Query,
+ * whose ReadyForQuery went out), so it cannot take a ReadyForQuery a cycle still owes. Fixed upstream in 0.5.3.
+ */
+async function forgetReplies(execProtocolStream: PGlite['execProtocolStream']): Promise<void> {
+  await execProtocolStream(NOTHING, { syncToFs: false, throwOnError: false });
 }
 
 /** Forwards a stream of backend messages minus ReadyForQuery; messages may be split anywhere across chunks. */
