@@ -42,7 +42,7 @@ export interface Flow {
   signal: AbortSignal;
   /** Called before the first batch is embedded (the file's status moves to EMBEDDING). */
   embedding: () => Promise<void>;
-  /** Called before each batch is stored, with its first chunk's index (tests pause there). */
+  /** Called before each batch is stored, once every batch before it is, with its first chunk's index (tests pause there). */
   beforeStore?: (firstChunk: number) => void | Promise<void>;
   /** Called after each batch is stored, with its chunk count. */
   stored: (count: number) => void;
@@ -111,8 +111,9 @@ class Writes {
       texts: lastPiece ? lastPiece.seq + 1 : previous.texts,
       chars: lastPiece ? lastPiece.endChars : previous.chars,
     };
-    // The writer's previous batch must be stored before it takes this one.
-    await this.pending[b - flow.writers.length];
+    // The writer's previous batch must be stored before it takes this one; a hook sees every earlier batch stored.
+    if (flow.beforeStore) await Promise.all(this.pending);
+    else await this.pending[b - flow.writers.length];
     flow.signal.throwIfAborted();
     await flow.beforeStore?.(batch.chunks[0]?.index ?? flow.counts.stored);
     const began = performance.now();
