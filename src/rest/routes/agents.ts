@@ -12,10 +12,13 @@ import { toolWhere } from '../../domain/tools.js';
 import type { Prisma, Source as SourceRow, Tool as ToolRow } from '../../generated/prisma/client.js';
 import { BY_CREATION, page } from '../pages.js';
 import { route, type Route } from '../route.js';
-import * as S from '../schemas.js';
-import * as out from '../serialize.js';
 import { idOf, q } from '../validation.js';
 import { describe, direction, listParams } from './common.js';
+import * as agentsJson from '../json/agents.js';
+import * as commonJson from '../json/common.js';
+import * as embeddingsJson from '../json/embeddings.js';
+import * as sourcesJson from '../json/sources.js';
+import * as toolsJson from '../json/tools.js';
 
 /**
  * The agent routes Letta clients need around sources: create/get/list/delete, attaching sources (or folders) and
@@ -27,7 +30,7 @@ const tags = ['agents'];
 /** The agent with what its AgentState shows. */
 export async function loadAgentState(ctx: Context, agentId: string) {
   requireId('agent', agentId, 'agent_id');
-  return out.agentState(await orNotFound(ctx.db.agent.findUnique({ where: { id: agentId }, include: out.agentInclude }), 'Agent', agentId));
+  return agentsJson.agentState(await orNotFound(ctx.db.agent.findUnique({ where: { id: agentId }, include: agentsJson.agentInclude }), 'Agent', agentId));
 }
 
 /** Tool names as Letta's CreateAgent sends them, as ids; an unknown name is a 404. */
@@ -43,12 +46,12 @@ async function toolIdsByName(ctx: Context, names: string[]): Promise<string[]> {
 
 const agentOnly = z.object({ agent_id: idOf('agent') });
 
-type AgentBody = z.output<typeof S.CreateAgent> | z.output<typeof S.UpdateAgent>;
+type AgentBody = z.output<typeof agentsJson.CreateAgent> | z.output<typeof agentsJson.UpdateAgent>;
 
 /** The agent fields of a create or update body, the embedding resolved through the catalog as for sources. */
 function agentFields(ctx: Context, body: AgentBody): AgentPatch {
   const embeddingConfig = body.embedding_config
-    ? ctx.embeddings.fromConfig(out.embeddingInput(body.embedding_config)!, 'embedding_config')
+    ? ctx.embeddings.fromConfig(embeddingsJson.embeddingInput(body.embedding_config)!, 'embedding_config')
     : body.embedding
       ? ctx.embeddings.fromHandle(body.embedding, ('embedding_chunk_size' in body ? body.embedding_chunk_size : null) ?? undefined)
       : undefined;
@@ -104,7 +107,7 @@ function attachRoutes(): Route[] {
           tags,
           deprecated: kind === 'sources',
           params,
-          response: S.AgentState,
+          response: agentsJson.AgentState,
           handler: async ({ ctx, params: p }) => {
             await (action === 'attach' ? attachSource : detachSource)(ctx.db, ctx.actor, p.agent_id, sourceOf(p));
             return loadAgentState(ctx, p.agent_id);
@@ -121,7 +124,7 @@ function attachRoutes(): Route[] {
         deprecated: kind === 'sources',
         params: agentOnly,
         query: z.object(listParams('source', { limit: 100, order: 'desc' })),
-        response: z.array(S.Source),
+        response: z.array(sourcesJson.Source),
         handler: async ({ ctx, params: p, query }) => {
           await getAgent(ctx.db, ctx.actor, p.agent_id, 'agent_id');
           const links = await page<{ source: SourceRow }>(
@@ -135,7 +138,7 @@ function attachRoutes(): Route[] {
             },
             { ...query, order: direction(query, 'desc') },
           );
-          return links.map((link) => out.source(link.source));
+          return links.map((link) => sourcesJson.source(link.source));
         },
       }),
     ];
@@ -158,18 +161,18 @@ function agentCrudRoutes(): Route[] {
         tags: describe(q.list(z.string()).optional(), 'Agents having any of these tags (all of them with match_all_tags=true).'),
         match_all_tags: q.bool().default(false),
       }),
-      response: z.array(S.AgentState),
+      response: z.array(agentsJson.AgentState),
       handler: async ({ ctx, query }) => {
         const and: Prisma.AgentWhereInput[] = [];
         if (query.name != null) and.push({ name: query.name });
         if (query.query_text) and.push({ name: containsInsensitive(query.query_text) });
         if (query.tags?.length) and.push({ tags: query.match_all_tags ? { hasEvery: query.tags } : { hasSome: query.tags } });
-        const rows = await page<out.AgentRow>(
+        const rows = await page<agentsJson.AgentRow>(
           ctx.db.agent,
-          { where: { AND: and }, keys: BY_CREATION, type: 'Agent', include: out.agentInclude },
+          { where: { AND: and }, keys: BY_CREATION, type: 'Agent', include: agentsJson.agentInclude },
           { ...query, order: direction(query, 'desc') },
         );
-        return rows.map(out.agentState);
+        return rows.map(agentsJson.agentState);
       },
     }),
     route({
@@ -181,8 +184,8 @@ function agentCrudRoutes(): Route[] {
         'Quarry keeps the agent’s configuration (it does not run agents). `source_ids` attach sources as the attach route does; ' +
         '`tools` names tools (built-in or yours). A name is generated when none is given, as Letta does.',
       tags,
-      body: S.CreateAgent,
-      response: S.AgentState,
+      body: agentsJson.CreateAgent,
+      response: agentsJson.AgentState,
       handler: async ({ ctx, body }) => {
         const named = await toolIdsByName(ctx, body.tools ?? []);
         const agent = await createAgent(ctx.db, ctx.actor, {
@@ -207,8 +210,8 @@ function agentCrudRoutes(): Route[] {
         'A new `model` handle without `llm_config` brings the handle’s `llm_config`.',
       tags,
       params: agentOnly,
-      body: S.UpdateAgent,
-      response: S.AgentState,
+      body: agentsJson.UpdateAgent,
+      response: agentsJson.AgentState,
       handler: async ({ ctx, params, body }) => {
         await updateAgent(ctx.db, ctx.actor, params.agent_id, { ...agentFields(ctx, body), sourceIds: sourceIdsOf(body), toolIds: body.tool_ids });
         return loadAgentState(ctx, params.agent_id);
@@ -221,7 +224,7 @@ function agentCrudRoutes(): Route[] {
       summary: 'Get an agent',
       tags,
       params: agentOnly,
-      response: S.AgentState,
+      response: agentsJson.AgentState,
       handler: ({ ctx, params }) => loadAgentState(ctx, params.agent_id),
     }),
     route({
@@ -232,7 +235,7 @@ function agentCrudRoutes(): Route[] {
       description: 'Its links and working memory go with it; sources, files and tools stay.',
       tags,
       params: agentOnly,
-      response: S.MessageResult,
+      response: commonJson.MessageResult,
       handler: async ({ ctx, params }) => {
         await deleteAgent(ctx.db, ctx.actor, params.agent_id);
         return { message: `Agent id=${params.agent_id} successfully deleted` };
@@ -254,7 +257,7 @@ function agentSourceRoutes(): Route[] {
       deprecated: true,
       params: agentOnly,
       body: z.strictObject({ source_id: idOf('source') }),
-      response: S.AgentState,
+      response: agentsJson.AgentState,
       handler: async ({ ctx, params, body }) => {
         await attachSource(ctx.db, ctx.actor, params.agent_id, body.source_id);
         return loadAgentState(ctx, params.agent_id);
@@ -269,7 +272,7 @@ function agentSourceRoutes(): Route[] {
       tags,
       deprecated: true,
       params: z.object({ agent_id: idOf('agent'), source_id: idOf('source') }),
-      response: S.AgentState,
+      response: agentsJson.AgentState,
       handler: async ({ ctx, params }) => {
         await detachSource(ctx.db, ctx.actor, params.agent_id, params.source_id);
         return loadAgentState(ctx, params.agent_id);
@@ -290,7 +293,7 @@ function agentToolRoutes(): Route[] {
       tags,
       params: agentOnly,
       query: z.object(listParams('tool', { limit: 10, order: 'desc' })),
-      response: z.array(S.Tool),
+      response: z.array(toolsJson.Tool),
       handler: async ({ ctx, params, query }) => {
         await getAgent(ctx.db, ctx.actor, params.agent_id, 'agent_id');
         const links = await page<{ tool: ToolRow }>(
@@ -304,7 +307,7 @@ function agentToolRoutes(): Route[] {
           },
           { ...query, order: direction(query, 'desc') },
         );
-        return links.map((link) => out.tool(link.tool));
+        return links.map((link) => toolsJson.tool(link.tool));
       },
     }),
     ...(['attach', 'detach'] as const).map((action) =>
@@ -316,7 +319,7 @@ function agentToolRoutes(): Route[] {
         description: 'Idempotent.',
         tags,
         params: z.object({ agent_id: idOf('agent'), tool_id: idOf('tool') }),
-        response: S.AgentState,
+        response: agentsJson.AgentState,
         handler: async ({ ctx, params }) => {
           await (action === 'attach' ? attachTool : detachTool)(ctx.db, ctx.actor, params.agent_id, params.tool_id);
           return loadAgentState(ctx, params.agent_id);
@@ -343,10 +346,10 @@ function agentFileRoutes(): Route[] {
         limit: q.int(1, 1000).default(100),
         is_open: describe(q.bool().optional(), 'Only open (true) or only closed (false) files.'),
       }),
-      response: S.PaginatedAgentFiles,
+      response: agentsJson.PaginatedAgentFiles,
       handler: async ({ ctx, params, query }) => {
         const result = await listAgentFiles(ctx.db, ctx.actor, params.agent_id, { isOpen: query.is_open, limit: query.limit, after: query.after ?? query.cursor });
-        return { files: result.files.map(out.agentFile), next_cursor: result.nextCursor, has_more: result.hasMore };
+        return { files: result.files.map(agentsJson.agentFile), next_cursor: result.nextCursor, has_more: result.hasMore };
       },
     }),
     route({
@@ -357,7 +360,7 @@ function agentFileRoutes(): Route[] {
       description: 'Answers the names of the files it closed.',
       tags,
       params: agentOnly,
-      response: S.NameList,
+      response: commonJson.NameList,
       handler: ({ ctx, params }) => closeAllFiles(ctx.db, ctx.actor, params.agent_id),
     }),
     route({
@@ -368,7 +371,7 @@ function agentFileRoutes(): Route[] {
       description: 'Answers the names of the files closed to stay within the agent’s max_files_open (empty when under it).',
       tags,
       params: z.object({ agent_id: idOf('agent'), file_id: idOf('file') }),
-      response: S.NameList,
+      response: commonJson.NameList,
       handler: async ({ ctx, params }) => (await openFile(ctx.db, ctx.actor, params.agent_id, params.file_id)).closedFileNames,
     }),
     route({
@@ -378,7 +381,7 @@ function agentFileRoutes(): Route[] {
       summary: 'Close a file in the agent’s working memory',
       tags,
       params: z.object({ agent_id: idOf('agent'), file_id: idOf('file') }),
-      response: S.MessageResult,
+      response: commonJson.MessageResult,
       handler: async ({ ctx, params }) => {
         await closeFile(ctx.db, ctx.actor, params.agent_id, params.file_id);
         return { message: `File id=${params.file_id} successfully closed` };
@@ -398,7 +401,7 @@ function agentTemplateRoutes(): Route[] {
       description: 'Letta Cloud route. The values given when the agent was made from a template; `{}` for other agents.',
       tags,
       params: agentOnly,
-      response: S.MemoryVariables,
+      response: agentsJson.MemoryVariables,
       handler: async ({ ctx, params }) => {
         const agent = await getAgent(ctx.db, ctx.actor, params.agent_id, 'agent_id');
         const variables = agentMemoryVariables(agent).flatMap((v) => (v.value === null ? [] : [[v.name, v.value] as const]));
@@ -413,8 +416,8 @@ function agentTemplateRoutes(): Route[] {
       description: 'Letta Cloud route. The body is optional; the template is named after the agent unless `name` is given (names are unique: 409).',
       tags,
       params: agentOnly,
-      body: S.TemplateRequest.optional(),
-      response: S.TemplateResult,
+      body: agentsJson.TemplateRequest.optional(),
+      response: agentsJson.TemplateResult,
       handler: async ({ ctx, params, body }) => {
         const { template, version } = await createTemplateFromAgent(ctx.db, ctx.actor, {
           agentId: params.agent_id,
@@ -436,8 +439,8 @@ function agentTemplateRoutes(): Route[] {
       tags,
       params: agentOnly,
       query: z.object({ return_agent_state: q.bool().optional(), returnAgentState: q.bool().optional() }),
-      body: S.VersionTemplateRequest.optional(),
-      response: z.union([S.TemplateResult, S.AgentState]),
+      body: agentsJson.VersionTemplateRequest.optional(),
+      response: z.union([agentsJson.TemplateResult, agentsJson.AgentState]),
       handler: async ({ ctx, params, query, body }) => {
         const { template, version } = await versionTemplate(ctx.db, ctx.actor, { agentId: params.agent_id, message: body?.message });
         if (query.return_agent_state ?? query.returnAgentState) return loadAgentState(ctx, params.agent_id);

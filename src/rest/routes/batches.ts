@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import { listBatchMessages } from '../../domain/batches.js';
 import { route, type Route } from '../route.js';
-import * as S from '../schemas.js';
-import * as out from '../serialize.js';
 import { idOf, q } from '../validation.js';
 import { describe } from './common.js';
+import * as messagesJson from '../json/messages.js';
 
 /** The messages of a batch (`/v1/messages/batches/{batch_id}/messages`). */
 
@@ -30,7 +29,7 @@ export function batchRoutes(): Route[] {
         sort_descending: describe(q.bool().optional(), 'Deprecated alias of order (true = desc); wins when given.'),
         agent_id: describe(idOf('agent').optional(), 'Only this agent’s messages.'),
       }),
-      response: S.LettaBatchMessages,
+      response: messagesJson.LettaBatchMessages,
       handler: async ({ ctx, params, query }) => {
         const order = query.sort_descending !== undefined ? (query.sort_descending ? 'desc' : 'asc') : (query.order ?? 'desc');
         const messages = await listBatchMessages(ctx.db, params.batch_id, {
@@ -40,7 +39,7 @@ export function batchRoutes(): Route[] {
           order,
           agentId: query.agent_id,
         });
-        return { messages: messages.map(out.message) };
+        return { messages: messages.map(messagesJson.message) };
       },
     }),
   );

@@ -4,17 +4,16 @@ import { cancelJob, deleteJob, getJob, jobWhere } from '../../domain/jobs.js';
 import type { Job as JobRow, JobStatus } from '../../generated/prisma/client.js';
 import { BY_CREATION, page } from '../pages.js';
 import { route, type Route } from '../route.js';
-import * as S from '../schemas.js';
-import * as out from '../serialize.js';
 import { idOf, q } from '../validation.js';
 import { describe, direction, listParams } from './common.js';
+import * as jobsJson from '../json/jobs.js';
 
 /**
  * `/v1/jobs`: background jobs of type `job` (Letta lists runs and batches elsewhere). Jobs are your
  * organization's, as everything in Quarry (Letta scopes them to the user who created them).
  */
 
-const jobStatus = (status: (typeof S.JOB_STATUSES)[number]) => status.toUpperCase() as JobStatus;
+const jobStatus = (status: (typeof jobsJson.JOB_STATUSES)[number]) => status.toUpperCase() as JobStatus;
 
 /** A job of type JOB, or NOT_FOUND: runs and batches have their own routes. */
 async function getPlainJob(db: Parameters<typeof getJob>[0], id: string) {
@@ -37,14 +36,14 @@ export function jobRoutes(): Route[] {
       query: z.object({
         ...listParams('job', { limit: 100, order: 'desc' }),
         source_id: describe(idOf('source').optional(), 'Jobs working on this source.'),
-        statuses: describe(q.csv(z.enum(S.JOB_STATUSES)).optional(), 'Jobs in any of these statuses.'),
+        statuses: describe(q.csv(z.enum(jobsJson.JOB_STATUSES)).optional(), 'Jobs in any of these statuses.'),
         active: describe(q.bool().default(false), 'Only jobs not yet ended (created, pending, running).'),
       }),
-      response: z.array(S.Job),
+      response: z.array(jobsJson.Job),
       handler: async ({ ctx, query }) => {
         const where = jobWhere({ jobType: 'JOB', sourceId: query.source_id, status: query.statuses?.map(jobStatus), active: query.active });
         const rows = await page<JobRow>(ctx.db.job, { where, keys: BY_CREATION, type: 'Job' }, { ...query, order: direction(query, 'desc') });
-        return rows.map(out.job);
+        return rows.map(jobsJson.job);
       },
     }),
     route({
@@ -56,11 +55,11 @@ export function jobRoutes(): Route[] {
       tags,
       deprecated: true,
       query: z.object({ ...listParams('job', { limit: 50, order: 'asc' }), source_id: idOf('source').optional() }),
-      response: z.array(S.Job),
+      response: z.array(jobsJson.Job),
       handler: async ({ ctx, query }) => {
         const where = jobWhere({ jobType: 'JOB', sourceId: query.source_id, active: true });
         const rows = await page<JobRow>(ctx.db.job, { where, keys: BY_CREATION, type: 'Job' }, { ...query, order: direction(query, 'asc') });
-        return rows.map(out.job);
+        return rows.map(jobsJson.job);
       },
     }),
     route({
@@ -70,8 +69,8 @@ export function jobRoutes(): Route[] {
       summary: 'Get a job',
       tags,
       params: byId,
-      response: S.Job,
-      handler: async ({ ctx, params }) => out.job(await getPlainJob(ctx.db, params.job_id)),
+      response: jobsJson.Job,
+      handler: async ({ ctx, params }) => jobsJson.job(await getPlainJob(ctx.db, params.job_id)),
     }),
     route({
       method: 'PATCH',
@@ -84,10 +83,10 @@ export function jobRoutes(): Route[] {
         'at the worker’s next step; a finished job is answered as it is.',
       tags,
       params: byId,
-      response: S.Job,
+      response: jobsJson.Job,
       handler: async ({ ctx, params }) => {
         await getPlainJob(ctx.db, params.job_id);
-        return out.job(await cancelJob(ctx.db, params.job_id));
+        return jobsJson.job(await cancelJob(ctx.db, params.job_id));
       },
     }),
     route({
@@ -98,10 +97,10 @@ export function jobRoutes(): Route[] {
       description: 'Answers the job’s last state. An active job is cancelled first (its callback goes out).',
       tags,
       params: byId,
-      response: S.Job,
+      response: jobsJson.Job,
       handler: async ({ ctx, params }) => {
         await getPlainJob(ctx.db, params.job_id);
-        return out.job(await deleteJob(ctx.db, params.job_id));
+        return jobsJson.job(await deleteJob(ctx.db, params.job_id));
       },
     }),
   ];

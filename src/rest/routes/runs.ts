@@ -3,14 +3,13 @@ import { getRun, getStep, runUsage, runWhere, stepWhere, ACTIVE_RUN_STATUSES } f
 import type { Prisma, Run as RunRow, RunStatus } from '../../generated/prisma/client.js';
 import { BY_CREATION, page } from '../pages.js';
 import { route, type Route } from '../route.js';
-import * as S from '../schemas.js';
-import * as out from '../serialize.js';
 import { idOf, q } from '../validation.js';
 import { describe, direction, listParams } from './common.js';
+import * as jobsJson from '../json/jobs.js';
 
 /** `/v1/runs` with their usage and steps, and `/v1/steps`. */
 
-const runStatus = (status: (typeof S.RUN_STATUSES)[number]) => status.toUpperCase() as RunStatus;
+const runStatus = (status: (typeof jobsJson.RUN_STATUSES)[number]) => status.toUpperCase() as RunStatus;
 const stepInclude = { run: { select: { agentId: true } } } as const;
 type StepRow = Prisma.RunStepGetPayload<{ include: typeof stepInclude }>;
 
@@ -37,17 +36,17 @@ export function runRoutes(): Route[] {
       query: z.object({
         ...listParams('run', { limit: 100, order: 'desc' }),
         ...agentFilter,
-        statuses: describe(q.csv(z.enum(S.RUN_STATUSES)).optional(), 'Runs in any of these statuses.'),
+        statuses: describe(q.csv(z.enum(jobsJson.RUN_STATUSES)).optional(), 'Runs in any of these statuses.'),
         stop_reason: z.string().optional(),
         active: describe(q.bool().default(false), 'Only created or running runs.'),
       }),
-      response: z.array(S.Run),
+      response: z.array(jobsJson.Run),
       handler: async ({ ctx, query }) => {
         let statuses = query.statuses?.map(runStatus);
         if (query.active) statuses = ACTIVE_RUN_STATUSES.filter((s) => !statuses?.length || statuses.includes(s));
         const where = { AND: [runWhere({ agentId: query.agent_id, statuses, background: query.background, stopReason: query.stop_reason }), agentWhere(query)] };
         const rows = await page<RunRow>(ctx.db.run, { where, keys: BY_CREATION, type: 'Run' }, { ...query, order: direction(query, 'desc') });
-        return rows.map(out.run);
+        return rows.map(jobsJson.run);
       },
     }),
     route({
@@ -59,11 +58,11 @@ export function runRoutes(): Route[] {
       tags,
       deprecated: true,
       query: z.object(agentFilter),
-      response: z.array(S.Run),
+      response: z.array(jobsJson.Run),
       handler: async ({ ctx, query }) => {
         const where = { AND: [runWhere({ agentId: query.agent_id, statuses: ACTIVE_RUN_STATUSES, background: query.background }), agentWhere(query)] };
         const rows = await page<RunRow>(ctx.db.run, { where, keys: BY_CREATION, type: 'Run' }, { limit: 100, order: 'desc' });
-        return rows.map(out.run);
+        return rows.map(jobsJson.run);
       },
     }),
     route({
@@ -73,8 +72,8 @@ export function runRoutes(): Route[] {
       summary: 'Get a run',
       tags,
       params: byId,
-      response: S.Run,
-      handler: async ({ ctx, params }) => out.run(await getRun(ctx.db, params.run_id, 'run_id')),
+      response: jobsJson.Run,
+      handler: async ({ ctx, params }) => jobsJson.run(await getRun(ctx.db, params.run_id, 'run_id')),
     }),
     route({
       method: 'GET',
@@ -85,7 +84,7 @@ export function runRoutes(): Route[] {
       tags,
       params: byId,
       query: z.object(listParams('step', { limit: 100, order: 'desc' })),
-      response: z.array(S.Step),
+      response: z.array(jobsJson.Step),
       handler: async ({ ctx, params, query }) => {
         await getRun(ctx.db, params.run_id, 'run_id');
         const rows = await page<StepRow>(
@@ -93,7 +92,7 @@ export function runRoutes(): Route[] {
           { where: stepWhere({ runId: params.run_id }), keys: [{ field: 'seq' }, { field: 'id' }], type: 'Step', include: stepInclude },
           { ...query, order: direction(query, 'desc') },
         );
-        return rows.map(out.step);
+        return rows.map(jobsJson.step);
       },
     }),
     route({
@@ -104,8 +103,8 @@ export function runRoutes(): Route[] {
       description: 'Summed over the steps its runtime reported; zeros before the first step.',
       tags,
       params: byId,
-      response: S.UsageStatistics,
-      handler: async ({ ctx, params }) => out.usage(runUsage(await getRun(ctx.db, params.run_id, 'run_id'))),
+      response: jobsJson.UsageStatistics,
+      handler: async ({ ctx, params }) => jobsJson.usage(runUsage(await getRun(ctx.db, params.run_id, 'run_id'))),
     }),
   ];
 }
@@ -134,7 +133,7 @@ export function stepRoutes(): Route[] {
         trace_ids: q.list(z.string()).optional(),
         project_id: z.string().optional(),
       }),
-      response: z.array(S.Step),
+      response: z.array(jobsJson.Step),
       handler: async ({ ctx, query }) => {
         const unknowable = query.feedback !== undefined || query.has_feedback === true || !!query.tags?.length || !!query.trace_ids?.length || query.project_id !== undefined;
         if (unknowable) return [];
@@ -145,7 +144,7 @@ export function stepRoutes(): Route[] {
           endDate: query.end_date ? new Date(query.end_date) : null,
         });
         const rows = await page<StepRow>(ctx.db.runStep, { where, keys: BY_CREATION, type: 'Step', include: stepInclude }, { ...query, order: direction(query, 'desc') });
-        return rows.map(out.step);
+        return rows.map(jobsJson.step);
       },
     }),
     route({
@@ -155,8 +154,8 @@ export function stepRoutes(): Route[] {
       summary: 'Get a step',
       tags,
       params: z.object({ step_id: idOf('step') }),
-      response: S.Step,
-      handler: async ({ ctx, params }) => out.step(await getStep(ctx.db, params.step_id, 'step_id')),
+      response: jobsJson.Step,
+      handler: async ({ ctx, params }) => jobsJson.step(await getStep(ctx.db, params.step_id, 'step_id')),
     }),
   ];
 }

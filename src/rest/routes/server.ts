@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { QUARRY_VERSION } from '../../core/version.js';
 import { LLM_PROVIDERS } from '../../domain/llm-config.js';
 import { publicRoute, Reply, route, type Route } from '../route.js';
-import * as S from '../schemas.js';
-import * as out from '../serialize.js';
 import { idOf } from '../validation.js';
+import * as commonJson from '../json/common.js';
+import * as embeddingsJson from '../json/embeddings.js';
 
 /**
  * The server itself: Letta's health check and the embedding models a user can pick; and the routes of Letta's
@@ -64,7 +64,7 @@ function unsupportedRoute(u: Unsupported): Route {
     tags: u.tags,
     params: u.params,
     status: 501,
-    response: S.ErrorDetail,
+    response: commonJson.ErrorDetail,
     responseDescription: 'Always: this Letta route is not served by Quarry.',
     handler: async () => new Reply({ detail: `${u.method} /v1${u.path} is not implemented by this server. ${u.why}` }, 501, { 'x-should-retry': 'false' }),
   });
@@ -79,7 +79,7 @@ export function serverRoutes(): Route[] {
       summary: 'Health check',
       description: 'Letta’s health route: answers without a key. `version` is Quarry’s. (`/readyz` also checks the database.)',
       tags: ['health'],
-      response: S.Health,
+      response: commonJson.Health,
       handler: async () => ({ version: QUARRY_VERSION, status: 'ok' }),
     }),
     route({
@@ -92,14 +92,14 @@ export function serverRoutes(): Route[] {
         'Quarry’s own `local` provider (a lexical embedder, no network) is always there; models of a configured provider not listed here ' +
         'need a full `embedding_config`.',
       tags: ['models'],
-      response: z.array(S.EmbeddingModel),
+      response: z.array(embeddingsJson.EmbeddingModel),
       handler: async ({ ctx }) =>
         ctx.embeddings
           .list()
           .filter((provider) => provider.configured)
           .flatMap((provider) =>
             provider.models.map((model) => {
-              const config = out.embeddingConfig(ctx.embeddings.fromHandle(model.handle))!;
+              const config = embeddingsJson.embeddingConfig(ctx.embeddings.fromHandle(model.handle))!;
               return {
                 ...config,
                 handle: model.handle,

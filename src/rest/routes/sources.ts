@@ -23,10 +23,11 @@ import { BY_CREATION, page } from '../pages.js';
 import { withFilePart } from '../multipart.js';
 import { doc } from '../registry.js';
 import { noContent, Reply, route, type Route } from '../route.js';
-import * as S from '../schemas.js';
-import * as out from '../serialize.js';
 import { idOf, q } from '../validation.js';
 import { describe, direction, listParams } from './common.js';
+import * as commonJson from '../json/common.js';
+import * as embeddingsJson from '../json/embeddings.js';
+import * as sourcesJson from '../json/sources.js';
 
 /**
  * `/v1/sources/…` and its twin `/v1/folders/…` (Letta 0.9+): the same rows and handlers, with Letta's Folder shape
@@ -36,7 +37,7 @@ import { describe, direction, listParams } from './common.js';
 
 type Kind = 'sources' | 'folders';
 
-function sourceInput(body: z.output<typeof S.SourceCreate>): SourceInput {
+function sourceInput(body: z.output<typeof sourcesJson.SourceCreate>): SourceInput {
   return {
     name: body.name,
     description: body.description,
@@ -44,7 +45,7 @@ function sourceInput(body: z.output<typeof S.SourceCreate>): SourceInput {
     metadata: body.metadata,
     embedding: body.embedding,
     embeddingChunkSize: body.embedding_chunk_size,
-    embeddingConfig: out.embeddingInput(body.embedding_config),
+    embeddingConfig: embeddingsJson.embeddingInput(body.embedding_config),
   };
 }
 
@@ -100,8 +101,8 @@ function sourceRouter(kind: Kind) {
   const folders = kind === 'folders';
   const idParam = folders ? 'folder_id' : 'source_id';
   const noun = folders ? 'folder' : 'source';
-  const Shape = folders ? S.Folder : S.Source;
-  const shape = folders ? out.folder : out.source;
+  const Shape = folders ? sourcesJson.Folder : sourcesJson.Source;
+  const shape = folders ? sourcesJson.folder : sourcesJson.source;
   const tags = [kind];
   const byId = z.object({ [idParam]: idOf('source', `The ${noun}’s id (a source id, source-<uuid4>).`) }) as Params;
   const idOfParams = (params: Record<string, string>) => params[idParam];
@@ -122,7 +123,7 @@ function totalsRoutes(r: SourceRouter): Route[] {
       operationId: `count_${kind}`,
       summary: `Count your organization’s ${kind}`,
       tags,
-      response: S.Count,
+      response: commonJson.Count,
       handler: ({ ctx }) => ctx.db.source.count(),
     }),
     route({
@@ -133,8 +134,8 @@ function totalsRoutes(r: SourceRouter): Route[] {
       description: 'Per-source detail (files ordered by name) only with include_detailed_per_source_metadata=true.',
       tags,
       query: z.object({ include_detailed_per_source_metadata: q.bool().default(false) }),
-      response: S.OrganizationSourcesStats,
-      handler: async ({ ctx, query }) => out.sourcesStats(await sourcesMetadata(ctx.db, query.include_detailed_per_source_metadata)),
+      response: sourcesJson.OrganizationSourcesStats,
+      handler: async ({ ctx, query }) => sourcesJson.sourcesStats(await sourcesMetadata(ctx.db, query.include_detailed_per_source_metadata)),
     }),
     route({
       method: 'GET',
@@ -165,12 +166,12 @@ function bulkRoutes(r: SourceRouter): Route[] {
         'take the fields given (a new embedding re-embeds their files, as modify does), new ones are created (with DEFAULT_EMBEDDING unless an ' +
         'embedding is given). Letta has this only internally.',
       tags,
-      body: S.BulkUpsertSources,
+      body: sourcesJson.BulkUpsertSources,
       bodyLimit: 8 * 1024 * 1024,
-      response: z.array(S.Source),
+      response: z.array(sourcesJson.Source),
       errorStatus: { BAD_USER_INPUT: 400 },
       handler: async ({ ctx, body }) =>
-        (await bulkUpsertSources(ctx.db, ctx.actor, body.sources.map(sourceInput), ctx)).map((r) => out.source(r.source)),
+        (await bulkUpsertSources(ctx.db, ctx.actor, body.sources.map(sourceInput), ctx)).map((r) => sourcesJson.source(r.source)),
     }),
   ];
 }
@@ -206,7 +207,7 @@ function crudRoutes(r: SourceRouter): Route[] {
       summary: `Create a ${noun}`,
       description: 'Answers 200 with the new object. A name your organization already uses is a 409; an unknown or unconfigured embedding handle a 400.',
       tags,
-      body: S.SourceCreate,
+      body: sourcesJson.SourceCreate,
       response: Shape,
       errorStatus: { BAD_USER_INPUT: 400 },
       handler: async ({ ctx, body }) => shape(await createSource(ctx.db, ctx.actor, sourceInput(body), ctx)),
@@ -231,7 +232,7 @@ function crudRoutes(r: SourceRouter): Route[] {
         're-embeds the files (one `file_reembedding` job per file).',
       tags,
       params: byId,
-      body: S.SourceUpdate,
+      body: sourcesJson.SourceUpdate,
       response: Shape,
       errorStatus: { BAD_USER_INPUT: 400 },
       handler: async ({ ctx, params, body }) =>
@@ -243,7 +244,7 @@ function crudRoutes(r: SourceRouter): Route[] {
             metadata: body.metadata,
             embedding: body.embedding,
             embeddingChunkSize: body.embedding_chunk_size,
-            embeddingConfig: out.embeddingInput(body.embedding_config),
+            embeddingConfig: embeddingsJson.embeddingInput(body.embedding_config),
           }, ctx),
         ),
     }),
@@ -255,7 +256,7 @@ function crudRoutes(r: SourceRouter): Route[] {
       description: 'Answers 200 with `null`, as Letta does (the seed’s 204 is not what Letta sends). Attached agents stay, without it.',
       tags,
       params: byId,
-      response: S.Null,
+      response: commonJson.Null,
       handler: async ({ ctx, params }) => {
         await deleteSource(ctx.db, idOfParams(params));
         return null;
@@ -277,7 +278,7 @@ function linkRoutes(r: SourceRouter): Route[] {
       tags,
       params: byId,
       query: z.object(listParams('agent', { limit: 50, order: childOrder })),
-      response: S.IdList,
+      response: commonJson.IdList,
       handler: async ({ ctx, params, query }) => {
         const sourceId = idOfParams(params);
         await getSource(ctx.db, sourceId, idParam);
@@ -304,7 +305,7 @@ function linkRoutes(r: SourceRouter): Route[] {
       tags,
       params: byId,
       query: z.object(listParams('passage', { limit: 100, order: childOrder })),
-      response: z.array(S.Passage),
+      response: z.array(sourcesJson.Passage),
       handler: async ({ ctx, params, query }) => {
         const sourceId = idOfParams(params);
         await getSource(ctx.db, sourceId, idParam);
@@ -314,7 +315,7 @@ function linkRoutes(r: SourceRouter): Route[] {
           { ...query, order: direction(query, childOrder) },
         );
         const vectors = await passageEmbeddings(ctx.reader, rows.map((r) => r.id));
-        return rows.map((row) => out.passage(row, vectors.get(row.id) ?? null));
+        return rows.map((row) => sourcesJson.passage(row, vectors.get(row.id) ?? null));
       },
     }),
   ];
@@ -339,7 +340,7 @@ function fileRoutes(r: SourceRouter): Route[] {
         include_content: q.bool().default(false),
         ...(folders ? {} : { check_status_updates: q.bool().default(true) }),
       }),
-      response: z.array(S.FileMetadata),
+      response: z.array(sourcesJson.FileMetadata),
       handler: async ({ ctx, params, query }) => {
         const sourceId = idOfParams(params);
         await getSource(ctx.db, sourceId, idParam);
@@ -355,7 +356,7 @@ function fileRoutes(r: SourceRouter): Route[] {
         );
         return rows.map(({ contents, ...row }) => {
           const text = contents ? joinContent(contents, row.processingStatus) : null;
-          return out.fileMetadata({ ...row, content: text === null ? null : { text } }, { includeContent: query.include_content });
+          return sourcesJson.fileMetadata({ ...row, content: text === null ? null : { text } }, { includeContent: query.include_content });
         });
       },
     }),
@@ -368,12 +369,12 @@ function fileRoutes(r: SourceRouter): Route[] {
       tags,
       params: withFile,
       query: z.object({ include_content: q.bool().default(false) }),
-      response: S.FileMetadata,
+      response: sourcesJson.FileMetadata,
       handler: async ({ ctx, params, query }) => {
         const file = await fileOfSource(ctx, idOfParams(params), params.file_id, kind);
         const text = query.include_content ? await fileText(ctx.db, file.id) : null;
         const content = text === null ? null : { text };
-        return out.fileMetadata({ ...file, content }, { includeContent: query.include_content });
+        return sourcesJson.fileMetadata({ ...file, content }, { includeContent: query.include_content });
       },
     }),
   ];
@@ -404,7 +405,7 @@ function uploadRoutes(r: SourceRouter): Route[] {
         rawBody: true,
         bodyMediaType: 'multipart/form-data',
         body: UploadForm,
-        response: S.FileMetadata,
+        response: sourcesJson.FileMetadata,
         responseDescription: 'The new file (or, skipped, the existing one), `file_name` with its stored prefix.',
         errorStatus: { CONFLICT: 400, BAD_USER_INPUT: 400 },
         handler: async ({ ctx, params, query, request }) => {
@@ -418,7 +419,7 @@ function uploadRoutes(r: SourceRouter): Route[] {
               ctx,
             ),
           );
-          const json = out.fileMetadata(result.file, { storedName: true });
+          const json = sourcesJson.fileMetadata(result.file, { storedName: true });
           return result.outcome === 'SKIPPED' ? new Reply(json, 200, { 'x-upload-result': 'skipped' }) : json;
         },
       }),
@@ -462,10 +463,10 @@ function legacyRoutes(r: SourceRouter): Route[] {
         deprecated: true,
         params: z.object({ source_id: idOf('source') }),
         query: z.object({ agent_id: idOf('agent') }),
-        response: S.Source,
+        response: sourcesJson.Source,
         handler: async ({ ctx, params, query }) => {
           await (action === 'attach' ? attachSource : detachSource)(ctx.db, ctx.actor, query.agent_id, params.source_id);
-          return out.source(await getSource(ctx.db, params.source_id, 'source_id'));
+          return sourcesJson.source(await getSource(ctx.db, params.source_id, 'source_id'));
         },
       }),
     ),

@@ -5,10 +5,10 @@ import { countTools, deleteTool, getTool, TOOL_TYPES, toolWhere, updateTool, ups
 import type { Tool as ToolRow } from '../../generated/prisma/client.js';
 import { BY_CREATION, page } from '../pages.js';
 import { route, type Route } from '../route.js';
-import * as S from '../schemas.js';
-import * as out from '../serialize.js';
 import { idOf, q } from '../validation.js';
 import { describe, direction, listParams } from './common.js';
+import * as commonJson from '../json/common.js';
+import * as toolsJson from '../json/tools.js';
 
 /** `/v1/tools`: custom tools from Python source (schema derived without running it) and Letta's built-in tools. */
 
@@ -46,7 +46,7 @@ function filterOf(query: FilterQuery, includeBaseTools: boolean): ToolFilter | n
   };
 }
 
-function toolInput(body: z.output<typeof S.ToolCreate> | z.output<typeof S.ToolUpdate>): Omit<ToolInput, 'sourceCode'> & { sourceCode?: string | null } {
+function toolInput(body: z.output<typeof toolsJson.ToolCreate> | z.output<typeof toolsJson.ToolUpdate>): Omit<ToolInput, 'sourceCode'> & { sourceCode?: string | null } {
   return {
     sourceCode: body.source_code,
     sourceType: body.source_type,
@@ -71,7 +71,7 @@ async function listTools(ctx: Context, query: FilterQuery & z.output<z.ZodObject
   // Letta creates an organization's missing built-in tools when its tools are first listed.
   if (!query.after && !query.before) await ensureBaseTools(ctx.db, ctx.actor);
   const rows = await page<ToolRow>(ctx.db.tool, { where: toolWhere(filter), keys: BY_CREATION, type: 'Tool' }, { ...query, order: direction(query, 'desc') });
-  return rows.map(out.tool);
+  return rows.map(toolsJson.tool);
 }
 
 export function toolRoutes(): Route[] {
@@ -95,7 +95,7 @@ function toolListRoutes(): Route[] {
         include_base_tools: describe(q.bool().optional(), 'Count built-in tools too.'),
         exclude_letta_tools: describe(q.bool().optional(), 'Leave built-in tools out (false counts them).'),
       }),
-      response: S.Count,
+      response: commonJson.Count,
       handler: async ({ ctx, query }) => {
         const includeBaseTools = query.include_base_tools ?? (query.exclude_letta_tools === undefined ? false : !query.exclude_letta_tools);
         const filter = filterOf(query, includeBaseTools);
@@ -110,7 +110,7 @@ function toolListRoutes(): Route[] {
       description: 'Default newest first. The first page (no cursor) makes sure your organization has Letta’s built-in tools, as Letta does.',
       tags,
       query: z.object({ ...listParams('tool', { limit: 50, order: 'desc' }), ...filterParams }),
-      response: z.array(S.Tool),
+      response: z.array(toolsJson.Tool),
       handler: ({ ctx, query }) => listTools(ctx, query),
     }),
     route({
@@ -123,10 +123,10 @@ function toolListRoutes(): Route[] {
         'The name and JSON schema come from `json_schema` or else from the Python source (its last function; the docstring must document ' +
         'every parameter): a failure is a 400.',
       tags,
-      body: S.ToolCreate,
-      response: S.Tool,
+      body: toolsJson.ToolCreate,
+      response: toolsJson.Tool,
       errorStatus: { BAD_USER_INPUT: 400 },
-      handler: async ({ ctx, body }) => out.tool((await upsertTool(ctx.db, ctx.actor, toolInput(body) as ToolInput)).tool),
+      handler: async ({ ctx, body }) => toolsJson.tool((await upsertTool(ctx.db, ctx.actor, toolInput(body) as ToolInput)).tool),
     }),
     route({
       method: 'PUT',
@@ -135,10 +135,10 @@ function toolListRoutes(): Route[] {
       summary: 'Create a tool, or update the one with the same name',
       description: 'An existing tool keeps its id.',
       tags,
-      body: S.ToolCreate,
-      response: S.Tool,
+      body: toolsJson.ToolCreate,
+      response: toolsJson.Tool,
       errorStatus: { BAD_USER_INPUT: 400 },
-      handler: async ({ ctx, body }) => out.tool((await upsertTool(ctx.db, ctx.actor, toolInput(body) as ToolInput)).tool),
+      handler: async ({ ctx, body }) => toolsJson.tool((await upsertTool(ctx.db, ctx.actor, toolInput(body) as ToolInput)).tool),
     }),
     route({
       method: 'POST',
@@ -146,8 +146,8 @@ function toolListRoutes(): Route[] {
       operationId: 'add_base_tools',
       summary: 'Make sure your organization has Letta’s built-in tools',
       tags,
-      response: z.array(S.Tool),
-      handler: async ({ ctx }) => (await ensureBaseTools(ctx.db, ctx.actor)).map(out.tool),
+      response: z.array(toolsJson.Tool),
+      handler: async ({ ctx }) => (await ensureBaseTools(ctx.db, ctx.actor)).map(toolsJson.tool),
     }),
   ];
 }
@@ -162,8 +162,8 @@ function toolItemRoutes(): Route[] {
       summary: 'Get a tool',
       tags,
       params: byId,
-      response: S.Tool,
-      handler: async ({ ctx, params }) => out.tool(await getTool(ctx.db, params.tool_id, 'tool_id')),
+      response: toolsJson.Tool,
+      handler: async ({ ctx, params }) => toolsJson.tool(await getTool(ctx.db, params.tool_id, 'tool_id')),
     }),
     route({
       method: 'PATCH',
@@ -175,10 +175,10 @@ function toolItemRoutes(): Route[] {
         'the tool (a name in use is a 400, as Letta answers). Built-in tools keep their source and schema (403).',
       tags,
       params: byId,
-      body: S.ToolUpdate,
-      response: S.Tool,
+      body: toolsJson.ToolUpdate,
+      response: toolsJson.Tool,
       errorStatus: { BAD_USER_INPUT: 400, CONFLICT: 400 },
-      handler: async ({ ctx, params, body }) => out.tool(await updateTool(ctx.db, ctx.actor, params.tool_id, toolInput(body))),
+      handler: async ({ ctx, params, body }) => toolsJson.tool(await updateTool(ctx.db, ctx.actor, params.tool_id, toolInput(body))),
     }),
     route({
       method: 'DELETE',
@@ -188,7 +188,7 @@ function toolItemRoutes(): Route[] {
       description: 'Answers 200 with `null`; agents using it lose it. Built-in tools cannot be deleted (403). An unknown id is a 404 (Letta answers 400).',
       tags,
       params: byId,
-      response: S.Null,
+      response: commonJson.Null,
       handler: async ({ ctx, params }) => {
         await deleteTool(ctx.db, params.tool_id);
         return null;
