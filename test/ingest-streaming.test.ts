@@ -129,7 +129,9 @@ describe.each(databaseKinds())('streaming ingestion on %s', (kind) => {
     try {
       const up = (await uploadOne(url, org.apiKey, sourceId, { name: 'cancel.txt', content: textOf(100, 'flint') })).data.uploadFile;
       await pause.gate.arrived;
-      // Two batches are stored (staged), and none of them is visible.
+      // Two batches are stored (staged), and none of them is visible. (On PostgreSQL the second batch may still be
+      // storing on its own connection when the third reaches the embedder: wait for it, then no more come.)
+      await until(() => t.db.prisma.passage.count({ where: { fileId: up.file.id } }), (n) => n >= BATCH * 2);
       expect(await t.db.prisma.passage.count({ where: { fileId: up.file.id } })).toBe(BATCH * 2);
       expect((await visible(org.apiKey, sourceId)).totalCount).toBe(0);
       expect(await search(org.apiKey, sourceId, 'flint')).toEqual([]);
