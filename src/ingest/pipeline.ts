@@ -20,13 +20,14 @@ import {
   requeueFileJob,
   retireSetIfAbandoned,
   stagedSetFor,
+  type FileJobMetadata,
   type FileTask,
 } from '../domain/file-state.js';
 import type { File, FileStatus, Job, PassageSet, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { createEmbedder, EmbeddingError, LexicalEmbedder, type EmbedderEnv, type EmbedderOptions } from '../embeddings/index.js';
 import { LimitError, type IngestLimits } from '../documents/limits.js';
 import { PassageStore, purgeRetiredSets, SetNoLongerStaged } from './passage-store.js';
-import { ParseError, type DocumentKind } from '../documents/parsers/index.js';
+import { ParseError } from '../documents/parsers/index.js';
 import type { ChunkThreads } from './chunk-thread.js';
 import { streamBatches, type Counts } from './stream.js';
 
@@ -47,15 +48,6 @@ export { FILE_TASKS, type FileTask } from '../domain/file-state.js';
  * Tasks: `file_processing` (a new upload) and `file_reembedding` (reprocessing, or the source's embedding
  * changed: the original bytes are parsed again so pages and headings survive, then embedded with the new config).
  */
-
-/** What an upload records on its job so a worker parses the file as it was detected. */
-export interface FileJobMetadata {
-  kind: DocumentKind;
-  language?: string;
-  mediaType: string;
-  /** Whether the file's bytes are valid UTF-8, as the upload found them (absent for files uploaded before). */
-  utf8?: boolean;
-}
 
 export interface PipelineOptions {
   /** The database (unscoped): each job is confined to its own organization here. */
