@@ -16,7 +16,6 @@ const port = parentPort!;
 interface Current {
   id: number;
   credits: number;
-  cancelled: boolean;
   wake: (() => void) | null;
   reads: Map<number, (data: Uint8Array | null) => void>;
 }
@@ -26,7 +25,7 @@ const post = (message: FromThread, transfer: ArrayBuffer[] = []) => port.postMes
 
 port.on('message', (message: ToThread) => {
   if (message.type === 'start') {
-    current = { id: message.id, credits: message.ahead, cancelled: false, wake: null, reads: new Map() };
+    current = { id: message.id, credits: message.ahead, wake: null, reads: new Map() };
     void run(current, message);
     return;
   }
@@ -38,18 +37,10 @@ port.on('message', (message: ToThread) => {
   } else if (message.type === 'credit') {
     job.credits++;
     job.wake?.();
-  } else if (message.type === 'cancel') {
-    job.cancelled = true;
-    job.wake?.();
-    for (const resolve of job.reads.values()) resolve(null);
-    job.reads.clear();
   }
 });
 
-class Cancelled extends Error {}
-
 function read(job: Current, seq: number): Promise<Uint8Array | null> {
-  if (job.cancelled) return Promise.reject(new Cancelled());
   return new Promise((resolve) => {
     job.reads.set(seq, resolve);
     post({ type: 'read', id: job.id, seq });
@@ -58,9 +49,8 @@ function read(job: Current, seq: number): Promise<Uint8Array | null> {
 
 /** Waits until the server's thread has taken enough batches that this one may be sent. */
 async function credit(job: Current): Promise<void> {
-  while (job.credits <= 0 && !job.cancelled) await new Promise<void>((resolve) => (job.wake = resolve));
+  while (job.credits <= 0) await new Promise<void>((resolve) => (job.wake = resolve));
   job.wake = null;
-  if (job.cancelled) throw new Cancelled();
   job.credits--;
 }
 
@@ -72,7 +62,6 @@ async function run(job: Current, start: StartCut): Promise<void> {
       async *chunks() {
         for (let seq = 0; ; seq++) {
           const data = await read(job, seq);
-          if (job.cancelled) throw new Cancelled();
           if (!data) return;
           yield Buffer.from(data.buffer, data.byteOffset, data.byteLength);
         }
@@ -92,7 +81,7 @@ async function run(job: Current, start: StartCut): Promise<void> {
     }
     post({ type: 'end', id, note: stream.note() ?? null });
   } catch (error) {
-    if (!(error instanceof Cancelled)) post({ type: 'error', id, error: describe(error) });
+    post({ type: 'error', id, error: describe(error) });
   } finally {
     if (current === job) current = null;
     post({ type: 'done', id });

@@ -33,8 +33,7 @@ export type StartCut = CutRequest & { type: 'start'; id: number; ahead: number }
 export type ToThread =
   | StartCut
   | { type: 'bytes'; id: number; seq: number; data: Uint8Array | null }
-  | { type: 'credit'; id: number }
-  | { type: 'cancel'; id: number };
+  | { type: 'credit'; id: number };
 
 export interface ThreadError {
   name: string;
