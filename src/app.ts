@@ -18,6 +18,7 @@ import { SubscriptionRegistry } from './core/subscription-limits.js';
 import { EmbeddingCatalog } from './embeddings/config.js';
 import { Embedders } from './embeddings/index.js';
 import type { IngestionService } from './ingest/worker.js';
+import type { CallbackSweeper } from './domain/callbacks.js';
 import { createRestHandler } from './rest/handler.js';
 import { lettaRoutes } from './rest/routes/index.js';
 import { contextFactory } from './server/context-factory.js';
@@ -78,12 +79,14 @@ export function buildApp(options: {
   db: Database;
   log: Logger;
   ingest: IngestionService;
+  /** The process's callback sweeper (domain/callbacks.ts), made by the entry point. */
+  callbacks: CallbackSweeper;
   redis?: RedisConnections | null;
   metrics?: Metrics;
   /** OpenTelemetry tracing, when on (core/tracing.ts). */
   tracing?: Tracing | null;
 }): App {
-  const { config, db, log, ingest, redis } = options;
+  const { config, db, log, ingest, callbacks, redis } = options;
   const metrics = options.metrics ?? new Metrics();
   const observed = observeHttp(log, metrics);
   const uploads = { maxBytes: config.MAX_UPLOAD_BYTES, maxFiles: config.MAX_UPLOAD_FILES };
@@ -92,7 +95,7 @@ export function buildApp(options: {
   const authenticator = new Authenticator(db.prisma, config.AUTH_CACHE_TTL_MS);
   const gate = authGate(config, authenticator, redis, log);
   const registry = new SubscriptionRegistry({ perConnection: config.SUBSCRIPTIONS_PER_CONNECTION, perOrganization: config.SUBSCRIPTIONS_PER_ORGANIZATION });
-  const contextFor = contextFactory({ db, log, ingest, embeddings, embedders, authenticator, registry, uploads });
+  const contextFor = contextFactory({ db, log, ingest, callbacks, embeddings, embedders, authenticator, registry, uploads });
   const yoga = graphqlServer({ config, gate, contextFor, metrics, log, tracing: options.tracing });
 
   // The Letta REST shim (/v1, /latest, /openapi.json, /docs): GraphQL's authentication and tenant-scoped clients.

@@ -3,6 +3,7 @@ import type { SqlRunner } from './core/db/sql.js';
 import type { Logger } from './core/logger.js';
 import type { Tenants } from './core/tenancy.js';
 import type { SubscriptionConnection, SubscriptionRegistry } from './core/subscription-limits.js';
+import type { CallbackSweeper } from './domain/callbacks.js';
 import type { OrgReader } from './domain/reads/org-reader.js';
 import type { EmbeddingCatalog } from './embeddings/config.js';
 import type { Embedders } from './embeddings/index.js';
@@ -28,6 +29,8 @@ export interface Context {
   transact: <T>(fn: (tx: SqlRunner) => Promise<T>) => Promise<T>;
   /** Queues file processing jobs. */
   ingest: IngestionService;
+  /** Delivers the callback of a job that ends (the process's sweeper). */
+  callbacks: CallbackSweeper;
   /** MAX_UPLOAD_BYTES and MAX_UPLOAD_FILES. */
   uploads: { maxBytes: number; maxFiles: number };
   /** Open subscriptions: this server's registry (limits, shutdown) and the caller's connection. */

@@ -13,7 +13,7 @@ import { Metrics } from './core/metrics.js';
 import { serveMetrics } from './core/observability.js';
 import { installProcessGuards } from './core/request-scope.js';
 import { startTracing } from './core/tracing.js';
-import { callbackSettings, configureCallbacks, startCallbacks, stopCallbacks } from './domain/callbacks.js';
+import { callbackSettings, createCallbacks } from './domain/callbacks.js';
 import { bootstrap } from './domain/organizations.js';
 import { startIngest } from './ingest/start.js';
 
@@ -23,7 +23,7 @@ async function main() {
   const log = createLogger(config.LOG_LEVEL);
   // An error escaping one request's handlers is logged and fails that request only; outside any request it exits.
   installProcessGuards(log);
-  configureCallbacks(callbackSettings(config, log));
+  const callbacks = createCallbacks(callbackSettings(config, log));
   // Before anything it traces is used (off unless OTEL_EXPORTER_OTLP_ENDPOINT or …_TRACES_ENDPOINT is set).
   const tracing = startTracing(config, 'quarry', log);
   // Load the GraphQL stack while the database opens: the two overlap (file copy and WASM compile run off-thread).
@@ -65,10 +65,10 @@ async function main() {
   const closeEvents = redis ? await useRedisEvents(redis) : async () => {};
   // One registry for the process: the server, the workers and the pipeline report to it.
   const metrics = new Metrics({ processMetrics: true });
-  const ingest = await startIngest(config, db, log, redis, config.RUN_WORKERS, metrics);
-  startCallbacks(db.prisma); // pending callback deliveries, this process's and any whose process stopped
+  const ingest = await startIngest(config, db, log, redis, { callbacks }, config.RUN_WORKERS, metrics);
+  callbacks.start(db.prisma); // pending callback deliveries, this process's and any whose process stopped
   const { buildApp } = await appModule;
-  const app = buildApp({ config, db, log, ingest, redis, metrics, tracing });
+  const app = buildApp({ config, db, log, ingest, callbacks, redis, metrics, tracing });
   const { url } = await app.listen(config.PORT, config.HOST);
   const metricsServer = config.METRICS_PORT === undefined ? null : await serveMetrics(metrics, config.METRICS_PORT, config.METRICS_HOST ?? config.HOST, log);
   // CPU time too: on a busy machine the wall-clock time grows with the load, the CPU time does not.
@@ -93,7 +93,7 @@ async function main() {
       await Promise.all([app.stop(), ingest.stop(), metricsServer?.close()]);
       await closeEvents(); // after the workers, whose last steps still publish
       await redis?.close();
-      await stopCallbacks(); // outcomes of interrupted deliveries are recorded before the database closes
+      await callbacks.stop(); // outcomes of interrupted deliveries are recorded before the database closes
       // PGlite finishes the statement it runs and closes, within what is left of the shutdown time.
       await db.close({ timeoutMs: Math.max(0, deadline - Date.now()) });
       await tracing?.shutdown(); // the last spans, the shutdown's included

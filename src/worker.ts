@@ -12,14 +12,14 @@ import { createLogger } from './core/logger.js';
 import { Metrics } from './core/metrics.js';
 import { serveMetrics } from './core/observability.js';
 import { startTracing } from './core/tracing.js';
-import { callbackSettings, configureCallbacks, startCallbacks, stopCallbacks } from './domain/callbacks.js';
+import { callbackSettings, createCallbacks } from './domain/callbacks.js';
 import { startIngest } from './ingest/start.js';
 
 async function main() {
   const config = loadConfigOrExit();
   const log = createLogger(config.LOG_LEVEL);
   // Jobs a worker ends call back from here: the same policy (allow-list, attempts, timeout) as the server.
-  configureCallbacks(callbackSettings(config, log));
+  const callbacks = createCallbacks(callbackSettings(config, log));
   if (!config.DATABASE_URL || !config.REDIS_URL) {
     log.fatal('npm run worker needs DATABASE_URL and REDIS_URL: the embedded server (npm start) runs its own workers');
     process.exit(1);
@@ -31,10 +31,10 @@ async function main() {
   const closeEvents = await useRedisEvents(redis);
   const metrics = new Metrics({ processMetrics: true });
   metrics.observePool(db.poolStats);
-  const ingest = await startIngest(config, db, log, redis, true, metrics);
+  const ingest = await startIngest(config, db, log, redis, { callbacks }, true, metrics);
   // A worker has no API port: its metrics (queue, jobs, ingestion, embeddings) are served on METRICS_PORT when set.
   const metricsServer = config.METRICS_PORT === undefined ? null : await serveMetrics(metrics, config.METRICS_PORT, config.METRICS_HOST ?? config.HOST, log);
-  startCallbacks(db.prisma); // pending callback deliveries, this process's and any whose process stopped
+  callbacks.start(db.prisma); // pending callback deliveries, this process's and any whose process stopped
   log.info({ workerId: ingest.workerId, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
 
   let stopping = false;
@@ -49,7 +49,7 @@ async function main() {
     try {
       await Promise.all([ingest.stop(), metricsServer?.close()]);
       await closeEvents();
-      await stopCallbacks(); // outcomes of interrupted deliveries are recorded before the database closes
+      await callbacks.stop(); // outcomes of interrupted deliveries are recorded before the database closes
       await redis.close();
       await db.close();
       await tracing?.shutdown();

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendBatchMessages, listBatchMessages } from '../src/domain/batches.js';
-import { stopCallbacks } from '../src/domain/callbacks.js';
 import { createJob } from '../src/domain/jobs.js';
 import { createTestApp, type Tenant, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
@@ -13,7 +12,6 @@ describe.each(databaseKinds())('batch runs and messages on %s', (kind) => {
     t = await createTestApp(kind);
   });
   afterAll(async () => {
-    await stopCallbacks();
     await t.close();
   });
 

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/core/logger.js';
 import { parseAllowList } from '../src/core/outbound.js';
-import { CALLBACK_FAILED, CALLBACK_REFUSED, CallbackSweeper, callbacks, configureCallbacks, startCallbacks, stopCallbacks, type CallbackOptions } from '../src/domain/callbacks.js';
+import { CALLBACK_FAILED, CALLBACK_REFUSED, CallbackSweeper, createCallbacks, type CallbackOptions } from '../src/domain/callbacks.js';
 import { createJob, finishJob } from '../src/domain/jobs.js';
 import { createTestApp, type Tenant, type TestApp } from './support/app.js';
 import { databaseKinds, openTestDatabase } from './support/db.js';
@@ -41,13 +41,10 @@ describe.each(databaseKinds())('durable callbacks on %s', (kind) => {
   let t: TestApp;
   let url: string;
   beforeAll(async () => {
-    t = await createTestApp(kind);
+    t = await createTestApp(kind, {}, {}, { callbacks: FAST });
     ({ url } = await t.app.listen());
-    configureCallbacks(FAST);
   });
   afterAll(async () => {
-    await stopCallbacks();
-    configureCallbacks({ attempts: 5, baseDelayMs: 1000, maxDelayMs: 30_000, timeoutMs: 5000, allowPrivate: [], leaseMs: 60_000, sweepMs: 5000 });
     await t.close();
   });
 
@@ -62,29 +59,30 @@ describe.each(databaseKinds())('durable callbacks on %s', (kind) => {
     const o = await t.tenant();
     let down = true;
     const hook = await receiver(() => (down ? 503 : 200));
+    const next = createCallbacks(FAST); // the next process's sweeper
     try {
       // A long wait before the retry: the process stops during it.
-      configureCallbacks({ ...FAST, baseDelayMs: 60_000, maxDelayMs: 60_000 });
+      t.callbacks.configure({ ...FAST, baseDelayMs: 60_000, maxDelayMs: 60_000 });
       const job = await createJob(o.db, o.actor, { status: 'RUNNING', callbackUrl: hook.url });
-      await finishJob(o.db, o.actor, job.id, 'COMPLETED');
+      await finishJob(o.db, o.actor, job.id, 'COMPLETED', {}, t);
       await until(() => Promise.resolve(hook.hits.length), (n) => n === 1);
       const started = Date.now();
-      await stopCallbacks(); // as at shutdown: the wait is interrupted, the row released
+      await t.callbacks.stop(); // as at shutdown: the wait is interrupted, the row released
       expect(Date.now() - started).toBeLessThan(2000);
       expect(await deliveries(o, job.id)).toEqual([expect.objectContaining({ status: 'PENDING', attempts: 1, lastError: CALLBACK_FAILED, lockedBy: null })]);
 
       // The next process (a new sweeper on the same database) takes it up and delivers it.
       down = false;
-      configureCallbacks(FAST);
-      startCallbacks(t.db.prisma);
+      t.callbacks.configure(FAST);
+      next.start(t.db.prisma);
       await until(() => deliveries(o, job.id), (rows) => rows[0]?.status === 'DELIVERED', 10_000);
       expect(await deliveries(o, job.id)).toEqual([expect.objectContaining({ status: 'DELIVERED', attempts: 2, lastError: null, lastStatusCode: 200, lockedBy: null })]);
       expect(hook.hits.map((h) => h.body)).toEqual([expect.objectContaining({ job_id: job.id, status: 'completed' }), expect.objectContaining({ job_id: job.id, status: 'completed' })]);
       const recorded = await o.db.job.findUniqueOrThrow({ where: { id: job.id } });
       expect(recorded).toMatchObject({ callbackStatusCode: 200, callbackError: null });
     } finally {
-      await stopCallbacks();
-      configureCallbacks(FAST);
+      await next.stop();
+      t.callbacks.configure(FAST);
       await hook.close();
     }
   });
@@ -94,8 +92,8 @@ describe.each(databaseKinds())('durable callbacks on %s', (kind) => {
     const hook = await receiver((n) => (n <= 2 ? 500 : 200));
     try {
       const job = await createJob(o.db, o.actor, { status: 'RUNNING', callbackUrl: hook.url });
-      await finishJob(o.db, o.actor, job.id, 'FAILED');
-      await callbacks().idle();
+      await finishJob(o.db, o.actor, job.id, 'FAILED', {}, t);
+      await t.callbacks.idle();
       expect(hook.hits).toHaveLength(3);
       const [first, second, third] = hook.hits.map((h) => h.at);
       // Backoff with jitter: 40 ms doubling, each wait at least half its step.
@@ -103,15 +101,15 @@ describe.each(databaseKinds())('durable callbacks on %s', (kind) => {
       expect(third - second).toBeGreaterThanOrEqual(40);
       expect(await deliveries(o, job.id)).toEqual([expect.objectContaining({ status: 'DELIVERED', attempts: 3, lastStatusCode: 200 })]);
 
-      configureCallbacks({ ...FAST, allowPrivate: [] });
+      t.callbacks.configure({ ...FAST, allowPrivate: [] });
       const refused = await createJob(o.db, o.actor, { status: 'RUNNING', callbackUrl: hook.url });
-      await finishJob(o.db, o.actor, refused.id, 'COMPLETED');
-      await callbacks().idle();
+      await finishJob(o.db, o.actor, refused.id, 'COMPLETED', {}, t);
+      await t.callbacks.idle();
       expect(hook.hits).toHaveLength(3); // nothing sent
       expect(await deliveries(o, refused.id)).toEqual([expect.objectContaining({ status: 'REFUSED', attempts: 1, lastError: CALLBACK_REFUSED, lastStatusCode: null })]);
       expect(await o.db.job.findUniqueOrThrow({ where: { id: refused.id } })).toMatchObject({ callbackError: CALLBACK_REFUSED });
     } finally {
-      configureCallbacks(FAST);
+      t.callbacks.configure(FAST);
       await hook.close();
     }
   });

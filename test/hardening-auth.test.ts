@@ -322,7 +322,7 @@ describe.skipIf(!redisUrl)('throttling shared through Redis', () => {
     // A second replica on the same database and Redis.
     const config = { ...testConfig, ...throttled, REDIS_URL: redisUrl!, REDIS_PREFIX: prefix };
     const redisB = openRedis(config, log)!;
-    const b: App = buildApp({ config, db: a.db, log, ingest: a.ingest, redis: redisB });
+    const b: App = buildApp({ config, db: a.db, log, ingest: a.ingest, callbacks: a.callbacks, redis: redisB });
     const probe = new Redis(redisUrl!);
     try {
       const urlA = (await a.app.listen(0)).url;

@@ -160,7 +160,7 @@ describe.each(databaseKinds())('streaming ingestion on %s', (kind) => {
       await t.gqlOk(org.apiKey, 'mutation($id: ID!) { cancelJob(id: $id) { job { id } } }', { id: up.job.id });
       const job = await t.db.prisma.job.findUniqueOrThrow({ where: { id: up.job.id } });
       const db = scopedPrisma(t.db.prisma, org.organizationId);
-      await expect(reportFileProgress(db, job, job.lockedBy!, 'EMBEDDING', { step: 'storing' })).rejects.toMatchObject({ reason: 'cancelled' });
+      await expect(reportFileProgress(db, job, job.lockedBy!, 'EMBEDDING', { step: 'storing' }, {}, t)).rejects.toMatchObject({ reason: 'cancelled' });
       expect(await beatFileJob(db, job, job.lockedBy!)).toBe('cancelled');
       // The paused run's own heartbeat (every 200 ms) sees the ended job before it stores again.
       await new Promise((r) => setTimeout(r, 500));
@@ -237,6 +237,7 @@ describe.each(databaseKinds())('streaming ingestion on %s', (kind) => {
       settings: testIngestSettings,
       limits: { ...DEFAULT_LIMITS, batchSize: BATCH, windowChars: 2048 },
       embedderEnv: { OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: fake.url },
+      callbacks: t.callbacks,
     });
     try {
       const up = (await uploadOne(url, org.apiKey, sourceId, { name: 'resume.txt', content: text })).data.uploadFile;

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllowList } from '../src/core/outbound.js';
-import { CALLBACK_FAILED, callbacks, configureCallbacks, stopCallbacks } from '../src/domain/callbacks.js';
+import { CALLBACK_FAILED } from '../src/domain/callbacks.js';
 import { createJob, finishJob, transitionJob, type JobInput } from '../src/domain/jobs.js';
 import { createTestApp, type Tenant, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
@@ -39,10 +39,9 @@ describe.each(databaseKinds())('jobs on %s', (kind) => {
   beforeAll(async () => {
     t = await createTestApp(kind);
     // The receivers below listen on 127.0.0.1, which callbacks reach only when the operator allows it.
-    configureCallbacks({ attempts: 3, baseDelayMs: 20, maxDelayMs: 100, timeoutMs: 2000, allowPrivate: parseAllowList('127.0.0.1') });
+    t.callbacks.configure({ attempts: 3, baseDelayMs: 20, maxDelayMs: 100, timeoutMs: 2000, allowPrivate: parseAllowList('127.0.0.1') });
   });
   afterAll(async () => {
-    await stopCallbacks();
     await t.close();
   });
 
@@ -67,7 +66,7 @@ describe.each(databaseKinds())('jobs on %s', (kind) => {
     const fileJob = await o.job({ task: 'file_processing', fileId: file.id, metadata: { source_id: sourceId } });
     const other = await o.job({ jobType: 'RUN' });
     const running = await o.job({ status: 'RUNNING', sourceId });
-    await finishJob(o.db, o.actor, running, 'COMPLETED', { progress: { step: 'embedding', done: 3, total: 3 } });
+    await finishJob(o.db, o.actor, running, 'COMPLETED', { progress: { step: 'embedding', done: 3, total: 3 } }, t);
 
     const read = await t.gqlOk(o.apiKey, `query($id: ID!) { job(id: $id) { ${JOB} source { name } file { fileName } agent { id } } node(id: $id) { ... on Job { task } } }`, { id: fileJob });
     expect(read.job).toMatchObject({ status: 'CREATED', jobType: 'JOB', task: 'file_processing', metadata: { source_id: sourceId }, completedAt: null, source: { name: 'kb' }, file: { fileName: 'a.txt' }, agent: null });
@@ -116,7 +115,7 @@ describe.each(databaseKinds())('jobs on %s', (kind) => {
     expect(result.data.cancelJob.job.completedAt).toMatch(/Z$/);
 
     const done = await o.job({ status: 'RUNNING' });
-    const finished = await finishJob(o.db, o.organizationId, done, 'FAILED', { stopReason: 'error' });
+    const finished = await finishJob(o.db, o.organizationId, done, 'FAILED', { stopReason: 'error' }, t);
     const again = await cancel(o, done);
     expect(again.data.cancelJob.job).toMatchObject({ status: 'FAILED', stopReason: 'error', cancelRequestedAt: null, completedAt: finished.completedAt!.toISOString() });
     expect(again.data.cancelJob.job.updatedAt).toBe(finished.updatedAt.toISOString());
@@ -134,7 +133,7 @@ describe.each(databaseKinds())('jobs on %s', (kind) => {
     expect((await cancel(o, id)).data.cancelJob.job).toMatchObject({ status: 'RUNNING', cancelRequestedAt: requestedAt });
 
     // The worker reports progress; the report ends the job instead.
-    const stopped = await transitionJob(t.db.prisma, o.organizationId, id, 'RUNNING', { progress: { step: 'embedding', done: 1, total: 4 } });
+    const stopped = await transitionJob(t.db.prisma, o.organizationId, id, 'RUNNING', { progress: { step: 'embedding', done: 1, total: 4 } }, t);
     expect(stopped).toMatchObject({ status: 'CANCELLED', stopReason: 'cancelled', lockedBy: null, heartbeatAt: null });
     expect(stopped.completedAt).toBeInstanceOf(Date);
     expect(await getJob(o, id)).toMatchObject({ status: 'CANCELLED', cancelRequestedAt: requestedAt });
@@ -145,26 +144,26 @@ describe.each(databaseKinds())('jobs on %s', (kind) => {
     const id = await o.job();
     await hold(o, id);
     await cancel(o, id);
-    expect(await finishJob(o.db, o.actor, id, 'COMPLETED')).toMatchObject({ status: 'COMPLETED' });
+    expect(await finishJob(o.db, o.actor, id, 'COMPLETED', {}, t)).toMatchObject({ status: 'COMPLETED' });
   });
 
   it('enforces the life cycle: terminal states are final, COMPLETED needs RUNNING, RUNNING may be requeued', async () => {
     const o = await org();
     const id = await o.job();
-    await expect(transitionJob(o.db, o.actor, id, 'COMPLETED')).rejects.toMatchObject({ code: 'CONFLICT', message: `Job ${id} cannot go from created to completed` });
-    expect(await transitionJob(o.db, o.actor, id, 'PENDING')).toMatchObject({ status: 'PENDING', completedAt: null });
-    expect(await transitionJob(o.db, o.actor, id, 'RUNNING', { lockedBy: 'w1', attempts: 1 })).toMatchObject({ status: 'RUNNING', lockedBy: 'w1', attempts: 1 });
-    expect(await transitionJob(o.db, o.actor, id, 'PENDING', { lockedBy: null })).toMatchObject({ status: 'PENDING', lockedBy: null });
-    await expect(transitionJob(o.db, o.actor, id, 'CREATED')).rejects.toMatchObject({ code: 'CONFLICT' });
-    await transitionJob(o.db, o.actor, id, 'RUNNING');
-    const done = await finishJob(o.db, o.actor, id, 'COMPLETED');
+    await expect(transitionJob(o.db, o.actor, id, 'COMPLETED', {}, t)).rejects.toMatchObject({ code: 'CONFLICT', message: `Job ${id} cannot go from created to completed` });
+    expect(await transitionJob(o.db, o.actor, id, 'PENDING', {}, t)).toMatchObject({ status: 'PENDING', completedAt: null });
+    expect(await transitionJob(o.db, o.actor, id, 'RUNNING', { lockedBy: 'w1', attempts: 1 }, t)).toMatchObject({ status: 'RUNNING', lockedBy: 'w1', attempts: 1 });
+    expect(await transitionJob(o.db, o.actor, id, 'PENDING', { lockedBy: null }, t)).toMatchObject({ status: 'PENDING', lockedBy: null });
+    await expect(transitionJob(o.db, o.actor, id, 'CREATED', {}, t)).rejects.toMatchObject({ code: 'CONFLICT' });
+    await transitionJob(o.db, o.actor, id, 'RUNNING', {}, t);
+    const done = await finishJob(o.db, o.actor, id, 'COMPLETED', {}, t);
     expect(done.completedAt).toBeInstanceOf(Date);
     for (const status of ['RUNNING', 'FAILED', 'COMPLETED', 'CANCELLED'] as const) {
-      await expect(transitionJob(o.db, o.actor, id, status)).rejects.toMatchObject({ code: 'CONFLICT', message: `Job ${id} already ended completed; its status is final` });
+      await expect(transitionJob(o.db, o.actor, id, status, {}, t)).rejects.toMatchObject({ code: 'CONFLICT', message: `Job ${id} already ended completed; its status is final` });
     }
     expect(await getJob(o, id)).toMatchObject({ status: 'COMPLETED', completedAt: done.completedAt!.toISOString() });
     // Any active state can expire.
-    expect(await finishJob(o.db, o.actor, await o.job(), 'EXPIRED')).toMatchObject({ status: 'EXPIRED' });
+    expect(await finishJob(o.db, o.actor, await o.job(), 'EXPIRED', {}, t)).toMatchObject({ status: 'EXPIRED' });
   });
 
   it('deletes a job and returns its last state: an active one is cancelled first, even when held', async () => {
@@ -179,10 +178,10 @@ describe.each(databaseKinds())('jobs on %s', (kind) => {
     const gone = await t.gql(o.apiKey, `query($id: ID!) { job(id: $id) { id } }`, { id });
     expect(gone.errors?.[0]).toMatchObject({ message: `Job ${id} not found`, extensions: { code: 'NOT_FOUND' } });
     // The held job's worker finds it gone at its next step.
-    await expect(transitionJob(t.db.prisma, o.organizationId, id, 'RUNNING')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(transitionJob(t.db.prisma, o.organizationId, id, 'RUNNING', {}, t)).rejects.toMatchObject({ code: 'NOT_FOUND' });
 
     const finished = await o.job({ status: 'RUNNING' });
-    await finishJob(o.db, o.actor, finished, 'COMPLETED');
+    await finishJob(o.db, o.actor, finished, 'COMPLETED', {}, t);
     expect((await t.gqlOk(o.apiKey, del, { id: finished })).deleteJob.job).toMatchObject({ status: 'COMPLETED', stopReason: null });
     expect((await t.gql(o.apiKey, del, { id: finished })).errors?.[0].extensions?.code).toBe('NOT_FOUND');
     expect((await t.gqlOk(o.apiKey, '{ jobs { totalCount } }')).jobs.totalCount).toBe(0);
@@ -210,9 +209,9 @@ describe.each(databaseKinds())('jobs on %s', (kind) => {
     const hook = await receiver((n) => ({ status: n <= 2 ? 500 : 200 }));
     try {
       const id = await o.job({ callbackUrl: hook.url, metadata: { k: 'v' } });
-      await transitionJob(o.db, o.actor, id, 'RUNNING');
-      const finished = await finishJob(o.db, o.actor, id, 'COMPLETED');
-      await callbacks().idle();
+      await transitionJob(o.db, o.actor, id, 'RUNNING', {}, t);
+      const finished = await finishJob(o.db, o.actor, id, 'COMPLETED', {}, t);
+      await t.callbacks.idle();
       expect(hook.bodies).toHaveLength(3);
       for (const body of hook.bodies) {
         expect(body).toMatchObject({
@@ -242,7 +241,7 @@ describe.each(databaseKinds())('jobs on %s', (kind) => {
       const id = await o.job({ callbackUrl: hook.url });
       const result = await cancel(o, id);
       expect(result.data.cancelJob.job).toMatchObject({ status: 'CANCELLED', callbackSentAt: null });
-      await callbacks().idle();
+      await t.callbacks.idle();
       expect(hook.bodies.map((b) => b.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
       expect(await getJob(o, id)).toMatchObject({ callbackStatusCode: null, callbackError: CALLBACK_FAILED });
     } finally {
@@ -250,8 +249,8 @@ describe.each(databaseKinds())('jobs on %s', (kind) => {
     }
     // The receiver is gone now: nothing answers on its port.
     const id = await o.job({ status: 'RUNNING', callbackUrl: hook.url });
-    await finishJob(o.db, o.actor, id, 'FAILED');
-    await callbacks().idle();
+    await finishJob(o.db, o.actor, id, 'FAILED', {}, t);
+    await t.callbacks.idle();
     const job = await getJob(o, id);
     expect(job).toMatchObject({ callbackStatusCode: null, callbackError: CALLBACK_FAILED });
     expect(job.callbackSentAt).toMatch(/Z$/);
@@ -262,8 +261,8 @@ describe.each(databaseKinds())('jobs on %s', (kind) => {
     const hook = await receiver(() => ({ status: 410 }));
     try {
       const id = await o.job({ status: 'RUNNING', callbackUrl: hook.url });
-      await finishJob(o.db, o.actor, id, 'COMPLETED');
-      await callbacks().idle();
+      await finishJob(o.db, o.actor, id, 'COMPLETED', {}, t);
+      await t.callbacks.idle();
       expect(hook.bodies).toHaveLength(1);
       expect(await getJob(o, id)).toMatchObject({ callbackStatusCode: null, callbackError: CALLBACK_FAILED });
     } finally {
@@ -277,24 +276,24 @@ describe.each(databaseKinds())('jobs on %s', (kind) => {
     try {
       const id = await o.job({ status: 'RUNNING', callbackUrl: hook.url });
       const started = Date.now();
-      await finishJob(o.db, o.actor, id, 'COMPLETED');
+      await finishJob(o.db, o.actor, id, 'COMPLETED', {}, t);
       expect(Date.now() - started).toBeLessThan(300);
       await expect.poll(() => hook.bodies.length).toBe(1);
       expect((await getJob(o, id)).callbackSentAt).toBeNull(); // the receiver is still thinking
-      await callbacks().idle();
+      await t.callbacks.idle();
       expect(hook.bodies).toHaveLength(1);
       expect(await getJob(o, id)).toMatchObject({ callbackStatusCode: 200, callbackError: null });
 
-      configureCallbacks({ timeoutMs: 100 });
+      t.callbacks.configure({ timeoutMs: 100 });
       const slow = await receiver(() => ({ status: 200, delayMs: 1000 }));
       try {
         const late = await o.job({ status: 'RUNNING', callbackUrl: slow.url });
-        await finishJob(o.db, o.actor, late, 'COMPLETED');
-        await callbacks().idle();
+        await finishJob(o.db, o.actor, late, 'COMPLETED', {}, t);
+        await t.callbacks.idle();
         expect(slow.bodies).toHaveLength(3);
         expect(await getJob(o, late)).toMatchObject({ callbackStatusCode: null, callbackError: CALLBACK_FAILED });
       } finally {
-        configureCallbacks({ timeoutMs: 2000 });
+        t.callbacks.configure({ timeoutMs: 2000 });
         await slow.close();
       }
     } finally {
@@ -315,7 +314,7 @@ describe.each(databaseKinds())('jobs on %s', (kind) => {
         const result = await t.gql(mine.apiKey, `mutation($id: ID!) { ${mutation} }`, { id });
         expect(result.errors?.[0]).toMatchObject({ message: `Job ${id} not found`, extensions: { code: 'NOT_FOUND' } });
       }
-      await expect(transitionJob(t.db.prisma, mine.organizationId, id, 'FAILED')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(transitionJob(t.db.prisma, mine.organizationId, id, 'FAILED', {}, t)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     }
     const lists = await t.gqlOk(mine.apiKey, '{ jobs { totalCount edges { node { id } } } activeJobs { totalCount } }');
     expect(lists.jobs.totalCount).toBe(1);

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '../src/core/config.js';
 import { outboundFetch, OutboundRefusedError, parseAllowList, refusedRange } from '../src/core/outbound.js';
-import { CALLBACK_FAILED, CALLBACK_REFUSED, callbackSettings, callbacks, configureCallbacks, stopCallbacks } from '../src/domain/callbacks.js';
+import { CALLBACK_FAILED, CALLBACK_REFUSED, callbackSettings } from '../src/domain/callbacks.js';
 import { createTestApp, type Tenant, type TestApp } from './support/app.js';
 import { databaseKinds } from './support/db.js';
 
@@ -228,9 +228,8 @@ describe.each(databaseKinds())('callbacks on %s', (kind) => {
   beforeAll(async () => {
     t = await createTestApp(kind);
   });
-  afterEach(() => configureCallbacks({ allowPrivate: [] }));
+  afterEach(() => t.callbacks.configure({ allowPrivate: [] }));
   afterAll(async () => {
-    await stopCallbacks();
     await t.close();
   });
 
@@ -244,14 +243,14 @@ describe.each(databaseKinds())('callbacks on %s', (kind) => {
     });
     const id = created.createBatchRun.batchRun.id;
     await t.gqlOk(o.apiKey, 'mutation($id: ID!) { cancelJob(id: $id) { job { id } } }', { id });
-    await callbacks().idle();
+    await t.callbacks.idle();
     const { batchRun } = await t.gqlOk(o.apiKey, `query($id: ID!) { batchRun(id: $id) { ${CALLBACK} } }`, { id });
     return batchRun;
   }
 
   it('refuses callbacks to loopback targets (and records only that) unless CALLBACK_ALLOW_PRIVATE allows them', async () => {
     const o = await t.tenant();
-    configureCallbacks({ attempts: 2, baseDelayMs: 10, maxDelayMs: 20, timeoutMs: 500, allowPrivate: [] });
+    t.callbacks.configure({ attempts: 2, baseDelayMs: 10, maxDelayMs: 20, timeoutMs: 500, allowPrivate: [] });
     const hook = await receiver();
     try {
       for (const url of [hook.url, `http://[::1]:${hook.port}/`, 'http://localhost:5432/', 'http://0.0.0.0:22/']) {
@@ -260,7 +259,7 @@ describe.each(databaseKinds())('callbacks on %s', (kind) => {
       expect(hook.requests).toHaveLength(0);
       expect(dialled).not.toHaveBeenCalled();
 
-      configureCallbacks({ allowPrivate: LOOPBACK });
+      t.callbacks.configure({ allowPrivate: LOOPBACK });
       expect(await outcome(o, hook.url)).toMatchObject({ callbackStatusCode: 200, callbackError: null });
       expect(hook.requests).toHaveLength(1);
       expect(JSON.parse(hook.requests[0].body)).toMatchObject({ status: 'cancelled', job_type: 'batch' });
@@ -271,7 +270,7 @@ describe.each(databaseKinds())('callbacks on %s', (kind) => {
 
   it('records the same failure whatever the allowed receiver did: error status, closed port, timeout or redirect', async () => {
     const o = await t.tenant();
-    configureCallbacks({ attempts: 1, timeoutMs: 300, allowPrivate: LOOPBACK });
+    t.callbacks.configure({ attempts: 1, timeoutMs: 300, allowPrivate: LOOPBACK });
     const answering = await receiver((req, res) => {
       if (req.url === '/slow') return void setTimeout(() => res.writeHead(200).end(), 1000);
       if (req.url === '/redirect') return void res.writeHead(302, { location: 'http://169.254.169.254/' }).end();

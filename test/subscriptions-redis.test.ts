@@ -173,9 +173,9 @@ describe.skipIf(!postgresUrl || !redisUrl)('subscriptions across processes (Post
       // Subscriptions open at staggered moments during a burst of progress reports, then the job completes.
       for (let done = 1; done <= 30; done++) {
         if (done % 3 === 0) for (const c of clients) subs.push(subscribe(c, query, { id: job.id }));
-        await transitionJob(tenant.db, tenant.actor, job.id, 'RUNNING', { progress: { done, total: 30 } });
+        await transitionJob(tenant.db, tenant.actor, job.id, 'RUNNING', { progress: { done, total: 30 } }, a);
       }
-      await transitionJob(tenant.db, tenant.actor, job.id, 'COMPLETED');
+      await transitionJob(tenant.db, tenant.actor, job.id, 'COMPLETED', {}, a);
       for (const sub of subs) {
         await sub.end();
         expect(sub.failure).toBeUndefined();

@@ -71,10 +71,10 @@ for (const kind of databaseKinds()) {
           await sub.count(1);
           expect(sub.data[0].jobUpdated).toMatchObject({ jobId: job.id, status: 'CREATED', terminal: false, progress: null, job: { id: job.id, status: 'CREATED' } });
           for (let done = 1; done <= 3; done++) {
-            await transitionJob(a.db, a.organizationId, job.id, 'RUNNING', { progress: { step: 'embedding', done, total: 3 } });
+            await transitionJob(a.db, a.organizationId, job.id, 'RUNNING', { progress: { step: 'embedding', done, total: 3 } }, t);
             await sub.until((s) => s.data.at(-1)?.jobUpdated.progress?.done === done, `progress ${done}`);
           }
-          await transitionJob(a.db, a.organizationId, job.id, 'COMPLETED');
+          await transitionJob(a.db, a.organizationId, job.id, 'COMPLETED', {}, t);
           await sub.end();
           expect(sub.failure).toBeUndefined();
           expect(sub.completed).toBe(true);
@@ -91,7 +91,7 @@ for (const kind of databaseKinds()) {
       it('jobUpdated: a late subscriber gets the terminal state at once, and a reconnecting one the current state', async () => {
         const a = await t.tenant();
         const finished = await createJob(a.db, a.actor, {});
-        await transitionJob(a.db, a.actor, finished.id, 'FAILED', { stopReason: 'error' });
+        await transitionJob(a.db, a.actor, finished.id, 'FAILED', { stopReason: 'error' }, t);
         const running = await createJob(a.db, a.actor, { status: 'RUNNING' });
 
         const first = wsClient(url, a.apiKey);
@@ -103,13 +103,13 @@ for (const kind of databaseKinds()) {
         const before = subscribe(first, JOB, { id: running.id });
         await before.count(1);
         await first.dispose(); // the client goes away…
-        await transitionJob(a.db, a.actor, running.id, 'RUNNING', { progress: { done: 7, total: 9 } }); // …and misses this
+        await transitionJob(a.db, a.actor, running.id, 'RUNNING', { progress: { done: 7, total: 9 } }, t); // …and misses this
         const second = wsClient(url, a.apiKey);
         try {
           const again = subscribe(second, JOB, { id: running.id });
           await again.count(1);
           expect(again.data[0].jobUpdated).toMatchObject({ status: 'RUNNING', progress: { done: 7, total: 9 } });
-          await transitionJob(a.db, a.actor, running.id, 'CANCELLED');
+          await transitionJob(a.db, a.actor, running.id, 'CANCELLED', {}, t);
           await again.end();
           expect(again.data.map((d) => d.jobUpdated.status)).toEqual(['RUNNING', 'CANCELLED']);
         } finally {
@@ -233,7 +233,7 @@ for (const kind of databaseKinds()) {
         const source = await newSource(a);
         const active = await createJob(a.db, a.actor, { sourceId: source.id, status: 'PENDING' });
         const ended = await createJob(a.db, a.actor, { sourceId: source.id, status: 'RUNNING' });
-        await transitionJob(a.db, a.actor, ended.id, 'COMPLETED');
+        await transitionJob(a.db, a.actor, ended.id, 'COMPLETED', {}, t);
         const unrelated = await createJob(a.db, a.actor, { status: 'PENDING' });
         const client = wsClient(url, a.apiKey);
         try {
@@ -241,9 +241,9 @@ for (const kind of databaseKinds()) {
           const finishing = subscribe(client, JOBS, { status: ['COMPLETED', 'FAILED'] });
           await all.count(1);
           expect(all.data.map((d) => d.jobsUpdated)).toEqual([{ jobId: active.id, status: 'PENDING', sourceId: source.id }]);
-          await transitionJob(a.db, a.actor, unrelated.id, 'RUNNING'); // neither stream wants this
-          await transitionJob(a.db, a.actor, active.id, 'RUNNING');
-          await transitionJob(a.db, a.actor, active.id, 'COMPLETED');
+          await transitionJob(a.db, a.actor, unrelated.id, 'RUNNING', {}, t); // neither stream wants this
+          await transitionJob(a.db, a.actor, active.id, 'RUNNING', {}, t);
+          await transitionJob(a.db, a.actor, active.id, 'COMPLETED', {}, t);
           await all.until((s) => s.data.at(-1)?.jobsUpdated.status === 'COMPLETED', 'completion');
           await finishing.until((s) => s.results.length >= 1, 'completion');
           expect(all.data.map((d) => d.jobsUpdated.status)).toEqual(['PENDING', 'RUNNING', 'COMPLETED']);
@@ -304,7 +304,7 @@ for (const kind of databaseKinds()) {
           await eventually(() => hub.size() >= 2, 'both streams to listen');
           const bSource = await newSource(b);
           const bJob = await createJob(b.db, b.actor, { sourceId: bSource.id, status: 'RUNNING' });
-          await transitionJob(b.db, b.actor, bJob.id, 'COMPLETED');
+          await transitionJob(b.db, b.actor, bJob.id, 'COMPLETED', {}, t);
           const bFile = await newFile(b, bSource.id);
           // Even an event forged to name A's source travels on B's channel, and A never hears it.
           events.publish('file', b.organizationId, { ...fileChange(bFile), sourceId: aSource.id });
@@ -390,9 +390,9 @@ for (const kind of databaseKinds()) {
         try {
           const sub = subscribe(sse, JOB, { id: job.id }, 'sse');
           await sub.count(1);
-          await transitionJob(a.db, a.actor, job.id, 'RUNNING', { progress: { done: 1, total: 2 } });
+          await transitionJob(a.db, a.actor, job.id, 'RUNNING', { progress: { done: 1, total: 2 } }, t);
           await sub.until((s) => s.data.at(-1)?.jobUpdated.status === 'RUNNING', 'RUNNING');
-          await transitionJob(a.db, a.actor, job.id, 'COMPLETED');
+          await transitionJob(a.db, a.actor, job.id, 'COMPLETED', {}, t);
           await sub.end();
           expect(sub.failure).toBeUndefined();
           expect(sub.data.map((d) => d.jobUpdated.status)).toEqual(['CREATED', 'RUNNING', 'COMPLETED']);
@@ -598,7 +598,7 @@ describe('subscription limits', () => {
       expect(bSub.results[0].errors).toBeUndefined();
 
       // A stream that ends (terminal state) frees its place, and so does a client that unsubscribes.
-      await transitionJob(a.db, a.actor, jobs[0].id, 'COMPLETED');
+      await transitionJob(a.db, a.actor, jobs[0].id, 'COMPLETED', {}, t);
       await s1.end();
       const s6 = subscribe(two, JOB, { id: jobs[3].id });
       await s6.count(1);

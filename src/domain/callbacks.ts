@@ -11,7 +11,7 @@ import { Prisma, type Job, type PrismaClient } from '../generated/prisma/client.
  *
  * Durable: the delivery is a `CallbackDelivery` row, written by a trigger on "Job" in the transaction that ends the
  * job (whichever code ends it: a worker, a cancel, a sweep), holding the job as it ended. The process that ended the
- * job claims the row at once and delivers it; every process that runs a sweeper (`startCallbacks`: the server and
+ * job claims the row at once and delivers it; every process that runs a sweeper (`CallbackSweeper.start`: the server and
  * `npm run worker`) also claims, every CALLBACK_SWEEP_MS, rows whose claim has lapsed — a process that stopped or
  * died mid-delivery — so a restart resumes what was pending. A claim is one atomic UPDATE (`FOR UPDATE SKIP LOCKED`
  * when sweeping) that sets `lockedBy`/`lockedUntil`, and holds through the wait before a retry, so with several
@@ -158,6 +158,14 @@ export class CallbackSweeper {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.idle();
+    // Usable again, with the same settings, as when one process opens several apps in turn (tests).
+    this.stopping = new AbortController();
+    this.db = null;
+  }
+
+  /** Changes the settings; deliveries under way use them from their next attempt. */
+  configure(changes: Partial<CallbackOptions>): void {
+    this.options = { ...this.options, ...changes };
   }
 
   /** Tracks `work` until it ends; the returned promise never rejects (a failure is logged). */
@@ -271,33 +279,9 @@ export class CallbackSweeper {
   }
 }
 
-let options: CallbackOptions = DEFAULTS;
-let sweeper: CallbackSweeper | undefined;
-
-/** This process's sweeper, created on first use (it sweeps only once started). */
-export function callbacks(): CallbackSweeper {
-  return (sweeper ??= new CallbackSweeper(options));
-}
-
-/** Changes the settings; deliveries under way use them from their next attempt. */
-export function configureCallbacks(changes: Partial<CallbackOptions>): void {
-  options = { ...options, ...changes };
-  if (sweeper) sweeper.options = options;
-}
-
-/** Starts sweeping the database for deliveries nobody holds (the server and `npm run worker` do, tests mostly not). */
-export function startCallbacks(db: PrismaClient): void {
-  callbacks().start(db);
-}
-
-/**
- * Stops the sweeper (see CallbackSweeper.stop), before the database closes. A later use starts a fresh one with
- * the same settings, as when one process opens several apps in turn (tests).
- */
-export async function stopCallbacks(): Promise<void> {
-  const current = sweeper;
-  sweeper = undefined;
-  await current?.stop();
+/** A process's sweeper, made by its entry point with its settings and passed down (it sweeps only once started). */
+export function createCallbacks(settings: Partial<CallbackOptions> = {}): CallbackSweeper {
+  return new CallbackSweeper({ ...DEFAULTS, ...settings });
 }
 
 /** The job as the trigger stored it (to_jsonb of the row): timestamps as strings, counts as numbers. */
@@ -352,7 +336,7 @@ export function jobCallbackBody(job: Job) {
  * Delivers the callback of a job that just ended, if it has one: its row was written with the ending (a trigger on
  * "Job"); this process claims it at once. `db` may be tenant-scoped or not: the statements name the organization.
  */
-export function dispatchJobCallback(db: PrismaClient, job: Job): void {
+export function dispatchJobCallback(db: PrismaClient, job: Job, { callbacks }: { callbacks: CallbackSweeper }): void {
   if (!job.callbackUrl) return;
-  callbacks().deliverJob(db, job);
+  callbacks.deliverJob(db, job);
 }

@@ -5,7 +5,7 @@ import type { SqlRunner } from '../core/db/sql.js';
 import type { DocumentKind } from '../documents/parsers/index.js';
 import type { File, FileStatus, Job, PassageSet, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { ACTIVE_FILE_STATUSES, FILE_TASKS, type FileTask } from './job-states.js';
-import { announceJob, claimJob, fileToError, transitionJob, transitionJobInTransaction } from './job-transitions.js';
+import { announceJob, claimJob, fileToError, transitionJob, transitionJobInTransaction, type JobServices } from './job-transitions.js';
 
 /**
  * The one owner of a file job's state: the job row, its file's processing status and counters, and the file's
@@ -80,13 +80,13 @@ export async function insertFileJob(tx: SqlRunner, row: ReturnType<typeof fileJo
  * Takes the job if nobody holds it, or its holder's heartbeat lapsed. A lapsed job whose cancellation was asked
  * for while its worker was gone ends CANCELLED here instead (nobody else would end it).
  */
-export async function claimFileJob(db: PrismaClient, jobId: string, workerId: string, staleMs: number): Promise<Job | null> {
+export async function claimFileJob(db: PrismaClient, jobId: string, workerId: string, staleMs: number, services: JobServices): Promise<Job | null> {
   const staleBefore = new Date(Date.now() - staleMs);
-  const job = await claimJob(db, jobId, workerId, staleBefore);
+  const job = await claimJob(db, jobId, workerId, staleBefore, services);
   if (job) return job;
   const lapsed = { status: 'RUNNING' as const, OR: [{ heartbeatAt: null }, { heartbeatAt: { lt: staleBefore } }] };
   const orphan = await db.job.findFirst({ where: { id: jobId, NOT: { cancelRequestedAt: null }, ...lapsed } });
-  if (orphan) await endFileJob(db, orphan, 'CANCELLED', 'cancelled', 'Processing was cancelled');
+  if (orphan) await endFileJob(db, orphan, 'CANCELLED', 'cancelled', 'Processing was cancelled', undefined, services);
   return null;
 }
 
@@ -100,9 +100,10 @@ export async function reportFileProgress(
   workerId: string,
   status: FileStatus,
   progress: Prisma.InputJsonObject,
-  fields: Partial<Pick<File, 'totalChunks' | 'chunksEmbedded' | 'processingNote'>> = {},
+  fields: Partial<Pick<File, 'totalChunks' | 'chunksEmbedded' | 'processingNote'>>,
+  services: JobServices,
 ): Promise<void> {
-  const reported = await transitionJob(db, job.organizationId, job.id, 'RUNNING', { progress, heartbeatAt: new Date() }).catch((error) => {
+  const reported = await transitionJob(db, job.organizationId, job.id, 'RUNNING', { progress, heartbeatAt: new Date() }, services).catch((error) => {
     if (error instanceof AppError) throw new FileJobStop(error.code === 'NOT_FOUND' ? 'lost' : 'cancelled');
     throw error;
   });
@@ -191,7 +192,7 @@ export interface Completion {
  * from the old passages to the new ones at the commit. Throws FileJobStop when the source's embedding changed
  * meanwhile, the job was cancelled or taken, or the file deleted.
  */
-export async function completeFileJob(db: PrismaClient, c: Completion): Promise<File> {
+export async function completeFileJob(db: PrismaClient, c: Completion, services: JobServices): Promise<File> {
   const { job } = c;
   const { file, ended } = await db.$transaction(
     async (tx) => {
@@ -225,7 +226,7 @@ export async function completeFileJob(db: PrismaClient, c: Completion): Promise<
   );
   if (file.replacesFileId) events.publish('file', file.organizationId, fileChange({ ...file, id: file.replacesFileId }, false));
   events.publish('file', file.organizationId, fileChange(file));
-  announceJob(db, ended);
+  announceJob(db, ended, services);
   return file;
 }
 
@@ -234,8 +235,16 @@ export async function completeFileJob(db: PrismaClient, c: Completion): Promise<
  * (settleFile in job-transitions.ts), and its staged set is retired. A job that had already ended or was deleted leaves the
  * file to be settled here.
  */
-export async function endFileJob(db: PrismaClient, job: Job, status: 'FAILED' | 'CANCELLED', stopReason: string, message: string, setId?: string): Promise<void> {
-  await transitionJob(db, job.organizationId, job.id, status, { stopReason, metadata: { ...((job.metadata ?? {}) as object), error: message } }).catch((error) => {
+export async function endFileJob(
+  db: PrismaClient,
+  job: Job,
+  status: 'FAILED' | 'CANCELLED',
+  stopReason: string,
+  message: string,
+  setId: string | undefined,
+  services: JobServices,
+): Promise<void> {
+  await transitionJob(db, job.organizationId, job.id, status, { stopReason, metadata: { ...((job.metadata ?? {}) as object), error: message } }, services).catch((error) => {
     if (!(error instanceof AppError)) throw error; // already ended or deleted meanwhile: its state stands
   });
   if (setId) await retireSet(db, setId);
@@ -247,23 +256,23 @@ export async function endFileJob(db: PrismaClient, job: Job, status: 'FAILED' | 
  * The job goes back to PENDING for another run (a passing failure, a changed embedding, a shutdown). `countAttempt`
  * false gives the attempt back: the run did not fail. Returns whether the job is PENDING now (and should be queued).
  */
-export async function requeueFileJob(db: PrismaClient, job: Job, progress: Prisma.InputJsonObject, countAttempt: boolean): Promise<boolean> {
+export async function requeueFileJob(db: PrismaClient, job: Job, progress: Prisma.InputJsonObject, countAttempt: boolean, services: JobServices): Promise<boolean> {
   const again = await transitionJob(db, job.organizationId, job.id, 'PENDING', {
     lockedBy: null,
     heartbeatAt: null,
     ...(countAttempt ? {} : { attempts: Math.max(0, job.attempts - 1) }),
     progress,
-  }).catch(() => null);
+  }, services).catch(() => null);
   return again?.status === 'PENDING';
 }
 
 /** Embedded only: nobody else can hold a job, so what a previous run left RUNNING goes back to PENDING. */
-export async function takeOverFileJobs(db: PrismaClient): Promise<number> {
+export async function takeOverFileJobs(db: PrismaClient, services: JobServices): Promise<number> {
   const jobs = await db.job.findMany({ where: { task: { in: [...FILE_TASKS] }, status: 'RUNNING' }, select: { id: true, organizationId: true } });
   let count = 0;
   for (const job of jobs) {
     // A job whose cancel was asked while its worker was gone ends CANCELLED here (transitionJob), its file ERROR.
-    const moved = await transitionJob(db, job.organizationId, job.id, 'PENDING', { lockedBy: null, heartbeatAt: null }).catch((error) => {
+    const moved = await transitionJob(db, job.organizationId, job.id, 'PENDING', { lockedBy: null, heartbeatAt: null }, services).catch((error) => {
       if (error instanceof AppError) return null; // ended or deleted meanwhile
       throw error;
     });

@@ -2,7 +2,7 @@ import type { Actor } from '../core/auth.js';
 import { conflict, notFound } from '../core/errors.js';
 import { events, fileChange, jobChange } from '../core/events.js';
 import type { Job, JobStatus, Prisma, PrismaClient } from '../generated/prisma/client.js';
-import { dispatchJobCallback } from './callbacks.js';
+import { dispatchJobCallback, type CallbackSweeper } from './callbacks.js';
 import { orNotFound, requireId } from './ids.js';
 import { ACTIVE_FILE_STATUSES, ACTIVE_JOB_STATUSES, canMove, isTerminal, type TerminalJobStatus } from './job-states.js';
 
@@ -27,17 +27,22 @@ const ending = (status: TerminalJobStatus, stopReason: JobReport['stopReason']) 
   stopReason: stopReason ?? (status === 'CANCELLED' ? 'cancelled' : undefined),
 });
 
+/** What a job's transitions use, passed down from the entry point (named as in Context). */
+export interface JobServices {
+  callbacks: CallbackSweeper;
+}
+
 /** Tells subscribers (and, once ended, the job's callback URL) about a job's new state. */
-export function announceJob(db: PrismaClient, job: Job): void {
+export function announceJob(db: PrismaClient, job: Job, services: JobServices): void {
   events.publish('job', job.organizationId, jobChange(job));
-  if (isTerminal(job.status)) dispatchJobCallback(db, job);
+  if (isTerminal(job.status)) dispatchJobCallback(db, job, services);
 }
 
 /** One compare-and-set update, announced when it matched. */
-async function apply(db: PrismaClient, where: Prisma.JobWhereInput, data: Prisma.JobUncheckedUpdateManyInput): Promise<Job | null> {
+async function apply(db: PrismaClient, where: Prisma.JobWhereInput, data: Prisma.JobUncheckedUpdateManyInput, services: JobServices): Promise<Job | null> {
   const [job] = await db.job.updateManyAndReturn({ where, data });
   if (job && isTerminal(job.status) && job.status !== 'COMPLETED' && job.fileId) await settleFile(db, job);
-  if (job) announceJob(db, job);
+  if (job) announceJob(db, job, services);
   return job ?? null;
 }
 
@@ -69,7 +74,14 @@ export async function fileToError(db: PrismaClient, organizationId: string, file
  * anyway. An illegal move (including any move out of a terminal state) is a CONFLICT. The returned job tells
  * the worker what happened.
  */
-export async function transitionJob(db: PrismaClient, scope: Actor | string, id: string, status: JobStatus, report: JobReport = {}): Promise<Job> {
+export async function transitionJob(
+  db: PrismaClient,
+  scope: Actor | string,
+  id: string,
+  status: JobStatus,
+  report: JobReport,
+  services: JobServices,
+): Promise<Job> {
   const organizationId = typeof scope === 'string' ? scope : scope.organizationId;
   requireId('job', id, 'id');
   for (;;) {
@@ -83,7 +95,7 @@ export async function transitionJob(db: PrismaClient, scope: Actor | string, id:
       throw conflict(`Job ${id} cannot go from ${job.status.toLowerCase()} to ${target.toLowerCase()}`, 'status');
     }
     const data = { ...report, status: target, ...(isTerminal(target) ? ending(target, report.stopReason) : {}) };
-    const updated = await apply(db, { id, organizationId, status: job.status }, data);
+    const updated = await apply(db, { id, organizationId, status: job.status }, data, services);
     if (updated) return updated;
     // Another process changed the status between the read and the write: decide again against the new state.
   }
@@ -114,18 +126,19 @@ export async function transitionJobInTransaction(
  * A worker takes a job: CREATED or PENDING, or RUNNING with its holder's heartbeat older than `staleBefore` (a take-over),
  * and no cancel asked. It becomes RUNNING, held by `workerId`, its attempt counted, announced; null when not takeable.
  */
-export async function claimJob(db: PrismaClient, id: string, workerId: string, staleBefore: Date): Promise<Job | null> {
+export async function claimJob(db: PrismaClient, id: string, workerId: string, staleBefore: Date, services: JobServices): Promise<Job | null> {
   const lapsed = { status: 'RUNNING' as const, OR: [{ heartbeatAt: null }, { heartbeatAt: { lt: staleBefore } }] };
   return apply(
     db,
     { id, cancelRequestedAt: null, OR: [{ status: { in: ['CREATED', 'PENDING'] } }, lapsed] },
     { status: 'RUNNING', lockedBy: workerId, heartbeatAt: new Date(), attempts: { increment: 1 } },
+    services,
   );
 }
 
 /** transitionJob to a terminal status. */
-export function finishJob(db: PrismaClient, scope: Actor | string, id: string, status: TerminalJobStatus, report: JobReport = {}): Promise<Job> {
-  return transitionJob(db, scope, id, status, report);
+export function finishJob(db: PrismaClient, scope: Actor | string, id: string, status: TerminalJobStatus, report: JobReport, services: JobServices): Promise<Job> {
+  return transitionJob(db, scope, id, status, report, services);
 }
 
 export async function getJob(db: PrismaClient, id: string, field = 'id'): Promise<Job> {
@@ -137,14 +150,14 @@ export async function getJob(db: PrismaClient, id: string, field = 'id'): Promis
  * Cancels a job. A job nobody holds ends CANCELLED at once; a job a worker holds gets `cancelRequestedAt` and
  * keeps its status until the worker's next step ends it (transitionJob). A finished job is returned as is.
  */
-export async function cancelJob(db: PrismaClient, id: string): Promise<Job> {
+export async function cancelJob(db: PrismaClient, id: string, services: JobServices): Promise<Job> {
   const job = await getJob(db, id);
   if (isTerminal(job.status)) return job;
   const now = new Date();
   const active = { in: [...ACTIVE_JOB_STATUSES] };
-  const cancelled = await apply(db, { id, status: active, lockedBy: null }, { status: 'CANCELLED', cancelRequestedAt: job.cancelRequestedAt ?? now, ...ending('CANCELLED', null) });
+  const cancelled = await apply(db, { id, status: active, lockedBy: null }, { status: 'CANCELLED', cancelRequestedAt: job.cancelRequestedAt ?? now, ...ending('CANCELLED', null) }, services);
   if (cancelled) return cancelled;
-  const requested = await apply(db, { id, status: active, cancelRequestedAt: null }, { cancelRequestedAt: now });
+  const requested = await apply(db, { id, status: active, cancelRequestedAt: null }, { cancelRequestedAt: now }, services);
   // Null when the job was already asked to stop, or ended meanwhile: either way, its current state is the answer.
   return requested ?? getJob(db, id);
 }
@@ -153,12 +166,12 @@ export async function cancelJob(db: PrismaClient, id: string): Promise<Job> {
  * Deletes a job and returns its last state. An active job is cancelled first (its callback goes out), even when
  * a worker holds it: that worker finds the job gone at its next step. `select` shapes the returned row.
  */
-export async function deleteJob(db: PrismaClient, id: string): Promise<Job>;
-export async function deleteJob<S extends Prisma.JobSelect>(db: PrismaClient, id: string, select: S): Promise<Prisma.JobGetPayload<{ select: S }>>;
-export async function deleteJob(db: PrismaClient, id: string, select?: Prisma.JobSelect): Promise<unknown> {
+export async function deleteJob(db: PrismaClient, id: string, select: undefined, services: JobServices): Promise<Job>;
+export async function deleteJob<S extends Prisma.JobSelect>(db: PrismaClient, id: string, select: S, services: JobServices): Promise<Prisma.JobGetPayload<{ select: S }>>;
+export async function deleteJob(db: PrismaClient, id: string, select: Prisma.JobSelect | undefined, services: JobServices): Promise<unknown> {
   const job = await getJob(db, id);
   if (!isTerminal(job.status)) {
-    await apply(db, { id, status: { in: [...ACTIVE_JOB_STATUSES] } }, { status: 'CANCELLED', cancelRequestedAt: job.cancelRequestedAt ?? new Date(), ...ending('CANCELLED', null) });
+    await apply(db, { id, status: { in: [...ACTIVE_JOB_STATUSES] } }, { status: 'CANCELLED', cancelRequestedAt: job.cancelRequestedAt ?? new Date(), ...ending('CANCELLED', null) }, services);
   }
   return db.job.delete({ where: { id }, ...(select ? { select } : {}) });
 }

@@ -13,7 +13,7 @@ import { openLiveStream } from '../core/live.js';
 import { eventTime, keyed, type WatchScope } from './watch.js';
 
 export { ACTIVE_JOB_STATUSES, isTerminal, TERMINAL_JOB_STATUSES, type TerminalJobStatus } from './job-states.js';
-export { announceJob, cancelJob, deleteJob, finishJob, getJob, transitionJob, type JobReport } from './job-transitions.js';
+export { announceJob, cancelJob, deleteJob, finishJob, getJob, transitionJob, type JobReport, type JobServices } from './job-transitions.js';
 
 /**
  * Jobs: background work (file processing, batches…): creating them, listing them. Their states and legal moves

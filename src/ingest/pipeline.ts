@@ -8,6 +8,7 @@ import type { JobOutcome, Metrics } from '../core/metrics.js';
 import type { QueuedJob } from '../core/queue.js';
 import { scopedPrisma } from '../core/tenancy.js';
 import { insertFileForAttachedAgents } from '../domain/agent-files.js';
+import type { CallbackSweeper } from '../domain/callbacks.js';
 import { asEmbeddingConfig, type EmbeddingConfig } from '../embeddings/config.js';
 import {
   beatFileJob,
@@ -74,6 +75,8 @@ export interface PipelineOptions {
   metrics?: Metrics;
   /** Where files are parsed, chunked and (local embedder) embedded, off this thread. */
   threads: ChunkThreads;
+  /** Delivers the callback of a job that ends. */
+  callbacks: CallbackSweeper;
 }
 
 /** How one delivery of a job ended, for metrics: the job's task (`unclaimed` when it was not ours to run) and outcome. */
@@ -95,11 +98,11 @@ export async function processFileJob(options: PipelineOptions, queued: QueuedJob
   const { workerId, log } = options;
   const db = scopedPrisma(options.db.prisma, queued.organizationId);
   if (options.shutdown?.aborted) return { task: 'unclaimed', outcome: 'skipped' };
-  const job = await claimFileJob(db, queued.jobId, workerId, options.staleMs);
+  const job = await claimFileJob(db, queued.jobId, workerId, options.staleMs, options);
   if (!job) return { task: 'unclaimed', outcome: 'skipped' }; // someone else holds it, or it ended: nothing to do
   const task = job.task ?? 'unknown';
   if (!job.fileId || !FILE_TASKS.includes(job.task as FileTask)) {
-    await endFileJob(db, job, 'FAILED', 'error', `Job ${job.id} is not a file job`).catch(() => {});
+    await endFileJob(db, job, 'FAILED', 'error', `Job ${job.id} is not a file job`, undefined, options).catch(() => {});
     return { task, outcome: 'failed' };
   }
   const run = new Run(db, options, job);
@@ -242,7 +245,7 @@ class Run {
         configJson: subject.configJson,
         totalChunks: total,
         note: total === 0 ? (note ?? 'no text found in the file') : note,
-      });
+      }, this.options);
       const stages = { read_and_chunk: timings.readMs, embed: timings.embedMs, store: timings.storeMs, total: performance.now() - started };
       for (const [stage, ms] of Object.entries(stages)) this.options.metrics?.ingestStages.observe({ stage }, ms / 1000);
       this.options.log.info(
@@ -361,7 +364,7 @@ class Run {
     this.lastReport = Date.now();
     const name = step ?? (this.counts.embedded > this.counts.stored ? 'storing' : this.status.toLowerCase());
     const fields = this.status === 'EMBEDDING' || this.counts.stored > 0 ? { totalChunks: Math.max(this.counts.estimate, this.counts.cut), chunksEmbedded: this.counts.stored } : {};
-    this.reporting = reportFileProgress(this.db, this.job, this.options.workerId, this.status, this.progress(name), fields).catch((error) => {
+    this.reporting = reportFileProgress(this.db, this.job, this.options.workerId, this.status, this.progress(name), fields, this.options).catch((error) => {
       if (error instanceof FileJobStop) this.stop(error);
       else throw error;
     });
@@ -395,12 +398,12 @@ class Run {
       return 'skipped';
     }
     if (reason === 'file-deleted') {
-      await endFileJob(this.db, this.job, 'CANCELLED', 'file_deleted', 'The file was deleted during processing', setId).catch(() => {});
+      await endFileJob(this.db, this.job, 'CANCELLED', 'file_deleted', 'The file was deleted during processing', setId, this.options).catch(() => {});
       return 'cancelled';
     }
     if (reason === 'shutdown') {
       // Not a failure: the staged set stays, and the next run resumes from it.
-      const released = await requeueFileJob(this.db, this.job, { ...this.progress('waiting'), reason: 'the server stopped; resuming at its next start' }, false);
+      const released = await requeueFileJob(this.db, this.job, { ...this.progress('waiting'), reason: 'the server stopped; resuming at its next start' }, false, this.options);
       this.options.log.info({ jobId: this.job.id, stored: this.counts.stored, released }, 'file job released at shutdown');
       // Another worker (with a shared queue) takes it over at once; an in-memory queue ignores it, and the next start resumes it.
       if (released) await this.options.requeue({ jobId: this.job.id, organizationId: this.job.organizationId }, 0).catch(() => {});
@@ -408,19 +411,19 @@ class Run {
     }
     if (reason === 'config-changed') {
       if (setId) await this.db.passageSet.updateMany({ where: { id: setId, state: 'STAGED' }, data: { state: 'RETIRED', jobId: null } });
-      const again = await requeueFileJob(this.db, this.job, { step: 'waiting', reason: "the source's embedding changed; starting over" }, false);
+      const again = await requeueFileJob(this.db, this.job, { step: 'waiting', reason: "the source's embedding changed; starting over" }, false, this.options);
       if (again) await this.options.requeue({ jobId: this.job.id, organizationId: this.job.organizationId }, 0);
       return 'retried';
     }
     if (reason === 'cancelled') {
-      await endFileJob(this.db, this.job, 'CANCELLED', 'cancelled', this.task === 'file_reembedding' ? 'Re-embedding was cancelled' : 'Processing was cancelled', setId);
+      await endFileJob(this.db, this.job, 'CANCELLED', 'cancelled', this.task === 'file_reembedding' ? 'Re-embedding was cancelled' : 'Processing was cancelled', setId, this.options);
       return 'cancelled';
     }
     if (error instanceof EmbeddingError && error.retryable && this.job.attempts < this.options.maxAttempts) {
       const delayMs = error.retryAfterMs ?? Math.min(60_000, this.options.retryDelayMs * 2 ** (this.job.attempts - 1));
       this.options.log.warn({ err: error, jobId: this.job.id, attempt: this.job.attempts, delayMs }, 'embedding failed, job requeued');
       // The staged set stays: the next attempt resumes after the batches already stored.
-      const requeued = await requeueFileJob(this.db, this.job, { step: 'waiting', retryInMs: delayMs, lastError: error.message }, true);
+      const requeued = await requeueFileJob(this.db, this.job, { step: 'waiting', retryInMs: delayMs, lastError: error.message }, true, this.options);
       if (requeued) await this.options.requeue({ jobId: this.job.id, organizationId: this.job.organizationId }, delayMs);
       return 'retried';
     }
@@ -430,7 +433,7 @@ class Run {
 
   async fail(message: string): Promise<void> {
     clearInterval(this.progressTimer);
-    await endFileJob(this.db, this.job, 'FAILED', 'error', message, this.set?.id);
+    await endFileJob(this.db, this.job, 'FAILED', 'error', message, this.set?.id, this.options);
   }
 
   /** After the run: agents attached to the source see the new file; retired passages are deleted in slices. */

@@ -5,6 +5,7 @@ import type { Metrics } from '../core/metrics.js';
 import { openQueue } from '../core/queue.js';
 import type { RedisConnections } from '../core/redis.js';
 import { limitsFromConfig } from '../documents/limits.js';
+import type { CallbackSweeper } from '../domain/callbacks.js';
 import { IngestionService } from './worker.js';
 
 /**
@@ -16,6 +17,7 @@ export async function startIngest(
   db: Database,
   log: Logger,
   redis: RedisConnections | null,
+  { callbacks }: { callbacks: CallbackSweeper },
   runWorkers = config.RUN_WORKERS,
   metrics?: Metrics,
 ): Promise<IngestionService> {
@@ -36,6 +38,7 @@ export async function startIngest(
     // The embedded database belongs to this process alone (its lockfile says so): nobody else holds its jobs.
     exclusive: db.kind === 'pglite',
     metrics,
+    callbacks,
   });
   if (runWorkers) await ingest.startWorkers();
   return ingest;

@@ -11,6 +11,7 @@ import type { EmbedderEnv, EmbedderOptions } from '../embeddings/index.js';
 import { DEFAULT_LIMITS, type IngestLimits } from '../documents/limits.js';
 import { purgeRetiredSets } from './passage-store.js';
 import { ChunkThreads } from './chunk-thread.js';
+import type { CallbackSweeper } from '../domain/callbacks.js';
 import { processFileJob, type PipelineOptions } from './pipeline.js';
 
 export interface IngestSettings {
@@ -60,6 +61,8 @@ export class IngestionService {
       beforeStore?: PipelineOptions['beforeStore'];
       /** Queue depth, jobs queued and their outcomes, and the pipeline's own figures are reported here. */
       metrics?: Metrics;
+      /** Delivers the callback of a job that ends (the process's sweeper). */
+      callbacks: CallbackSweeper;
     },
   ) {
     options.metrics?.observeQueue(() => options.queue.depth());
@@ -107,6 +110,7 @@ export class IngestionService {
       beforeStore: this.options.beforeStore,
       metrics: this.options.metrics,
       threads: this.threads,
+      callbacks: this.options.callbacks,
     };
     const outcomes = this.options.metrics?.jobOutcomes;
     await queue.consume(async (job) => {
@@ -172,7 +176,7 @@ export class IngestionService {
 
   /** Embedded only: nobody else can hold a job, so what a previous run left RUNNING goes back to PENDING. */
   private async takeOver(): Promise<void> {
-    const count = await takeOverFileJobs(this.options.db.prisma);
+    const count = await takeOverFileJobs(this.options.db.prisma, this.options);
     if (count) this.options.log.warn({ count }, 'resuming file jobs interrupted by the previous run');
   }
 

@@ -127,7 +127,7 @@ builder.mutationFields((t) => ({
     description:
       'Cancels a job: one no worker holds ends CANCELLED at once; one a worker holds gets cancelRequestedAt and ends CANCELLED at the worker’s next step. A finished job is left as is.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, ctx) => ({ jobId: (await cancelJob(ctx.db, String(id))).id }),
+    resolve: async (_root, { id }, ctx) => ({ jobId: (await cancelJob(ctx.db, String(id), ctx)).id }),
   }),
   deleteJob: t.field({
     type: DeleteJobPayload,
@@ -136,7 +136,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { id }, ctx, info) => {
       // The row is gone once the payload resolves, so the selection under `job` is read by the delete itself.
       const { select } = queryFromInfo({ context: ctx, info, path: ['job'], select: { id: true } });
-      const job = await deleteJob(ctx.db, String(id), select);
+      const job = await deleteJob(ctx.db, String(id), select, ctx);
       return { id: job.id, job };
     },
   }),

@@ -9,6 +9,7 @@ import { OrgReader } from '../domain/reads/org-reader.js';
 import type { EmbeddingCatalog } from '../embeddings/config.js';
 import type { Embedders } from '../embeddings/index.js';
 import type { IngestionService } from '../ingest/worker.js';
+import type { CallbackSweeper } from '../domain/callbacks.js';
 import type { Context } from '../context.js';
 import { toGraphQLError } from './graphql-errors.js';
 
@@ -17,6 +18,7 @@ export interface ContextServices {
   db: Database;
   log: Logger;
   ingest: IngestionService;
+  callbacks: CallbackSweeper;
   embeddings: EmbeddingCatalog;
   embedders: Embedders;
   authenticator: Authenticator;
@@ -29,7 +31,7 @@ export type ContextFor = (actor: Actor | undefined, connection?: SubscriptionCon
 
 /** Builds each caller's context: clients and the raw reader bound to the caller's organization, and the shared services. */
 export function contextFactory(services: ContextServices): ContextFor {
-  const { db, log, ingest, embeddings, embedders, authenticator, registry, uploads } = services;
+  const { db, log, ingest, callbacks, embeddings, embedders, authenticator, registry, uploads } = services;
   const scopedClients = new ScopedClients(db.prisma);
   const tenants: Context['tenants'] = { for: (organizationId) => scopedClients.for(organizationId), root: db.prisma };
   const transact: Context['transact'] = (fn) => db.withRunner((runner) => runner.transaction(fn));
@@ -47,6 +49,7 @@ export function contextFactory(services: ContextServices): ContextFor {
       embedders,
       authenticator,
       ingest,
+      callbacks,
       uploads,
       transact,
       subscriptions: { registry, connection },

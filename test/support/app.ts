@@ -12,6 +12,7 @@ import { MemoryQueue } from '../../src/core/queue.js';
 import type { EmbedderOptions } from '../../src/embeddings/index.js';
 import { DEFAULT_LIMITS, type IngestLimits } from '../../src/documents/limits.js';
 import { IngestionService, type IngestSettings } from '../../src/ingest/worker.js';
+import { createCallbacks, type CallbackOptions, type CallbackSweeper } from '../../src/domain/callbacks.js';
 import { openTestDatabase, seedOrganization, type DatabaseKind } from './db.js';
 
 export const testConfig = {
@@ -74,6 +75,8 @@ export interface TestApp {
   /** A fresh organization plus what domain functions take: its tenant-scoped client and its admin as actor. */
   tenant(): Promise<Tenant>;
   ingest: IngestionService;
+  /** The app's callback sweeper (not sweeping unless a test starts it); also what domain functions take as services. */
+  callbacks: CallbackSweeper;
   /** The registry the app and its workers report to. */
   metrics: Metrics;
   close(): Promise<void>;
@@ -95,6 +98,8 @@ export interface TestAppOptions {
   log?: Logger;
   /** OpenTelemetry tracing (core/tracing.ts), as main.ts passes it when an endpoint is configured. */
   tracing?: Tracing | null;
+  /** Callback settings (fast retries, loopback allowed); the defaults otherwise. */
+  callbacks?: Partial<CallbackOptions>;
 }
 
 export async function createTestApp(
@@ -107,6 +112,7 @@ export async function createTestApp(
   const log = appOptions.log ?? createLogger((process.env.TEST_LOG_LEVEL as 'silent') ?? 'silent');
   const merged = { ...testConfig, ...config };
   const metrics = new Metrics();
+  const callbacks = createCallbacks(appOptions.callbacks);
   const ingest = new IngestionService({
     db,
     queue: new MemoryQueue(log),
@@ -119,11 +125,12 @@ export async function createTestApp(
     // The shared PostgreSQL test database has other files' jobs: only PGlite is ours alone.
     exclusive: false,
     metrics,
+    callbacks,
   });
   if (appOptions.workers !== false) await ingest.startWorkers();
   // With REDIS_URL the app's Redis-shared parts (the auth throttle) use it, as in production.
   const redis = openRedis(merged, log);
-  const app = buildApp({ config: merged, db, log, ingest, redis, metrics, tracing: appOptions.tracing });
+  const app = buildApp({ config: merged, db, log, ingest, callbacks, redis, metrics, tracing: appOptions.tracing });
   const gql: TestApp['gql'] = async (key, query, variables) => {
     const response = await app.yoga.fetch('http://quarry/graphql', {
       method: 'POST',
@@ -136,6 +143,7 @@ export async function createTestApp(
     app,
     db,
     ingest,
+    callbacks,
     metrics,
     gql,
     async gqlOk(key, query, variables) {
@@ -155,6 +163,7 @@ export async function createTestApp(
     async close() {
       await app.stop();
       await ingest.stop();
+      await callbacks.stop(); // outcomes of interrupted deliveries are recorded before the database closes
       await redis?.close();
       await db.close();
     },

@@ -86,7 +86,7 @@ export function jobRoutes(): Route[] {
       response: jobsJson.Job,
       handler: async ({ ctx, params }) => {
         await getPlainJob(ctx.db, params.job_id);
-        return jobsJson.job(await cancelJob(ctx.db, params.job_id));
+        return jobsJson.job(await cancelJob(ctx.db, params.job_id, ctx));
       },
     }),
     route({
@@ -100,7 +100,7 @@ export function jobRoutes(): Route[] {
       response: jobsJson.Job,
       handler: async ({ ctx, params }) => {
         await getPlainJob(ctx.db, params.job_id);
-        return jobsJson.job(await deleteJob(ctx.db, params.job_id));
+        return jobsJson.job(await deleteJob(ctx.db, params.job_id, undefined, ctx));
       },
     }),
   ];
