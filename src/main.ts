@@ -5,7 +5,7 @@
  */
 import { loadConfigOrExit } from './core/config.js';
 import { DataDirInUseError, openDatabase, pgliteDataPath } from './core/db/index.js';
-import { migrateAtStart } from './core/db/migrate.js';
+import { migrateAtStart, PendingMigrationsError } from './core/db/migrate.js';
 import { useRedisEvents } from './core/events.js';
 import { openRedis } from './core/redis.js';
 import { createLogger } from './core/logger.js';
@@ -46,7 +46,14 @@ async function main() {
   }
   log.info({ database: db.kind, ...(db.kind === 'pglite' ? { dataDir: pgliteDataPath(config), thread: config.PGLITE_THREAD } : {}) }, 'database open');
 
-  await migrateAtStart(db, config.migrateOnStart, log);
+  try {
+    await migrateAtStart(db, config.migrateOnStart, log);
+  } catch (error) {
+    if (!(error instanceof PendingMigrationsError)) throw error;
+    log.fatal({ pending: error.pending }, error.message);
+    await db.close();
+    process.exit(1);
+  }
 
   const boot = await bootstrap(db.prisma, config.QUARRY_API_KEY);
   if (boot.kind === 'created' && boot.generated) {

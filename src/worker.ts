@@ -7,7 +7,7 @@ import { loadConfigOrExit } from './core/config.js';
 import { useRedisEvents } from './core/events.js';
 import { openRedis } from './core/redis.js';
 import { openDatabase } from './core/db/index.js';
-import { migrateAtStart } from './core/db/migrate.js';
+import { migrateAtStart, PendingMigrationsError } from './core/db/migrate.js';
 import { createLogger } from './core/logger.js';
 import { Metrics } from './core/metrics.js';
 import { serveMetrics } from './core/observability.js';
@@ -26,7 +26,14 @@ async function main() {
   }
   const tracing = startTracing(config, 'quarry-worker', log);
   const db = await openDatabase(config);
-  await migrateAtStart(db, config.migrateOnStart, log);
+  try {
+    await migrateAtStart(db, config.migrateOnStart, log);
+  } catch (error) {
+    if (!(error instanceof PendingMigrationsError)) throw error;
+    log.fatal({ pending: error.pending }, error.message);
+    await db.close();
+    process.exit(1);
+  }
   const redis = openRedis(config, log)!;
   const closeEvents = await useRedisEvents(redis);
   const metrics = new Metrics({ processMetrics: true });

@@ -139,9 +139,8 @@ const LISTS: [string, string, number][] = [
   // the selected fields of the sources and tools on those pages (2).
   ['agents with their sources, tools and files', `query($n: Int) { agents(first: $n) { totalCount edges { node { id name
     sources { totalCount edges { node { id name } } } tools { totalCount edges { node { id name } } } files { totalCount } } } } }`, 2 + 3 + 3 + 2],
-  // The page with its agent counts joined, its count, and the built-in tools the list makes sure of on every read
-  // (an insert of the missing ones and a read: domain/base-tools.ts).
-  ['tools with their agent counts', `query($n: Int) { tools(first: $n) { totalCount edges { node { id name tags agentCount } } } }`, 2 + 2],
+  // The page with its agent counts joined, and its count (the built-in tools were made sure of by the first listing).
+  ['tools with their agent counts', `query($n: Int) { tools(first: $n) { totalCount edges { node { id name tags agentCount } } } }`, 2],
   ['jobs with their source, file and agent', `query($n: Int) { jobs(first: $n) { edges { node { id status source { id name } file { id fileName } agent { id name } } } } }`, 1 + 3],
   ['runs with their agent', `query($n: Int) { runs(first: $n) { edges { node { id status agent { id name } } } } }`, 1 + 1],
 ];
@@ -182,5 +181,24 @@ describe.each(databaseKinds())('statement counts of the other lists on %s', (kin
     const twenty = await sent(20);
     expect(twenty.length, twenty.join('\n')).toBe(two.length);
     expect(twenty.length, twenty.join('\n')).toBeLessThanOrEqual(bound);
+  });
+
+  it('writes the built-in tools on the first listing of a new organization only: later reads write nothing', async () => {
+    const fresh = await t.seed();
+    await t.gqlOk(fresh.apiKey, '{ __typename }'); // the key's first use records lastUsedAt
+    const writes = async (query: string) => {
+      statements = [];
+      const data = await t.gqlOk(fresh.apiKey, query);
+      return { data, writes: statements.filter((sql) => /^\s*(INSERT|UPDATE|DELETE)\b/i.test(sql) && !/"ApiKey"/.test(sql)) };
+    };
+    const LIST = '{ tools(first: 100) { totalCount edges { node { name } } } }';
+    const first = await writes(LIST);
+    expect(first.writes, 'the first listing adds the built-in tools').toEqual([expect.stringMatching(/INSERT INTO "public"."Tool"/)]);
+    expect(first.data.tools.totalCount).toBe(9);
+    for (const query of [LIST, '{ tools { totalCount } }', '{ toolsCount(includeBaseTools: true) }']) {
+      const again = await writes(query);
+      expect(again.writes, query).toEqual([]);
+    }
+    expect((await writes(LIST)).data).toEqual(first.data);
   });
 });

@@ -5,41 +5,26 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import pg from 'pg';
 import { hashApiKey } from '../src/core/auth.js';
 import { openPostgres } from '../src/core/db/index.js';
 import { migrate, readMigrations } from '../src/core/db/migrate.js';
 import { bootstrap } from '../src/domain/organizations.js';
+import { privateDatabase, type PrivateDatabase } from './support/db.js';
 import { startQuarry } from './support/process.js';
 
 const baseUrl = inject('postgresUrl');
 
-/** A new, empty database (with pgvector) beside the test database; dropped after the tests. */
-async function freshDatabase(created: string[]): Promise<string> {
-  const name = `quarry_race_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-  const admin = new pg.Client({ connectionString: baseUrl! });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  created.push(name);
-  const url = new URL(baseUrl!);
-  url.pathname = `/${name}`;
-  return url.toString();
+/** A new, empty database beside the test database; dropped after the tests. */
+async function freshDatabase(created: PrivateDatabase[]): Promise<string> {
+  const own = await privateDatabase('quarry_race');
+  created.push(own);
+  return own.url;
 }
 
 describe.skipIf(!baseUrl)('concurrent bootstrap on a fresh PostgreSQL database', { timeout: 120_000 }, () => {
-  const created: string[] = [];
+  const created: PrivateDatabase[] = [];
   afterAll(async () => {
-    const admin = new pg.Client({ connectionString: baseUrl! });
-    await admin.connect();
-    try {
-      for (const name of created) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    } finally {
-      await admin.end();
-    }
+    for (const own of created) await own.drop();
   });
 
   it('four replicas migrating and bootstrapping at once all succeed, with one default organization and one key row', async () => {

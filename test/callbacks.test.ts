@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/core/config.js';
 import { createLogger } from '../src/core/logger.js';
 import { parseAllowList } from '../src/core/outbound.js';
 import { CALLBACK_FAILED, CALLBACK_REFUSED, CallbackSweeper, createCallbacks, type CallbackOptions } from '../src/domain/callbacks.js';
@@ -173,6 +174,17 @@ describe.each(databaseKinds())('durable callbacks on %s', (kind) => {
       await Promise.all(sweepers.map((s) => s.stop()));
       await hook.close();
     }
+  });
+});
+
+describe('callback settings', () => {
+  const load = (env: Record<string, string>) => loadConfig(env, '/nonexistent/.env');
+  it('refuses a claim (CALLBACK_LEASE_MS) no longer than one delivery may take (CALLBACK_TIMEOUT_MS), naming both', () => {
+    expect(load({ CALLBACK_TIMEOUT_MS: '2000', CALLBACK_LEASE_MS: '2001' })).toMatchObject({ CALLBACK_LEASE_MS: 2001 });
+    for (const lease of ['2000', '1000']) {
+      expect(() => load({ CALLBACK_TIMEOUT_MS: '2000', CALLBACK_LEASE_MS: lease })).toThrow(/CALLBACK_LEASE_MS: must be longer than CALLBACK_TIMEOUT_MS/);
+    }
+    expect(() => load({ CALLBACK_TIMEOUT_MS: '90000' })).toThrow(/CALLBACK_LEASE_MS: must be longer than CALLBACK_TIMEOUT_MS/);
   });
 });
 

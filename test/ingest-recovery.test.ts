@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { privateDatabase } from './support/db.js';
 import { FakeOpenAI } from './support/fake-openai.js';
 import { startQuarry, startWorker, type QuarryProcess } from './support/process.js';
 import { uploadOne } from './support/upload.js';
@@ -81,11 +81,8 @@ describe('crash recovery', () => {
     async () => {
       const key = `qk_test_${randomBytes(12).toString('hex')}`;
       // A database of its own, so no other test's jobs are in the way.
-      const admin = new pg.Client({ connectionString: inject('postgresUrl')! });
-      await admin.connect();
-      const dbName = `quarry_crash_${randomBytes(4).toString('hex')}`;
-      await admin.query(`CREATE DATABASE ${dbName}`);
-      const databaseUrl = inject('postgresUrl')!.replace(/\/[^/?]+(\?|$)/, `/${dbName}$1`);
+      const own = await privateDatabase('quarry_crash');
+      const databaseUrl = own.url;
       const env = {
         DATABASE_URL: databaseUrl,
         REDIS_URL: inject('redisUrl')!,
@@ -111,8 +108,7 @@ describe('crash recovery', () => {
         await second.stop();
         await server.stop();
       } finally {
-        await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-        await admin.end();
+        await own.drop();
       }
     },
     90_000,
@@ -122,17 +118,14 @@ describe('crash recovery', () => {
     'PostgreSQL + Redis: a worker process told to stop while the provider holds its request exits promptly with 0, and the next worker resumes the job',
     async () => {
       const key = `qk_test_${randomBytes(12).toString('hex')}`;
-      const admin = new pg.Client({ connectionString: inject('postgresUrl')! });
-      await admin.connect();
-      const dbName = `quarry_stop_${randomBytes(4).toString('hex')}`;
-      await admin.query(`CREATE DATABASE ${dbName}`);
-      const databaseUrl = inject('postgresUrl')!.replace(/\/[^/?]+(\?|$)/, `/${dbName}$1`);
+      const own = await privateDatabase('quarry_stop');
+      const databaseUrl = own.url;
       const shutdownMs = 4000;
       const env = {
         DATABASE_URL: databaseUrl,
         REDIS_URL: inject('redisUrl')!,
         // A queue of its own: no other test's jobs, and none of this one's left for them.
-        REDIS_PREFIX: dbName,
+        REDIS_PREFIX: own.name,
         MIGRATE_ON_START: 'true',
         QUARRY_API_KEY: key,
         OPENAI_API_KEY: 'sk-test',
@@ -160,8 +153,7 @@ describe('crash recovery', () => {
         expect(await second.stop()).toBe(0);
         await server.stop();
       } finally {
-        await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-        await admin.end();
+        await own.drop();
       }
     },
     90_000,

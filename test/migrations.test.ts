@@ -1,32 +1,29 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite/vector';
+import { Writable } from 'node:stream';
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
-import { migrate, MigrationError, MIGRATIONS_DIR, readMigrations, type Migration } from '../src/core/db/migrate.js';
+import { migrate, migrateAtStart, MigrationError, MIGRATIONS_DIR, PendingMigrationsError, readMigrations, type Migration } from '../src/core/db/migrate.js';
 import { diffToSchema, SCHEMA_PATH } from '../src/core/db/schema-engine.js';
+import { createLogger } from '../src/core/logger.js';
 import { pgClientRunner, pgliteRunner, type SqlRunner } from '../src/core/db/sql.js';
+import { privateDatabase } from './support/db.js';
 
 const postgresUrl = inject('postgresUrl');
 
 /** A throwaway PostgreSQL database for tests that need an empty one. */
 async function withScratchPostgres<T>(fn: (runner: SqlRunner) => Promise<T>): Promise<T> {
-  const name = `quarry_scratch_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const admin = new pg.Client({ connectionString: postgresUrl! });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(postgresUrl!);
-  url.pathname = `/${name}`;
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
+  const own = await privateDatabase('quarry_scratch');
+  const client = new pg.Client({ connectionString: own.url });
   try {
+    await client.connect();
     return await fn(pgClientRunner(client));
   } finally {
     await client.end();
-    await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
-    await admin.end();
+    await own.drop();
   }
 }
 
@@ -84,8 +81,18 @@ describe('migrations', { timeout: 120_000 }, () => {
     describe(kind, () => {
       it('applies every migration once and records them as prisma migrate deploy does', async () => {
         await withDb(async (db) => {
-          const first = await migrate(db);
           const all = await readMigrations();
+          // At start-up without MIGRATE_ON_START, an empty database is refused with its pending migrations: core
+          // rejects (the entry point reports and exits), it never ends the process itself.
+          const logged: string[] = [];
+          const log = createLogger('info', new Writable({ write: (chunk, _encoding, done) => (logged.push(String(chunk)), done()) }));
+          const atStart = (apply: boolean) => migrateAtStart({ withRunner: (fn) => fn(db) }, apply, log);
+          const refused = await atStart(false).catch((error: unknown) => error);
+          expect(refused).toBeInstanceOf(PendingMigrationsError);
+          expect((refused as PendingMigrationsError).pending).toEqual(all.map((m) => m.name));
+          expect(logged).toEqual([]);
+
+          const first = await migrate(db);
           expect(first.applied).toEqual(all.map((m) => m.name));
           const rows = await db.query<{ migration_name: string; checksum: string; finished_at: Date | null; applied_steps_count: number; logs: string | null }>(
             'SELECT migration_name, checksum, finished_at, applied_steps_count, logs FROM "_prisma_migrations" ORDER BY migration_name',
@@ -99,6 +106,8 @@ describe('migrations', { timeout: 120_000 }, () => {
           const second = await migrate(db);
           expect(second).toEqual({ applied: [], alreadyApplied: all.map((m) => m.name), checksumMismatches: [] });
           expect(await db.query('SELECT 1 FROM "_prisma_migrations"')).toHaveLength(all.length);
+          await atStart(false); // nothing pending now: it starts
+          expect(logged).toEqual([]);
         });
       });
 

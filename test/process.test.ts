@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import pg from 'pg';
+import { privateDatabase } from './support/db.js';
 import { startQuarry, startWorker } from './support/process.js';
 
 async function query(url: string, key: string, q: string, variables?: object) {
@@ -86,12 +86,9 @@ describe.skipIf(!inject('postgresUrl'))('npm start on PostgreSQL', () => {
   });
 
   it.skipIf(!inject('redisUrl'))('npm run worker refuses a database behind its migrations, and applies them itself with MIGRATE_ON_START', async () => {
-    const admin = new pg.Client({ connectionString: inject('postgresUrl')! });
-    await admin.connect();
-    const dbName = `quarry_worker_${randomBytes(4).toString('hex')}`;
-    await admin.query(`CREATE DATABASE ${dbName}`);
+    const own = await privateDatabase('quarry_worker');
     try {
-      const env = { DATABASE_URL: inject('postgresUrl')!.replace(/\/[^/?]+(\?|$)/, `/${dbName}$1`), REDIS_URL: inject('redisUrl')!, REDIS_PREFIX: dbName };
+      const env = { DATABASE_URL: own.url, REDIS_URL: inject('redisUrl')!, REDIS_PREFIX: own.name };
       const refused = await startWorker(env).then(
         (w) => w.stop().then(() => null),
         (error: { code: number; stdout: string }) => error,
@@ -101,8 +98,7 @@ describe.skipIf(!inject('postgresUrl'))('npm start on PostgreSQL', () => {
       expect(worker.stdout()).toMatch(/"msg":"migrations applied"/);
       expect(await worker.stop()).toBe(0);
     } finally {
-      await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-      await admin.end();
+      await own.drop();
     }
   });
 });

@@ -11,8 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { privateDatabase } from './support/db.js';
 import { FakeOpenAI } from './support/fake-openai.js';
 import { startQuarry, startWorker, type QuarryProcess } from './support/process.js';
 import { RedisServer } from './support/redis-server.js';
@@ -64,15 +64,9 @@ describe.each(kinds)('a Redis outage during processing (%s)', (kind) => {
       processes.push(api);
     } else {
       // A database of its own: the recovery sweep must not take other test files' jobs.
-      const admin = new pg.Client({ connectionString: inject('postgresUrl')! });
-      await admin.connect();
-      const dbName = `quarry_outage_${randomBytes(4).toString('hex')}`;
-      await admin.query(`CREATE DATABASE ${dbName}`);
-      cleanup.push(async () => {
-        await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-        await admin.end();
-      });
-      Object.assign(env, { DATABASE_URL: inject('postgresUrl')!.replace(/\/[^/?]+(\?|$)/, `/${dbName}$1`), MIGRATE_ON_START: 'true' });
+      const own = await privateDatabase('quarry_outage');
+      cleanup.push(() => own.drop());
+      Object.assign(env, { DATABASE_URL: own.url, MIGRATE_ON_START: 'true' });
       const [server, worker] = await Promise.all([startQuarry({ ...env, RUN_WORKERS: 'false' }, 90_000), startWorker(env, 90_000)]);
       api = server;
       processes.push(server, worker);

@@ -123,7 +123,12 @@ const schema = z.object({
 }).refine((c) => c.REQUEST_TIMEOUT_MS === 0 || c.HEADERS_TIMEOUT_MS <= c.REQUEST_TIMEOUT_MS, {
   message: 'must not exceed REQUEST_TIMEOUT_MS',
   path: ['HEADERS_TIMEOUT_MS'],
-});
+})
+  // A claim that lapses while its delivery may still be running lets a second process send the same callback.
+  .refine((c) => c.CALLBACK_LEASE_MS > c.CALLBACK_TIMEOUT_MS, {
+    message: 'must be longer than CALLBACK_TIMEOUT_MS (a delivery still running would lose its claim)',
+    path: ['CALLBACK_LEASE_MS'],
+  });
 
 /** Every variable the configuration reads (the docs test checks each is in .env.example and the README). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);

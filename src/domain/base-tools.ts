@@ -181,13 +181,35 @@ export function isBaseTool(tool: Pick<Tool, 'name' | 'toolType'>): boolean {
 }
 
 /**
+ * Organizations this process has seen with every built-in tool. Built-in tools cannot be deleted, so once there they
+ * stay: listing writes nothing after the first time. (Kept to ensures outside transactions: a rolled-back insert
+ * would leave a wrong entry; bounded, as an organization forgotten only costs one idempotent insert.)
+ */
+const complete = new Set<string>();
+const COMPLETE_LIMIT = 50_000;
+
+/**
  * Makes sure the organization has the named built-in tools (all of them by default) and returns their rows in
  * the order asked. Existing rows, including custom tools with a built-in name, are left as they are.
  */
 export async function ensureBaseTools(db: PrismaClient, actor: Actor, names: readonly string[] = ALL_NAMES): Promise<Tool[]> {
   const unknown = names.filter((name) => !Object.hasOwn(BASE_TOOLS, name));
   if (unknown.length) throw badInput(`Not built-in tools: ${unknown.join(', ')}`, 'names');
-  const data = (names as BaseToolName[]).map((name) => ({
+  if (!complete.has(actor.organizationId)) await insertMissing(db, actor, names as BaseToolName[]);
+  const tools = await db.tool.findMany({ where: { name: { in: [...names] } } });
+  return names.map((name) => tools.find((tool) => tool.name === name)!);
+}
+
+/**
+ * What listing the organization's tools needs first (Letta creates the built-in ones on first listing): every
+ * built-in tool present. Writes once per organization and process, then nothing.
+ */
+export async function ensureAllBaseTools(db: PrismaClient, actor: Actor): Promise<void> {
+  if (!complete.has(actor.organizationId)) await insertMissing(db, actor, ALL_NAMES);
+}
+
+async function insertMissing(db: PrismaClient, actor: Actor, names: readonly BaseToolName[]): Promise<void> {
+  const data = names.map((name) => ({
     organizationId: actor.organizationId,
     name,
     description: BASE_TOOLS[name].description,
@@ -198,6 +220,8 @@ export async function ensureBaseTools(db: PrismaClient, actor: Actor, names: rea
     lastUpdatedById: actor.userId,
   }));
   await db.tool.createMany({ data, skipDuplicates: true });
-  const tools = await db.tool.findMany({ where: { name: { in: [...names] } } });
-  return names.map((name) => tools.find((tool) => tool.name === name)!);
+  if (ALL_NAMES.every((name) => names.includes(name))) {
+    if (complete.size >= COMPLETE_LIMIT) complete.clear();
+    complete.add(actor.organizationId);
+  }
 }

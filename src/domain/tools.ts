@@ -3,7 +3,7 @@ import type { Actor } from '../core/auth.js';
 import { AppError, badInput, conflict, forbidden, fromPrismaError, notFound } from '../core/errors.js';
 import { checkName } from './names.js';
 import { Prisma, type PrismaClient, type Tool } from '../generated/prisma/client.js';
-import { BASE_TOOL_NAMES, ensureBaseTools, FILE_TOOL_NAMES, isBaseTool } from './base-tools.js';
+import { BASE_TOOL_NAMES, ensureAllBaseTools, FILE_TOOL_NAMES, isBaseTool } from './base-tools.js';
 import { containsInsensitive } from './filters.js';
 import { orNotFound, requireId } from './ids.js';
 import { deriveToolSchema, pythonFunctionNames, ToolSchemaError } from './tools/python-schema.js';
@@ -274,7 +274,7 @@ export function toolWhere(filter: ToolFilter): Prisma.ToolWhereInput {
  */
 export async function countTools(db: PrismaClient, actor: Actor, filter: ToolFilter): Promise<number> {
   const includeBaseTools = filter.includeBaseTools ?? false;
-  if (includeBaseTools) await ensureBaseTools(db, actor);
+  if (includeBaseTools) await ensureAllBaseTools(db, actor);
   return db.tool.count({ where: toolWhere({ ...filter, includeBaseTools }) });
 }
 

@@ -1,5 +1,5 @@
 import type { ArgBuilder } from '@pothos/core';
-import { ensureBaseTools, isBaseTool } from '../domain/base-tools.js';
+import { ensureAllBaseTools, isBaseTool } from '../domain/base-tools.js';
 import { countTools, createTool, deleteTool, TOOL_TYPES, toolWhere, updateTool, upsertTool, type ToolFilter } from '../domain/tools.js';
 import type { Context } from '../context.js';
 import type { Prisma } from '../generated/prisma/client.js';
@@ -87,7 +87,7 @@ const ensuredInRequest = new WeakMap<Context, Promise<unknown>>();
 function ensureListedBaseTools(ctx: Context, args: { includeBaseTools?: boolean | null; after?: string | null; before?: string | null }) {
   if (args.includeBaseTools === false || args.after || args.before) return;
   let ensured = ensuredInRequest.get(ctx);
-  if (!ensured) ensuredInRequest.set(ctx, (ensured = ensureBaseTools(ctx.db, ctx.actor)));
+  if (!ensured) ensuredInRequest.set(ctx, (ensured = ensureAllBaseTools(ctx.db, ctx.actor)));
   return ensured;
 }
 

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
 import { vector } from '@electric-sql/pglite/vector';
 import { inject } from 'vitest';
 import { openPostgres, wrapPGlite, type Database, type OpenOptions } from '../../src/core/db/index.js';
@@ -19,6 +20,37 @@ export async function openTestDatabase(kind: DatabaseKind, options: OpenOptions 
   const dump = await readFile(inject('pgliteTemplate'));
   const db = await PGlite.create({ loadDataDir: new Blob([dump]), extensions: { vector } });
   return wrapPGlite(db, options);
+}
+
+export interface PrivateDatabase {
+  name: string;
+  /** DATABASE_URL for it: the test server's, with this database's name. */
+  url: string;
+  /** Drops it, closing any connection still open to it. */
+  drop(): Promise<void>;
+}
+
+/**
+ * An empty PostgreSQL database of its own beside the test database (needs DATABASE_URL): for tests whose processes
+ * sweep or migrate the whole database, so no other test file's rows are in the way (and none of theirs left behind).
+ */
+export async function privateDatabase(prefix = 'quarry_own'): Promise<PrivateDatabase> {
+  const server = inject('postgresUrl');
+  if (!server) throw new Error('privateDatabase needs DATABASE_URL');
+  const name = `${prefix}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: server });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return { name, url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
 /** A fresh organization (admin user + key) per test: tests never see each other's rows, even on one database. */

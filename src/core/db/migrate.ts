@@ -135,20 +135,17 @@ export async function migrateOrCheck(db: SqlRunner, apply: boolean): Promise<Mig
   return { applied: [], alreadyApplied: [], checksumMismatches: [] };
 }
 
-/** migrateOrCheck for a process starting up: logs what it applied, or exits naming the pending migrations. */
+/**
+ * migrateOrCheck for a process starting up: logs what it applied. A database behind its code rejects with
+ * PendingMigrationsError; the entry point reports it and exits (core never ends the process).
+ */
 export async function migrateAtStart(
   db: { withRunner<T>(fn: (runner: SqlRunner) => Promise<T>): Promise<T> },
   apply: boolean,
-  log: Pick<Logger, 'info' | 'fatal'>,
+  log: Pick<Logger, 'info'>,
 ): Promise<void> {
-  try {
-    const result = await db.withRunner((runner) => migrateOrCheck(runner, apply));
-    if (result.applied.length) log.info({ applied: result.applied }, 'migrations applied');
-  } catch (error) {
-    if (!(error instanceof PendingMigrationsError)) throw error;
-    log.fatal({ pending: error.pending }, error.message);
-    process.exit(1);
-  }
+  const result = await db.withRunner((runner) => migrateOrCheck(runner, apply));
+  if (result.applied.length) log.info({ applied: result.applied }, 'migrations applied');
 }
 
 async function applyOne(db: SqlRunner, m: Migration): Promise<void> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Context } from '../../context.js';
-import { ensureBaseTools } from '../../domain/base-tools.js';
+import { ensureAllBaseTools, ensureBaseTools } from '../../domain/base-tools.js';
 import { countTools, deleteTool, getTool, TOOL_TYPES, toolWhere, updateTool, upsertTool, type ToolFilter, type ToolInput } from '../../domain/tools.js';
 import type { Tool as ToolRow } from '../../generated/prisma/client.js';
 import { BY_CREATION, page } from '../pages.js';
@@ -69,7 +69,7 @@ async function listTools(ctx: Context, query: FilterQuery & z.output<z.ZodObject
   const filter = filterOf(query, true);
   if (!filter) return [];
   // Letta creates an organization's missing built-in tools when its tools are first listed.
-  if (!query.after && !query.before) await ensureBaseTools(ctx.db, ctx.actor);
+  if (!query.after && !query.before) await ensureAllBaseTools(ctx.db, ctx.actor);
   const rows = await page<ToolRow>(ctx.db.tool, { where: toolWhere(filter), keys: BY_CREATION, type: 'Tool' }, { ...query, order: direction(query, 'desc') });
   return rows.map(toolsJson.tool);
 }
