@@ -1,21 +1,31 @@
 /**
- * The operator's command line as a real process (`node bin/quarry.mjs`, what `npx quarry` runs), against the embedded
- * database in a DATA_DIR of its own and against PostgreSQL.
+ * The operator's command line against the embedded database in a DATA_DIR of its own and against PostgreSQL. One
+ * command of each describe, the usage error and the folder-in-use error run as a real process (`node bin/quarry.mjs`,
+ * what `npx quarry` runs); the others run the same commands in this process (runCli, what that process runs): a
+ * process start costs seconds on a busy machine, and proves nothing more about a command's work.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runCli } from '../src/cli/commands.js';
 import { authenticate } from '../src/core/auth.js';
 import { openPGliteDir, openPostgres, type Database } from '../src/core/db/index.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const run = promisify(execFile);
 
-/** Runs the CLI; resolves with its exit code, stdout and stderr (a failing command does not throw). */
-async function quarry(env: Record<string, string>, ...args: string[]) {
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI as a process; resolves with its exit code, stdout and stderr (a failing command does not throw). */
+async function quarry(env: Record<string, string>, ...args: string[]): Promise<CliResult> {
   try {
     const { stdout, stderr } = await run(process.execPath, ['bin/quarry.mjs', ...args], {
       cwd: ROOT,
@@ -29,8 +39,19 @@ async function quarry(env: Record<string, string>, ...args: string[]) {
   }
 }
 
+/** Runs a command in this process, with `env` as its whole environment. */
+async function inProcess(env: Record<string, string>, ...args: string[]): Promise<CliResult> {
+  const out = { stdout: '', stderr: '' };
+  const sink = (name: keyof typeof out) => new Writable({ write: (chunk, _encoding, done) => ((out[name] += String(chunk)), done()) });
+  const code = await runCli(args, { stdout: sink('stdout'), stderr: sink('stderr') }, { LOG_LEVEL: 'silent', ...env });
+  return { code, ...out };
+}
+
 async function json(env: Record<string, string>, ...args: string[]) {
-  const result = await quarry(env, ...args, '--json');
+  return parsed(await inProcess(env, ...args, '--json'));
+}
+
+function parsed(result: CliResult) {
   expect(result.code, result.stderr).toBe(0);
   return JSON.parse(result.stdout);
 }
@@ -45,7 +66,7 @@ describe('the CLI on the embedded database', { timeout: 600_000 }, () => {
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it('creates an organization with its first admin key, lists it, resets the key, exports, imports, backs up and restores', async () => {
-    const created = await json(env, 'org', 'create', 'acme', '--admin-name', 'ann', '--server-admin');
+    const created = parsed(await quarry(env, 'org', 'create', 'acme', '--admin-name', 'ann', '--server-admin', '--json'));
     expect(created.key).toMatch(/^qk_/);
     const listed = await json(env, 'org', 'list');
     expect(listed.map((o: { id: string }) => o.id)).toEqual([created.organizationId]);
@@ -53,7 +74,7 @@ describe('the CLI on the embedded database', { timeout: 600_000 }, () => {
     expect(reset.replaces).toBe(created.apiKeyId);
 
     const file = path.join(dir, 'acme.jsonl');
-    expect((await quarry(env, 'export', '--org', created.organizationId, '--out', file)).code).toBe(0);
+    expect((await inProcess(env, 'export', '--org', created.organizationId, '--out', file)).code).toBe(0);
     const lines = (await readFile(file, 'utf8')).trim().split('\n');
     expect(JSON.parse(lines[0])).toMatchObject({ organizationId: created.organizationId });
     const copy = await json(env, 'import', file, '--new-ids', '--name', 'acme-copy');
@@ -105,7 +126,7 @@ describe.skipIf(!postgresUrl)('the CLI on PostgreSQL', { timeout: 600_000 }, () 
 
   it('creates an organization and a key for a new user, exports it and imports a copy', async () => {
     const env = { DATABASE_URL: postgresUrl! };
-    const created = await json(env, 'org', 'create', 'pg-cli-org');
+    const created = parsed(await quarry(env, 'org', 'create', 'pg-cli-org', '--json'));
     expect(await authenticate(db.prisma, created.key)).toMatchObject({ organizationId: created.organizationId, role: 'ADMIN' });
     const user = await db.prisma.user.create({ data: { organizationId: created.organizationId, name: 'reader', role: 'READER' } });
     const issued = await json(env, 'key', 'create', '--user', user.id, '--name', 'dashboard');
@@ -113,8 +134,8 @@ describe.skipIf(!postgresUrl)('the CLI on PostgreSQL', { timeout: 600_000 }, () 
     expect(await authenticate(db.prisma, issued.key)).toMatchObject({ userId: user.id, role: 'READER' });
 
     const file = path.join(dir, 'org.jsonl');
-    expect((await quarry(env, 'export', '--org', created.organizationId, '--out', file)).code).toBe(0);
-    const again = await quarry(env, 'import', file);
+    expect((await inProcess(env, 'export', '--org', created.organizationId, '--out', file)).code).toBe(0);
+    const again = await inProcess(env, 'import', file);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already exist/);
     const copy = await json(env, 'import', file, '--new-ids');
