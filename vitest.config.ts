@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 const require = createRequire(import.meta.url);
@@ -14,6 +15,10 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Vitest's default is one worker less than the cores: a single worker on a 2-core machine, which then idles while
+    // tests wait on processes, sockets and timers. Two files at once there (each worker has a PostgreSQL database of
+    // its own: test/support/worker-database.ts).
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     env: { NODE_ENV: 'test', LOG_LEVEL: 'silent' },
   },
 });

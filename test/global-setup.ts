@@ -2,7 +2,9 @@
  * Runs once before all test files:
  * - makes sure the migrated PGlite template exists (the one `npm start` uses), so each test clones it instead of
  *   running initdb and migrations;
- * - when DATABASE_URL is set, migrates that PostgreSQL database; when REDIS_URL is set, checks Redis answers.
+ * - when DATABASE_URL is set, migrates that PostgreSQL database and one database per test worker beside it (files run
+ *   in parallel: each worker's files get a database no other file uses at the same time, see support/db.ts);
+ * - when REDIS_URL is set, checks Redis answers.
  * A configured service that does not answer fails the run: it is never silently skipped.
  */
 import { cp, rm, writeFile } from 'node:fs/promises';
@@ -16,6 +18,7 @@ import type { TestProject } from 'vitest/node';
 import { migrate } from '../src/core/db/migrate.js';
 import { buildTemplate } from '../src/core/db/pglite-template.js';
 import { pgClientRunner } from '../src/core/db/sql.js';
+import { workerDatabaseUrl } from './support/worker-database.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -46,6 +49,7 @@ export default async function setup(project: TestProject) {
     }
     try {
       await migrate(pgClientRunner(client));
+      for (let worker = 1; worker <= project.config.maxWorkers; worker++) await migrateWorkerDatabase(client, postgresUrl, worker);
     } finally {
       await client.end();
     }
@@ -55,6 +59,21 @@ export default async function setup(project: TestProject) {
   const redisUrl = process.env.REDIS_URL ?? null;
   if (redisUrl) await pingRedis(redisUrl);
   project.provide('redisUrl', redisUrl);
+}
+
+/** Creates (once; it is kept between runs, as the main test database is) and migrates a worker's database. */
+async function migrateWorkerDatabase(admin: pg.Client, postgresUrl: string, worker: number) {
+  const url = workerDatabaseUrl(postgresUrl, worker);
+  const name = new URL(url).pathname.slice(1);
+  const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+  if (!exists.rowCount) await admin.query(`CREATE DATABASE "${name}"`);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await migrate(pgClientRunner(client));
+  } finally {
+    await client.end();
+  }
 }
 
 function pingRedis(url: string): Promise<void> {

@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres } from '../src/core/db/index.js';
 import type { SqlReader, Statement } from '../src/core/db/reader.js';
 import { OrgReader } from '../src/domain/reads/org-reader.js';
 import { EF_SEARCH_BASE, searchPassages, TEXT_RANK_CANDIDATES, textQuery, type PassageSearchInput, type SearchTuning, type TextPlan, type VectorPlan } from '../src/domain/passage-search.js';
 import { ensureVectorIndex, vectorIndexName } from '../src/domain/vector-indexes.js';
 import { createTestApp, type Tenant, type TestApp } from './support/app.js';
-import { databaseKinds } from './support/db.js';
+import { databaseKinds, testPostgresUrl } from './support/db.js';
 
 /** Deterministic pseudo-random numbers (mulberry32), so a failure reproduces. */
 function random(seed: number) {
@@ -80,7 +80,7 @@ describe.each(databaseKinds())('passage search on %s', (kind) => {
       for (const name of settings) await t.db.prisma.$executeRawUnsafe(`SET ${name} = off`);
       return { sql: t.db.sql, close: async () => void (await t.db.prisma.$executeRawUnsafe('RESET ALL')) };
     }
-    const url = new URL(inject('postgresUrl')!);
+    const url = new URL(testPostgresUrl()); // the database createTestApp('postgres') opened
     url.searchParams.set('options', settings.map((name) => `-c ${name}=off`).join(' '));
     const db = await openPostgres(url.toString(), 1);
     return { sql: db.sql, close: () => db.close() };

@@ -10,6 +10,7 @@ import { events, fileChange } from '../src/core/events.js';
 import { hub } from '../src/core/live.js';
 import { createJob, transitionJob } from '../src/domain/jobs.js';
 import { createTestApp, type Tenant, type TestApp } from './support/app.js';
+import { testPostgresUrl } from './support/db.js';
 import { startQuarry, type QuarryProcess } from './support/process.js';
 import { testRedis, useTestRedisEvents } from './support/redis.js';
 import { sseClient, subscribe, wsClient, type Sink } from './support/subscriptions.js';
@@ -85,7 +86,8 @@ describe.skipIf(!postgresUrl || !redisUrl)('subscriptions across processes (Post
     closeBus = await useTestRedisEvents(redis);
     a = await createTestApp('postgres', {}, {}, { workers: false });
     aUrl = (await a.app.listen(0)).url;
-    b = await startQuarry({ DATABASE_URL: postgresUrl!, REDIS_URL: redisUrl!, REDIS_PREFIX: redis.prefix, RUN_WORKERS: 'false', MIGRATE_ON_START: 'false' });
+    // The database the in-process app serves (this worker's).
+    b = await startQuarry({ DATABASE_URL: testPostgresUrl(), REDIS_URL: redisUrl!, REDIS_PREFIX: redis.prefix, RUN_WORKERS: 'false', MIGRATE_ON_START: 'false' });
     tenant = await a.tenant();
   });
   afterAll(async () => {

@@ -6,6 +6,7 @@ import { vector } from '@electric-sql/pglite/vector';
 import { inject } from 'vitest';
 import { openPostgres, wrapPGlite, type Database, type OpenOptions } from '../../src/core/db/index.js';
 import { createOrganization, type NewOrganization } from '../../src/domain/organizations.js';
+import { workerDatabaseUrl } from './worker-database.js';
 
 export type DatabaseKind = 'pglite' | 'postgres';
 
@@ -14,9 +15,19 @@ export function databaseKinds(): DatabaseKind[] {
   return inject('postgresUrl') ? ['pglite', 'postgres'] : ['pglite'];
 }
 
-/** PGlite: a clone of the migrated template, private to the caller. PostgreSQL: the shared, migrated test database. */
+/**
+ * The migrated PostgreSQL test database of this worker (support/worker-database.ts): no other test file uses it while
+ * this one runs, though earlier files' rows remain.
+ */
+export function testPostgresUrl(): string {
+  const server = inject('postgresUrl');
+  if (!server) throw new Error('no PostgreSQL: DATABASE_URL is not set');
+  return workerDatabaseUrl(server, Number(process.env.VITEST_POOL_ID ?? 1));
+}
+
+/** PGlite: a clone of the migrated template, private to the caller. PostgreSQL: this worker's migrated test database. */
 export async function openTestDatabase(kind: DatabaseKind, options: OpenOptions = {}): Promise<Database> {
-  if (kind === 'postgres') return openPostgres(inject('postgresUrl')!, 5, options);
+  if (kind === 'postgres') return openPostgres(testPostgresUrl(), 5, options);
   const dump = await readFile(inject('pgliteTemplate'));
   const db = await PGlite.create({ loadDataDir: new Blob([dump]), extensions: { vector } });
   return wrapPGlite(db, options);
