@@ -22,7 +22,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadConfig } from '../src/core/config.js';
 import { openDatabase } from '../src/core/db/index.js';
-import { events, fileChange, useRedisEvents } from '../src/core/events.js';
+import { EventBus, fileChange } from '../src/core/events.js';
 import { openRedis } from '../src/core/redis.js';
 import { createOrganization } from '../src/domain/organizations.js';
 
@@ -96,8 +96,8 @@ async function main() {
     data: { organizationId: org.organizationId, sourceId: source.id, fileName: 'bench/big.pdf', originalFileName: 'big.pdf', processingStatus: 'EMBEDDING', totalChunks: EVENTS, chunksEmbedded: 0 },
   });
   const redis = openRedis(config)!;
-  const closeBus = await useRedisEvents(redis);
-  const closeEvents = () => closeBus().then(() => redis.close());
+  const events = await EventBus.open(redis);
+  const closeEvents = () => events.close().then(() => redis.close());
   const server = await startServer();
   const clients: Client[] = [];
   try {

@@ -19,6 +19,8 @@ import { EmbeddingCatalog } from './embeddings/config.js';
 import { Embedders } from './embeddings/index.js';
 import type { IngestionService } from './ingest/worker.js';
 import type { CallbackSweeper } from './domain/callbacks.js';
+import type { EventBus } from './core/events.js';
+import { EventHub } from './core/live.js';
 import { createRestHandler } from './rest/handler.js';
 import { lettaRoutes } from './rest/routes/index.js';
 import { contextFactory } from './server/context-factory.js';
@@ -37,6 +39,8 @@ export interface App {
   listen(port?: number, host?: string): Promise<{ port: number; url: string }>;
   /** Stops accepting, lets in-flight requests finish (up to the timeout), closes sockets. Leaves the database open. */
   stop(): Promise<void>;
+  /** This app's subscribers over its event bus (core/live.ts). */
+  hub: EventHub;
 }
 
 type AppConfig = Pick<
@@ -81,12 +85,14 @@ export function buildApp(options: {
   ingest: IngestionService;
   /** The process's callback sweeper (domain/callbacks.ts), made by the entry point. */
   callbacks: CallbackSweeper;
+  /** The process's event bus (core/events.ts), made by the entry point. */
+  events: EventBus;
   redis?: RedisConnections | null;
   metrics?: Metrics;
   /** OpenTelemetry tracing, when on (core/tracing.ts). */
   tracing?: Tracing | null;
 }): App {
-  const { config, db, log, ingest, callbacks, redis } = options;
+  const { config, db, log, ingest, callbacks, events, redis } = options;
   const metrics = options.metrics ?? new Metrics();
   const observed = observeHttp(log, metrics);
   const uploads = { maxBytes: config.MAX_UPLOAD_BYTES, maxFiles: config.MAX_UPLOAD_FILES };
@@ -95,7 +101,8 @@ export function buildApp(options: {
   const authenticator = new Authenticator(db.prisma, config.AUTH_CACHE_TTL_MS);
   const gate = authGate(config, authenticator, redis, log);
   const registry = new SubscriptionRegistry({ perConnection: config.SUBSCRIPTIONS_PER_CONNECTION, perOrganization: config.SUBSCRIPTIONS_PER_ORGANIZATION });
-  const contextFor = contextFactory({ db, log, ingest, callbacks, embeddings, embedders, authenticator, registry, uploads });
+  const hub = new EventHub(events);
+  const contextFor = contextFactory({ db, log, ingest, callbacks, events, hub, embeddings, embedders, authenticator, registry, uploads });
   const yoga = graphqlServer({ config, gate, contextFor, metrics, log, tracing: options.tracing });
 
   // The Letta REST shim (/v1, /latest, /openapi.json, /docs): GraphQL's authentication and tenant-scoped clients.
@@ -150,7 +157,7 @@ export function buildApp(options: {
     timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     log,
   });
-  return { server, yoga, listen: (port, host) => listen(server, port, host), stop };
+  return { server, yoga, listen: (port, host) => listen(server, port, host), stop, hub };
 }
 
 function authGate(config: AppConfig, authenticator: Authenticator, redis: RedisConnections | null | undefined, log: Logger): AuthGate {

@@ -1,5 +1,7 @@
 import type { Actor, Authenticator } from './core/auth.js';
 import type { SqlRunner } from './core/db/sql.js';
+import type { EventBus } from './core/events.js';
+import type { EventHub } from './core/live.js';
 import type { Logger } from './core/logger.js';
 import type { Tenants } from './core/tenancy.js';
 import type { SubscriptionConnection, SubscriptionRegistry } from './core/subscription-limits.js';
@@ -33,6 +35,8 @@ export interface Context {
   callbacks: CallbackSweeper;
   /** MAX_UPLOAD_BYTES and MAX_UPLOAD_FILES. */
   uploads: { maxBytes: number; maxFiles: number };
-  /** Open subscriptions: this server's registry (limits, shutdown) and the caller's connection. */
-  subscriptions: { registry: SubscriptionRegistry; connection: SubscriptionConnection };
+  /** Open subscriptions: this server's registry (limits, shutdown), the caller's connection, and the hub over `events`. */
+  subscriptions: { registry: SubscriptionRegistry; connection: SubscriptionConnection; hub: EventHub };
+  /** The process's event bus (core/events.ts): domain functions publish state changes on it. */
+  events: EventBus;
 }

@@ -6,7 +6,7 @@
 import { loadConfigOrExit } from './core/config.js';
 import { DataDirInUseError, openDatabase, pgliteDataPath } from './core/db/index.js';
 import { migrateAtStart, PendingMigrationsError } from './core/db/migrate.js';
-import { useRedisEvents } from './core/events.js';
+import { EventBus } from './core/events.js';
 import { openRedis } from './core/redis.js';
 import { createLogger } from './core/logger.js';
 import { Metrics } from './core/metrics.js';
@@ -69,13 +69,13 @@ async function main() {
 
   // With Redis, job/file/run events from any replica or worker reach subscribers on every replica.
   const redis = openRedis(config, log);
-  const closeEvents = redis ? await useRedisEvents(redis) : async () => {};
+  const events = await EventBus.open(redis);
   // One registry for the process: the server, the workers and the pipeline report to it.
   const metrics = new Metrics({ processMetrics: true });
-  const ingest = await startIngest(config, db, log, redis, { callbacks }, config.RUN_WORKERS, metrics);
+  const ingest = await startIngest(config, db, log, redis, { callbacks, events }, config.RUN_WORKERS, metrics);
   callbacks.start(db.prisma); // pending callback deliveries, this process's and any whose process stopped
   const { buildApp } = await appModule;
-  const app = buildApp({ config, db, log, ingest, callbacks, redis, metrics, tracing });
+  const app = buildApp({ config, db, log, ingest, callbacks, events, redis, metrics, tracing });
   const { url } = await app.listen(config.PORT, config.HOST);
   const metricsServer = config.METRICS_PORT === undefined ? null : await serveMetrics(metrics, config.METRICS_PORT, config.METRICS_HOST ?? config.HOST, log);
   // CPU time too: on a busy machine the wall-clock time grows with the load, the CPU time does not.
@@ -98,7 +98,7 @@ async function main() {
     try {
       // At once: in-flight requests finish while running file jobs stop at their next step and are released.
       await Promise.all([app.stop(), ingest.stop(), metricsServer?.close()]);
-      await closeEvents(); // after the workers, whose last steps still publish
+      await events.close(); // after the workers, whose last steps still publish
       await redis?.close();
       await callbacks.stop(); // outcomes of interrupted deliveries are recorded before the database closes
       // PGlite finishes the statement it runs and closes, within what is left of the shutdown time.

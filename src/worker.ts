@@ -4,7 +4,7 @@
  * embedded database belongs to the one `npm start` process, which runs its workers itself).
  */
 import { loadConfigOrExit } from './core/config.js';
-import { useRedisEvents } from './core/events.js';
+import { EventBus } from './core/events.js';
 import { openRedis } from './core/redis.js';
 import { openDatabase } from './core/db/index.js';
 import { migrateAtStart, PendingMigrationsError } from './core/db/migrate.js';
@@ -35,10 +35,10 @@ async function main() {
     process.exit(1);
   }
   const redis = openRedis(config, log)!;
-  const closeEvents = await useRedisEvents(redis);
+  const events = await EventBus.open(redis);
   const metrics = new Metrics({ processMetrics: true });
   metrics.observePool(db.poolStats);
-  const ingest = await startIngest(config, db, log, redis, { callbacks }, true, metrics);
+  const ingest = await startIngest(config, db, log, redis, { callbacks, events }, true, metrics);
   // A worker has no API port: its metrics (queue, jobs, ingestion, embeddings) are served on METRICS_PORT when set.
   const metricsServer = config.METRICS_PORT === undefined ? null : await serveMetrics(metrics, config.METRICS_PORT, config.METRICS_HOST ?? config.HOST, log);
   callbacks.start(db.prisma); // pending callback deliveries, this process's and any whose process stopped
@@ -55,7 +55,7 @@ async function main() {
     }, config.SHUTDOWN_TIMEOUT_MS + 1000).unref();
     try {
       await Promise.all([ingest.stop(), metricsServer?.close()]);
-      await closeEvents();
+      await events.close();
       await callbacks.stop(); // outcomes of interrupted deliveries are recorded before the database closes
       await redis.close();
       await db.close();

@@ -92,7 +92,7 @@ describe.each(databaseKinds())('batch runs and messages on %s', (kind) => {
     const a = await o.agent('a');
     const first = (await createBatchOk(o, { requests: [{ agentId: a }] })).id;
     const second = (await createBatchOk(o, { requests: [{ agentId: a }] })).id;
-    await createJob(o.db, o.actor, {}); // a plain job is not a batch run
+    await createJob(o.db, o.actor, {}, t); // a plain job is not a batch run
     await t.gqlOk(o.apiKey, 'mutation($id: ID!) { cancelJob(id: $id) { job { id } } }', { id: first });
     const lists = await t.gqlOk(
       o.apiKey,
@@ -257,7 +257,7 @@ describe.each(databaseKinds())('batch runs and messages on %s', (kind) => {
     const theirAgent = await theirs.agent('theirs');
     const theirBatch = await createBatchOk(theirs, { requests: [{ agentId: theirAgent }] });
     await append(theirs, theirBatch.id, [text('user', theirAgent, 'secret')]);
-    const plainJob = (await createJob(mine.db, mine.actor, {})).id;
+    const plainJob = (await createJob(mine.db, mine.actor, {}, t)).id;
     for (const id of [theirBatch.id, MISSING_JOB, plainJob]) {
       const read = await t.gql(mine.apiKey, 'query($id: ID!) { batchRun(id: $id) { id messages { totalCount } } }', { id });
       expect(read.errors?.[0]).toMatchObject({ message: `BatchRun ${id} not found`, extensions: { code: 'NOT_FOUND' } });

@@ -64,7 +64,7 @@ describe.each(databaseKinds())('durable callbacks on %s', (kind) => {
     try {
       // A long wait before the retry: the process stops during it.
       t.callbacks.configure({ ...FAST, baseDelayMs: 60_000, maxDelayMs: 60_000 });
-      const job = await createJob(o.db, o.actor, { status: 'RUNNING', callbackUrl: hook.url });
+      const job = await createJob(o.db, o.actor, { status: 'RUNNING', callbackUrl: hook.url }, t);
       await finishJob(o.db, o.actor, job.id, 'COMPLETED', {}, t);
       await until(() => Promise.resolve(hook.hits.length), (n) => n === 1);
       const started = Date.now();
@@ -92,7 +92,7 @@ describe.each(databaseKinds())('durable callbacks on %s', (kind) => {
     const o = await t.tenant();
     const hook = await receiver((n) => (n <= 2 ? 500 : 200));
     try {
-      const job = await createJob(o.db, o.actor, { status: 'RUNNING', callbackUrl: hook.url });
+      const job = await createJob(o.db, o.actor, { status: 'RUNNING', callbackUrl: hook.url }, t);
       await finishJob(o.db, o.actor, job.id, 'FAILED', {}, t);
       await t.callbacks.idle();
       expect(hook.hits).toHaveLength(3);
@@ -103,7 +103,7 @@ describe.each(databaseKinds())('durable callbacks on %s', (kind) => {
       expect(await deliveries(o, job.id)).toEqual([expect.objectContaining({ status: 'DELIVERED', attempts: 3, lastStatusCode: 200 })]);
 
       t.callbacks.configure({ ...FAST, allowPrivate: [] });
-      const refused = await createJob(o.db, o.actor, { status: 'RUNNING', callbackUrl: hook.url });
+      const refused = await createJob(o.db, o.actor, { status: 'RUNNING', callbackUrl: hook.url }, t);
       await finishJob(o.db, o.actor, refused.id, 'COMPLETED', {}, t);
       await t.callbacks.idle();
       expect(hook.hits).toHaveLength(3); // nothing sent
@@ -159,7 +159,7 @@ describe.each(databaseKinds())('durable callbacks on %s', (kind) => {
     const sweepers = [new CallbackSweeper({ ...(FAST as CallbackOptions) }), new CallbackSweeper({ ...(FAST as CallbackOptions) })];
     try {
       const ids: string[] = [];
-      for (let i = 0; i < 12; i++) ids.push((await createJob(o.db, o.actor, { status: 'RUNNING', callbackUrl: `${hook.url}?n=${i}` })).id);
+      for (let i = 0; i < 12; i++) ids.push((await createJob(o.db, o.actor, { status: 'RUNNING', callbackUrl: `${hook.url}?n=${i}` }, t)).id);
       // Ended while their process was gone: the claims written by a process that died (lapsed leases).
       await o.db.job.updateMany({ where: { id: { in: ids } }, data: { status: 'COMPLETED', completedAt: new Date() } });
       await o.db.callbackDelivery.updateMany({ where: { jobId: { in: ids } }, data: { lockedBy: 'dead', lockedUntil: new Date(Date.now() - 1000) } });

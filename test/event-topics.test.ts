@@ -4,7 +4,7 @@
  * the bus carries the new topic to its organization's subscribers only.
  */
 import { describe, expect, it } from 'vitest';
-import { events } from '../src/core/events.js';
+import { EventBus } from '../src/core/events.js';
 
 interface WidgetChange {
   id: string;
@@ -20,6 +20,7 @@ declare module '../src/core/events.js' {
 
 describe('event topics declared outside core', () => {
   it('publishes a topic a module added to its organization’s subscribers only', async () => {
+    const events = new EventBus();
     const mine = events.subscribe('widget', 'org-a');
     const next = mine.next();
     await events.ready('widget', 'org-a');

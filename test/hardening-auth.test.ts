@@ -322,7 +322,7 @@ describe.skipIf(!redisUrl)('throttling shared through Redis', () => {
     // A second replica on the same database and Redis.
     const config = { ...testConfig, ...throttled, REDIS_URL: redisUrl!, REDIS_PREFIX: prefix };
     const redisB = openRedis(config, log)!;
-    const b: App = buildApp({ config, db: a.db, log, ingest: a.ingest, callbacks: a.callbacks, redis: redisB });
+    const b: App = buildApp({ config, db: a.db, log, ingest: a.ingest, callbacks: a.callbacks, events: a.events, redis: redisB });
     const probe = new Redis(redisUrl!);
     try {
       const urlA = (await a.app.listen(0)).url;
@@ -360,7 +360,7 @@ describe.each(databaseKinds())('revocation reaches open connections on %s', (kin
       (await t.gqlOk(key, 'mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { key apiKey { id } } }', { input: { name } })).createApiKey as { key: string; apiKey: { id: string } };
     const parent = await mint(tenant.apiKey, 'parent');
     const child = await mint(parent.key, 'child');
-    const job = await createJob(tenant.db, tenant.actor, { status: 'RUNNING' });
+    const job = await createJob(tenant.db, tenant.actor, { status: 'RUNNING' }, t);
     return { tenant, parent, child, job };
   }
 
@@ -381,8 +381,8 @@ describe.each(databaseKinds())('revocation reaches open connections on %s', (kin
       // Other keys' connections go on.
       expect(adminSub.ended).toBe(false);
       await tenant.db.job.update({ where: { id: job.id }, data: { status: 'COMPLETED', completedAt: new Date() } });
-      const { events, jobChange } = await import('../src/core/events.js');
-      events.publish('job', tenant.organizationId, jobChange(await tenant.db.job.findUniqueOrThrow({ where: { id: job.id } })));
+      const { jobChange } = await import('../src/core/events.js');
+      t.events.publish('job', tenant.organizationId, jobChange(await tenant.db.job.findUniqueOrThrow({ where: { id: job.id } })));
       await adminSub.until((s) => s.data.some((d) => d.jobUpdated.status === 'COMPLETED'), 'COMPLETED');
       expect(parentSub.results).toHaveLength(1);
     } finally {

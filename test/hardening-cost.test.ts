@@ -146,7 +146,7 @@ describe('query limits on PGlite', () => {
   /** The same database behind other configurations. */
   const extraApps: App[] = [];
   async function appWith(config: Partial<typeof testConfig>) {
-    const app = buildApp({ config: { ...testConfig, ...config }, db: t.db, log: createLogger('silent'), ingest: t.ingest, callbacks: t.callbacks });
+    const app = buildApp({ config: { ...testConfig, ...config }, db: t.db, log: createLogger('silent'), ingest: t.ingest, callbacks: t.callbacks, events: t.events });
     extraApps.push(app);
     return app;
   }

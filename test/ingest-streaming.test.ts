@@ -238,6 +238,7 @@ describe.each(databaseKinds())('streaming ingestion on %s', (kind) => {
       limits: { ...DEFAULT_LIMITS, batchSize: BATCH, windowChars: 2048 },
       embedderEnv: { OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: fake.url },
       callbacks: t.callbacks,
+      events: t.events,
     });
     try {
       const up = (await uploadOne(url, org.apiKey, sourceId, { name: 'resume.txt', content: text })).data.uploadFile;

@@ -51,7 +51,7 @@ describe.each(databaseKinds())('jobs on %s', (kind) => {
 
   async function org(): Promise<Org> {
     const tenant = await t.tenant();
-    return { ...tenant, job: async (input = {}) => (await createJob(tenant.db, tenant.actor, input)).id };
+    return { ...tenant, job: async (input = {}) => (await createJob(tenant.db, tenant.actor, input, t)).id };
   }
 
   const getJob = async (o: Org, id: string) => (await t.gqlOk(o.apiKey, `query($id: ID!) { job(id: $id) { ${JOB} } }`, { id })).job;
@@ -201,7 +201,7 @@ describe.each(databaseKinds())('jobs on %s', (kind) => {
     }
     await expect(o.job({ metadata: [1] as never })).rejects.toMatchObject({ code: 'BAD_USER_INPUT', details: { field: 'metadata' } });
     expect((await t.gqlOk(o.apiKey, '{ jobs { totalCount } }')).jobs.totalCount).toBe(0);
-    expect((await createJob(o.db, o.actor, { callbackUrl: ' https://example.com/ok ' })).callbackUrl).toBe('https://example.com/ok');
+    expect((await createJob(o.db, o.actor, { callbackUrl: ' https://example.com/ok ' }, t)).callbackUrl).toBe('https://example.com/ok');
   });
 
   it('POSTs the job to its callback URL when it ends, retrying until the receiver accepts it', async () => {

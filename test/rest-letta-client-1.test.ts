@@ -296,11 +296,11 @@ describe.each(databaseKinds())('the Letta 1.x client (1.12.1) on %s', (kind) => 
     const client = clientOf(tenant);
     const agent = await client.agents.create({ name: 'worker', include_base_tools: false });
     // Runs and their steps are reported by agent runtimes (GraphQL); made here through the domain.
-    const run = await startRun(tenant.db, tenant.actor, { agentId: agent.id });
+    const run = await startRun(tenant.db, tenant.actor, { agentId: agent.id }, t);
     const steps = [];
-    steps.push(await recordRunStep(tenant.db, tenant.actor, run.id, { model: 'openai/gpt-4o-mini', promptTokens: 1200, completionTokens: 150, cachedTokens: 200, reasoningTokens: 50 }));
-    steps.push(await recordRunStep(tenant.db, tenant.actor, run.id, { model: 'openai/gpt-4o-mini', promptTokens: 300, completionTokens: 30, stopReason: 'end_turn' }));
-    steps.push(await recordRunStep(tenant.db, tenant.actor, run.id, { model: 'gpt-4o', promptTokens: 10, completionTokens: 1 }));
+    steps.push(await recordRunStep(tenant.db, tenant.actor, run.id, { model: 'openai/gpt-4o-mini', promptTokens: 1200, completionTokens: 150, cachedTokens: 200, reasoningTokens: 50 }, t));
+    steps.push(await recordRunStep(tenant.db, tenant.actor, run.id, { model: 'openai/gpt-4o-mini', promptTokens: 300, completionTokens: 30, stopReason: 'end_turn' }, t));
+    steps.push(await recordRunStep(tenant.db, tenant.actor, run.id, { model: 'gpt-4o', promptTokens: 10, completionTokens: 1 }, t));
     const ids = steps.map((s) => s.id);
 
     expect((await client.runs.list({ agent_id: agent.id })).items.map((r) => r.id)).toEqual([run.id]);
@@ -342,8 +342,8 @@ describe.each(databaseKinds())('the Letta 1.x client (1.12.1) on %s', (kind) => 
 
     // ── jobs (routes this client lacks) ──
     const folder = await client.folders.create({ name: 'jobs', embedding: 'local/lexical-384' });
-    const idle = await createJob(tenant.db, tenant.actor, { task: 'file_processing', sourceId: folder.id });
-    const held = await createJob(tenant.db, tenant.actor, { task: 'file_processing', sourceId: folder.id });
+    const idle = await createJob(tenant.db, tenant.actor, { task: 'file_processing', sourceId: folder.id }, t);
+    const held = await createJob(tenant.db, tenant.actor, { task: 'file_processing', sourceId: folder.id }, t);
     await tenant.db.job.update({ where: { id: held.id }, data: { status: 'RUNNING', lockedBy: 'worker-elsewhere', heartbeatAt: new Date() } });
     const jobs = (await client.get('/v1/jobs/', { query: { source_id: folder.id, order: 'asc' } })) as { id: string }[];
     expect(jobs.map((j) => j.id)).toEqual([idle.id, held.id]);

@@ -202,7 +202,7 @@ describe.each(databaseKinds())('the official Letta client on %s', (kind) => {
       expect(withTool.tools.map((x) => x.name)).toContain('roll_dice');
 
       // ── jobs (file jobs come from the ingestion pipeline; made here through the domain) ──
-      const job = await createJob(tenant.db, tenant.actor, { task: 'file_processing', sourceId: source.id, fileId: notes.file.id });
+      const job = await createJob(tenant.db, tenant.actor, { task: 'file_processing', sourceId: source.id, fileId: notes.file.id }, t);
       const listed = await client.jobs.list({ sourceId: source.id });
       expect(listed.map((j) => j.id)).toEqual([job.id]);
       expect(listed[0]).toMatchObject({ status: 'created', jobType: 'job', metadata: { source_id: source.id, file_id: notes.file.id } });
@@ -215,9 +215,9 @@ describe.each(databaseKinds())('the official Letta client on %s', (kind) => {
       expect((await statusOf(client.jobs.retrieve(job.id))).status).toBe(404);
 
       // ── runs and their usage (runs are reported by agent runtimes) ──
-      const run = await startRun(tenant.db, tenant.actor, { agentId: agent.id });
-      await recordRunStep(tenant.db, tenant.actor, run.id, { promptTokens: 1200, completionTokens: 150, cachedTokens: 200, reasoningTokens: 50 });
-      await recordRunStep(tenant.db, tenant.actor, run.id, { promptTokens: 300, completionTokens: 30 });
+      const run = await startRun(tenant.db, tenant.actor, { agentId: agent.id }, t);
+      await recordRunStep(tenant.db, tenant.actor, run.id, { promptTokens: 1200, completionTokens: 150, cachedTokens: 200, reasoningTokens: 50 }, t);
+      await recordRunStep(tenant.db, tenant.actor, run.id, { promptTokens: 300, completionTokens: 30 }, t);
       expect((await client.runs.list({ agentIds: [agent.id] })).map((r) => r.id)).toEqual([run.id]);
       expect(await client.runs.retrieve(run.id)).toMatchObject({ id: run.id, status: 'running' });
       // This client's details type knows cached_tokens only; the other figures come through as sent (null: never reported).

@@ -248,9 +248,9 @@ describe.each(databaseKinds())('seed curl examples on %s', (kind) => {
       const agent = await createAgent(org.db, org.actor, { name: 'SalesAssistant', memoryBlocks: [{ label: 'human', value: 'Lives in {{location}}; name {{user_name}}.' }] });
       agentId = agent.id;
       await attachSource(org.db, org.actor, agentId, sourceId);
-      jobId = (await createJob(org.db, org.actor, { task: 'file_processing', sourceId, fileId: a.file.id })).id;
-      const run = await startRun(org.db, org.actor, { agentId });
-      await recordRunStep(org.db, org.actor, run.id, { promptTokens: 1200, completionTokens: 150, cachedTokens: 200, reasoningTokens: 50 });
+      jobId = (await createJob(org.db, org.actor, { task: 'file_processing', sourceId, fileId: a.file.id }, t)).id;
+      const run = await startRun(org.db, org.actor, { agentId }, t);
+      await recordRunStep(org.db, org.actor, run.id, { promptTokens: 1200, completionTokens: 150, cachedTokens: 200, reasoningTokens: 50 }, t);
       runId = run.id;
       const batch = await createBatchRun(org.db, org.actor, { requests: [{ agentId }] });
       await appendBatchMessages(org.db, org.actor, batch.id, [

@@ -6,13 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { events, fileChange } from '../src/core/events.js';
-import { hub } from '../src/core/live.js';
+import { fileChange } from '../src/core/events.js';
+import { EventHub } from '../src/core/live.js';
 import { createJob, transitionJob } from '../src/domain/jobs.js';
 import { createTestApp, type Tenant, type TestApp } from './support/app.js';
 import { testPostgresUrl } from './support/db.js';
 import { startQuarry, type QuarryProcess } from './support/process.js';
-import { testRedis, useTestRedisEvents } from './support/redis.js';
+import { testRedis, testRedisEvents } from './support/redis.js';
 import { sseClient, subscribe, wsClient, type Sink } from './support/subscriptions.js';
 
 const postgresUrl = inject('postgresUrl');
@@ -21,7 +21,8 @@ const redisUrl = inject('redisUrl');
 describe.skipIf(!redisUrl)('the Redis bus', () => {
   it('a stream listens only once Redis has confirmed the channel, one channel per organization however many streams', async () => {
     const redis = testRedis();
-    const closeBus = await useTestRedisEvents(redis);
+    const { events, close: closeBus } = await testRedisEvents(redis);
+    const hub = new EventHub(events);
     const probe = new Redis(redisUrl!);
     try {
       const organizationId = `org-${randomUUID()}`;
@@ -47,13 +48,13 @@ describe.skipIf(!redisUrl)('the Redis bus', () => {
   });
 
   it('after a lost Redis connection, open streams re-read the state whose events they may have missed', async () => {
-    const closeBus = await useTestRedisEvents();
+    const { events, close: closeBus } = await testRedisEvents();
     const probe = new Redis(redisUrl!);
-    const t = await createTestApp('pglite', {}, {}, { workers: false });
+    const t = await createTestApp('pglite', {}, {}, { workers: false, events });
     try {
       const url = (await t.app.listen(0)).url;
       const a = await t.tenant();
-      const job = await createJob(a.db, a.actor, { status: 'RUNNING' });
+      const job = await createJob(a.db, a.actor, { status: 'RUNNING' }, t);
       const client = wsClient(url, a.apiKey);
       const sub = subscribe(client, 'subscription($id: ID!) { jobUpdated(id: $id) { status } }', { id: job.id });
       await sub.count(1);
@@ -83,8 +84,9 @@ describe.skipIf(!postgresUrl || !redisUrl)('subscriptions across processes (Post
 
   beforeAll(async () => {
     const redis = testRedis();
-    closeBus = await useTestRedisEvents(redis);
-    a = await createTestApp('postgres', {}, {}, { workers: false });
+    const bus = await testRedisEvents(redis);
+    closeBus = bus.close;
+    a = await createTestApp('postgres', {}, {}, { workers: false, events: bus.events });
     aUrl = (await a.app.listen(0)).url;
     // The database the in-process app serves (this worker's).
     b = await startQuarry({ DATABASE_URL: testPostgresUrl(), REDIS_URL: redisUrl!, REDIS_PREFIX: redis.prefix, RUN_WORKERS: 'false', MIGRATE_ON_START: 'false' });
@@ -109,7 +111,7 @@ describe.skipIf(!postgresUrl || !redisUrl)('subscriptions across processes (Post
       await Promise.all([remote.count(1), local.count(1)]);
       const step = async (data: Parameters<typeof tenant.db.file.update>[0]['data']) => {
         const row = await tenant.db.file.update({ where: { id: file.id }, data });
-        events.publish('file', row.organizationId, fileChange(row));
+        a.events.publish('file', row.organizationId, fileChange(row));
       };
       await step({ processingStatus: 'EMBEDDING', totalChunks: 20, chunksEmbedded: 0 });
       for (let n = 1; n <= 20; n++) await step({ chunksEmbedded: n });
@@ -130,7 +132,7 @@ describe.skipIf(!postgresUrl || !redisUrl)('subscriptions across processes (Post
     const agent = await a.gqlOk(tenant.apiKey, 'mutation { createAgent(input: { name: "fanout" }) { agent { id } } }');
     const started = await a.gqlOk(tenant.apiKey, 'mutation($a: ID!) { startRun(input: { agentId: $a }) { run { id } } }', { a: agent.createAgent.agent.id });
     const runId = started.startRun.run.id as string;
-    const job = await createJob(tenant.db, tenant.actor, { status: 'RUNNING' });
+    const job = await createJob(tenant.db, tenant.actor, { status: 'RUNNING' }, a);
     const ws = wsClient(aUrl, tenant.apiKey);
     const sse = sseClient(b.url, tenant.apiKey);
     try {
@@ -167,7 +169,7 @@ describe.skipIf(!postgresUrl || !redisUrl)('subscriptions across processes (Post
   });
 
   it('subscribing while changes are being published loses nothing: every subscriber ends on the final state', async () => {
-    const job = await createJob(tenant.db, tenant.actor, { status: 'RUNNING' });
+    const job = await createJob(tenant.db, tenant.actor, { status: 'RUNNING' }, a);
     const clients = [wsClient(b.url, tenant.apiKey), wsClient(aUrl, tenant.apiKey)];
     try {
       const query = 'subscription($id: ID!) { jobUpdated(id: $id) { status progress } }';

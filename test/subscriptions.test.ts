@@ -5,9 +5,8 @@
  * when DATABASE_URL is set, and each over the in-memory bus and, when REDIS_URL is set, Redis pub/sub.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { events, fileChange } from '../src/core/events.js';
-import { useTestRedisEvents } from './support/redis.js';
-import { hub } from '../src/core/live.js';
+import { fileChange, type EventBus } from '../src/core/events.js';
+import { testRedisEvents } from './support/redis.js';
 import { createJob, transitionJob } from '../src/domain/jobs.js';
 import { deleteFile } from '../src/domain/files.js';
 import { finishRun, recordRunStep, startRun } from '../src/domain/runs.js';
@@ -26,7 +25,7 @@ const RUN = `subscription($id: ID!) { runUpdated(id: $id) { runId agentId status
 const buses = (): ('memory' | 'redis')[] => (inject('redisUrl') ? ['memory', 'redis'] : ['memory']);
 
 /** What the ingestion pipeline does at each step: write the File row, then publish its new state. */
-async function advanceFile(tenant: Tenant, id: string, data: Prisma.FileUpdateInput) {
+async function advanceFile(tenant: Tenant, id: string, data: Prisma.FileUpdateInput, { events }: { events: EventBus }) {
   const file = await tenant.db.file.update({ where: { id }, data });
   events.publish('file', file.organizationId, fileChange(file));
   return file;
@@ -53,8 +52,9 @@ for (const kind of databaseKinds()) {
       let url: string;
       let closeBus: () => Promise<void> = async () => {};
       beforeAll(async () => {
-        if (bus === 'redis') closeBus = await useTestRedisEvents();
-        t = await createTestApp(kind);
+        let events: EventBus | undefined;
+        if (bus === 'redis') ({ events, close: closeBus } = await testRedisEvents());
+        t = await createTestApp(kind, {}, {}, { events });
         url = (await t.app.listen(0)).url;
       });
       afterAll(async () => {
@@ -64,7 +64,7 @@ for (const kind of databaseKinds()) {
 
       it('jobUpdated: the current state first, each progress report, then the terminal state, and completes', async () => {
         const a = await t.tenant();
-        const job = await createJob(a.db, a.actor, { jobType: 'JOB', task: 'watched' });
+        const job = await createJob(a.db, a.actor, { jobType: 'JOB', task: 'watched' }, t);
         const client = wsClient(url, a.apiKey);
         try {
           const sub = subscribe(client, JOB, { id: job.id });
@@ -90,9 +90,9 @@ for (const kind of databaseKinds()) {
 
       it('jobUpdated: a late subscriber gets the terminal state at once, and a reconnecting one the current state', async () => {
         const a = await t.tenant();
-        const finished = await createJob(a.db, a.actor, {});
+        const finished = await createJob(a.db, a.actor, {}, t);
         await transitionJob(a.db, a.actor, finished.id, 'FAILED', { stopReason: 'error' }, t);
-        const running = await createJob(a.db, a.actor, { status: 'RUNNING' });
+        const running = await createJob(a.db, a.actor, { status: 'RUNNING' }, t);
 
         const first = wsClient(url, a.apiKey);
         const late = subscribe(first, JOB, { id: finished.id });
@@ -119,17 +119,17 @@ for (const kind of databaseKinds()) {
 
       it('runUpdated: steps and tokens as they are recorded, then the final status, and completes', async () => {
         const a = await t.tenant();
-        const run = await startRun(a.db, a.actor, { agentId: await newAgent(t, a.apiKey) });
+        const run = await startRun(a.db, a.actor, { agentId: await newAgent(t, a.apiKey) }, t);
         const client = wsClient(url, a.apiKey);
         try {
           const sub = subscribe(client, RUN, { id: run.id });
           await sub.count(1);
           expect(sub.data[0].runUpdated).toMatchObject({ runId: run.id, status: 'RUNNING', stepCount: 0, totalTokens: 0, terminal: false });
           for (let step = 1; step <= 3; step++) {
-            await recordRunStep(a.db, a.actor, run.id, { promptTokens: 10, completionTokens: 5 });
+            await recordRunStep(a.db, a.actor, run.id, { promptTokens: 10, completionTokens: 5 }, t);
             await sub.until((s) => s.data.at(-1)?.runUpdated.stepCount === step, `step ${step}`);
           }
-          await finishRun(a.db, run.id, { status: 'COMPLETED', stopReason: 'end_turn' });
+          await finishRun(a.db, run.id, { status: 'COMPLETED', stopReason: 'end_turn' }, t);
           await sub.end();
           expect(sub.completed).toBe(true);
           const seen = sub.data.map((d) => d.runUpdated);
@@ -149,11 +149,11 @@ for (const kind of databaseKinds()) {
           const sub = subscribe(client, FILE, { id: file.id });
           await sub.count(1);
           expect(sub.data[0].fileStatusChanged).toMatchObject({ fileId: file.id, sourceId: source.id, status: 'PENDING', terminal: false, deleted: false });
-          await advanceFile(a, file.id, { processingStatus: 'PARSING' });
-          await advanceFile(a, file.id, { processingStatus: 'CHUNKING' });
-          await advanceFile(a, file.id, { processingStatus: 'EMBEDDING', totalChunks: 4, chunksEmbedded: 0 });
-          for (let n = 1; n <= 4; n++) await advanceFile(a, file.id, { chunksEmbedded: n });
-          await advanceFile(a, file.id, { processingStatus: 'COMPLETED' });
+          await advanceFile(a, file.id, { processingStatus: 'PARSING' }, t);
+          await advanceFile(a, file.id, { processingStatus: 'CHUNKING' }, t);
+          await advanceFile(a, file.id, { processingStatus: 'EMBEDDING', totalChunks: 4, chunksEmbedded: 0 }, t);
+          for (let n = 1; n <= 4; n++) await advanceFile(a, file.id, { chunksEmbedded: n }, t);
+          await advanceFile(a, file.id, { processingStatus: 'COMPLETED' }, t);
           await sub.end();
           expect(sub.completed).toBe(true);
           const seen = sub.data.map((d) => d.fileStatusChanged);
@@ -183,8 +183,8 @@ for (const kind of databaseKinds()) {
           const deleted = subscribe(client, FILE, { id: doomed.id });
           await failed.count(1);
           await deleted.count(1);
-          await advanceFile(a, failing.id, { processingStatus: 'ERROR', errorMessage: 'No text could be extracted' });
-          await deleteFile(a.db, doomed.id);
+          await advanceFile(a, failing.id, { processingStatus: 'ERROR', errorMessage: 'No text could be extracted' }, t);
+          await deleteFile(a.db, doomed.id, t);
           await failed.end();
           await deleted.end();
           expect(failed.data.at(-1).fileStatusChanged).toMatchObject({ status: 'ERROR', terminal: true, errorMessage: 'No text could be extracted' });
@@ -201,7 +201,7 @@ for (const kind of databaseKinds()) {
         const other = await newSource(a);
         const one = await newFile(a, source.id, 'one.txt');
         const two = await newFile(a, source.id, 'two.txt');
-        await advanceFile(a, two.id, { processingStatus: 'COMPLETED', totalChunks: 2, chunksEmbedded: 2 });
+        await advanceFile(a, two.id, { processingStatus: 'COMPLETED', totalChunks: 2, chunksEmbedded: 2 }, t);
         const client = wsClient(url, a.apiKey);
         try {
           const sub = subscribe(client, SOURCE_FILES, { id: source.id });
@@ -211,13 +211,13 @@ for (const kind of databaseKinds()) {
             [two.id, 'COMPLETED'],
           ]);
           const elsewhere = await newFile(a, other.id, 'elsewhere.txt');
-          await advanceFile(a, elsewhere.id, { processingStatus: 'PARSING' });
-          await advanceFile(a, one.id, { processingStatus: 'EMBEDDING', totalChunks: 3, chunksEmbedded: 1 });
+          await advanceFile(a, elsewhere.id, { processingStatus: 'PARSING' }, t);
+          await advanceFile(a, one.id, { processingStatus: 'EMBEDDING', totalChunks: 3, chunksEmbedded: 1 }, t);
           await sub.until((s) => s.data.at(-1)?.sourceFilesChanged.chunksEmbedded === 1, 'progress of one.txt');
           const three = await newFile(a, source.id, 'three.txt');
-          events.publish('file', a.organizationId, fileChange(three)); // a new upload is announced
+          t.events.publish('file', a.organizationId, fileChange(three)); // a new upload is announced
           await sub.until((s) => s.data.at(-1)?.sourceFilesChanged.fileId === three.id, 'the new file');
-          await deleteFile(a.db, two.id);
+          await deleteFile(a.db, two.id, t);
           await sub.until((s) => s.data.at(-1)?.sourceFilesChanged.deleted === true, 'the deletion');
           expect(sub.data.at(-1).sourceFilesChanged).toMatchObject({ fileId: two.id, deleted: true });
           expect(sub.completed).toBe(false); // a source's stream stays open
@@ -231,10 +231,10 @@ for (const kind of databaseKinds()) {
       it('jobsUpdated: active matching jobs first, then changes that match the filters', async () => {
         const a = await t.tenant();
         const source = await newSource(a);
-        const active = await createJob(a.db, a.actor, { sourceId: source.id, status: 'PENDING' });
-        const ended = await createJob(a.db, a.actor, { sourceId: source.id, status: 'RUNNING' });
+        const active = await createJob(a.db, a.actor, { sourceId: source.id, status: 'PENDING' }, t);
+        const ended = await createJob(a.db, a.actor, { sourceId: source.id, status: 'RUNNING' }, t);
         await transitionJob(a.db, a.actor, ended.id, 'COMPLETED', {}, t);
-        const unrelated = await createJob(a.db, a.actor, { status: 'PENDING' });
+        const unrelated = await createJob(a.db, a.actor, { status: 'PENDING' }, t);
         const client = wsClient(url, a.apiKey);
         try {
           const all = subscribe(client, JOBS, { sourceId: source.id });
@@ -259,8 +259,8 @@ for (const kind of databaseKinds()) {
         const b = await t.tenant();
         const bSource = await newSource(b);
         const bFile = await newFile(b, bSource.id);
-        const bJob = await createJob(b.db, b.actor, {});
-        const bRun = await startRun(b.db, b.actor, { agentId: await newAgent(t, b.apiKey) });
+        const bJob = await createJob(b.db, b.actor, {}, t);
+        const bRun = await startRun(b.db, b.actor, { agentId: await newAgent(t, b.apiKey) }, t);
         const missing = '00000000-0000-4000-8000-000000000000';
         const client = wsClient(url, a.apiKey);
         const sse = sseClient(url, a.apiKey);
@@ -301,16 +301,16 @@ for (const kind of databaseKinds()) {
           const jobs = subscribe(client, JOBS, {});
           const aSource = await newSource(a);
           const files = subscribe(client, SOURCE_FILES, { id: aSource.id });
-          await eventually(() => hub.size() >= 2, 'both streams to listen');
+          await eventually(() => t.app.hub.size() >= 2, 'both streams to listen');
           const bSource = await newSource(b);
-          const bJob = await createJob(b.db, b.actor, { sourceId: bSource.id, status: 'RUNNING' });
+          const bJob = await createJob(b.db, b.actor, { sourceId: bSource.id, status: 'RUNNING' }, t);
           await transitionJob(b.db, b.actor, bJob.id, 'COMPLETED', {}, t);
           const bFile = await newFile(b, bSource.id);
           // Even an event forged to name A's source travels on B's channel, and A never hears it.
-          events.publish('file', b.organizationId, { ...fileChange(bFile), sourceId: aSource.id });
-          const aJob = await createJob(a.db, a.actor, { status: 'RUNNING' });
+          t.events.publish('file', b.organizationId, { ...fileChange(bFile), sourceId: aSource.id });
+          const aJob = await createJob(a.db, a.actor, { status: 'RUNNING' }, t);
           const aFile = await newFile(a, aSource.id);
-          await advanceFile(a, aFile.id, { processingStatus: 'PARSING' });
+          await advanceFile(a, aFile.id, { processingStatus: 'PARSING' }, t);
           await jobs.until((s) => s.data.some((d) => d.jobsUpdated.jobId === aJob.id), 'A’s job');
           await files.until((s) => s.data.some((d) => d.sourceFilesChanged.fileId === aFile.id), 'A’s file');
           await new Promise((r) => setTimeout(r, 100));
@@ -323,7 +323,7 @@ for (const kind of databaseKinds()) {
 
       it('resolving an event reads nothing from the database, however many subscribers', async () => {
         const statements: string[] = [];
-        const counted = await createTestApp(kind, { onQuery: (sql) => statements.push(sql) });
+        const counted = await createTestApp(kind, { onQuery: (sql) => statements.push(sql) }, {}, { events: t.events }); // the same bus
         try {
           const countedUrl = (await counted.app.listen(0)).url;
           const a = await counted.tenant();
@@ -335,7 +335,7 @@ for (const kind of databaseKinds()) {
           statements.length = 0;
           const base = fileChange(file);
           for (let n = 1; n <= 5; n++) {
-            events.publish('file', a.organizationId, {
+            counted.events.publish('file', a.organizationId, {
               ...base,
               processingStatus: 'EMBEDDING',
               totalChunks: 5,
@@ -353,7 +353,7 @@ for (const kind of databaseKinds()) {
 
       it('the whole object, when selected, is read once per event for all of one user’s subscribers, never from a stale cache', async () => {
         const statements: string[] = [];
-        const counted = await createTestApp(kind, { onQuery: (sql) => statements.push(sql) });
+        const counted = await createTestApp(kind, { onQuery: (sql) => statements.push(sql) }, {}, { events: t.events }); // the same bus
         try {
           const countedUrl = (await counted.app.listen(0)).url;
           const a = await counted.tenant();
@@ -366,7 +366,7 @@ for (const kind of databaseKinds()) {
           expect(subs[0].data[0].sourceFilesChanged.file).toEqual({ fileName: 'a.txt', source: { fileCount: 1 } });
 
           statements.length = 0;
-          await advanceFile(a, file.id, { processingStatus: 'EMBEDDING', totalChunks: 2, chunksEmbedded: 1 });
+          await advanceFile(a, file.id, { processingStatus: 'EMBEDDING', totalChunks: 2, chunksEmbedded: 1 }, counted);
           await Promise.all(subs.map((s) => s.count(2)));
           const perEvent = statements.filter((sql) => /"File"/.test(sql) && !/UPDATE/.test(sql)).length;
           expect(perEvent).toBeGreaterThan(0);
@@ -374,7 +374,7 @@ for (const kind of databaseKinds()) {
 
           // A second event is resolved afresh: the count reflects the file added meanwhile.
           await newFile(a, source.id, 'b.txt');
-          await advanceFile(a, file.id, { chunksEmbedded: 2 });
+          await advanceFile(a, file.id, { chunksEmbedded: 2 }, counted);
           await Promise.all(subs.map((s) => s.until((x) => x.data.at(-1)?.sourceFilesChanged.chunksEmbedded === 2, 'the second event')));
           for (const s of subs) expect(s.data.at(-1).sourceFilesChanged.file.source.fileCount).toBe(2);
           await Promise.all(clients.map((c) => c.dispose()));
@@ -385,7 +385,7 @@ for (const kind of databaseKinds()) {
 
       it('SSE (distinct connections): the same subscriptions through graphql-sse’s client', async () => {
         const a = await t.tenant();
-        const job = await createJob(a.db, a.actor, {});
+        const job = await createJob(a.db, a.actor, {}, t);
         const sse = sseClient(url, a.apiKey);
         try {
           const sub = subscribe(sse, JOB, { id: job.id }, 'sse');
@@ -414,7 +414,7 @@ for (const kind of databaseKinds()) {
 
       it('authentication: no key or a wrong key gets nothing over either transport', async () => {
         const a = await t.tenant();
-        const job = await createJob(a.db, a.actor, {});
+        const job = await createJob(a.db, a.actor, {}, t);
         for (const key of [null, 'qk_wrong']) {
           const sse = sseClient(url, key);
           const viaSse = subscribe(sse, JOB, { id: job.id }, 'sse');
@@ -446,7 +446,7 @@ describe('graphql-ws protocol (PROTOCOL.md)', () => {
     url = (await t.app.listen(0)).url;
     const a = await t.tenant();
     key = a.apiKey;
-    jobId = (await createJob(a.db, a.actor, { status: 'RUNNING' })).id;
+    jobId = (await createJob(a.db, a.actor, { status: 'RUNNING' }, t)).id;
   });
   afterAll(() => t.close());
 
@@ -566,8 +566,8 @@ describe('subscription limits', () => {
   it('refuses past the per-connection and per-organization limits with RATE_LIMITED, and frees places as streams end', async () => {
     const a = await t.tenant();
     const b = await t.tenant();
-    const jobs = await Promise.all(Array.from({ length: 5 }, () => createJob(a.db, a.actor, { status: 'RUNNING' })));
-    const bJob = await createJob(b.db, b.actor, { status: 'RUNNING' });
+    const jobs = await Promise.all(Array.from({ length: 5 }, () => createJob(a.db, a.actor, { status: 'RUNNING' }, t)));
+    const bJob = await createJob(b.db, b.actor, { status: 'RUNNING' }, t);
     const one = wsClient(url, a.apiKey);
     const two = wsClient(url, a.apiKey);
     const other = wsClient(url, b.apiKey);
@@ -639,14 +639,14 @@ describe('graceful shutdown', () => {
     try {
       const url = (await t.app.listen(0)).url;
       const a = await t.tenant();
-      const job = await createJob(a.db, a.actor, { status: 'RUNNING' });
+      const job = await createJob(a.db, a.actor, { status: 'RUNNING' }, t);
       const source = await newSource(a);
       const ws = wsClient(url, a.apiKey, { on: { closed: (e) => (wsClosed = (e as { code: number }).code) } });
       const sse = sseClient(url, a.apiKey);
       const subs = [subscribe(ws, JOB, { id: job.id }), subscribe(ws, SOURCE_FILES, { id: source.id }), subscribe(sse, JOB, { id: job.id }, 'sse')];
       await subs[0].count(1);
       await subs[2].count(1);
-      await eventually(() => hub.size() >= 3, 'all three streams to listen');
+      await eventually(() => t.app.hub.size() >= 3, 'all three streams to listen');
       const stopped = t.app.stop();
       await Promise.all(subs.map((s) => s.end()));
       for (const s of subs) {
@@ -656,7 +656,7 @@ describe('graceful shutdown', () => {
       await stopped;
       await eventually(() => wsClosed !== undefined, 'the socket to close');
       expect(wsClosed).toBe(1001);
-      expect(hub.size()).toBe(0);
+      expect(t.app.hub.size()).toBe(0);
       sse.dispose();
     } finally {
       await t.close();

@@ -6,7 +6,7 @@ import type { File, Job, Run } from '../generated/prisma/client.js';
 /**
  * The event bus: every change of a job's, file's or run's state is published here, by whichever process made
  * it (API replica or worker), and subscriptions read from it. Embedded: in memory. With REDIS_URL:
- * `useRedisEvents` puts Redis pub/sub underneath, so an event published anywhere reaches every replica.
+ * `EventBus.open` puts Redis pub/sub underneath, so an event published anywhere reaches every replica.
  *
  * Topics are routed by organization (`job:<org id>`), so a subscriber only ever receives its own
  * organization's events, and on Redis each organization is its own channel. Payloads are plain JSON (they
@@ -65,47 +65,76 @@ export interface Topics {
 /** Topics as the pubsub's type argument (an interface has no index signature; a mapped type of it does). */
 type TopicArgs = { [T in keyof Topics]: Topics[T] };
 
-export type EventBus = ReturnType<typeof createPubSub<TopicArgs>>;
+type PubSub = ReturnType<typeof createPubSub<TopicArgs>>;
 
 export type Topic = keyof Topics;
 export type ChangeOf<T extends Topic> = Topics[T][1];
-
-let bus: EventBus = createPubSub<TopicArgs>();
-let closeBus: () => Promise<void> = async () => {};
-/** Redis confirms a SUBSCRIBE asynchronously; until then a publication can be missed. In memory: at once. */
-let confirmed: (channel: string) => Promise<unknown> = async () => {};
-const reconnectListeners = new Set<() => void>();
-
-/** The process's bus (the embedded in-memory one until `useRedisEvents`). */
-export const events = {
-  publish: <T extends keyof Topics>(topic: T, ...args: Topics[T]) => bus.publish(topic, ...args),
-  /** Lazy, like any yoga pubsub iterator: the subscription is made by the first `next()`. */
-  subscribe: <T extends keyof Topics>(topic: T, organizationId: string) =>
-    (bus.subscribe as (topic: T, organizationId: string) => AsyncIterableIterator<Topics[T][1]>)(topic, organizationId),
-  /**
-   * Resolves once a subscription already started (first `next()` called) is in effect, so that anything
-   * published from then on reaches it: what "subscribe, then read the current state" needs to lose nothing.
-   */
-  ready: (topic: keyof Topics, organizationId: string) => confirmed(`${topic}:${organizationId}`),
-  /** Called each time the bus is back after a lost connection (Redis): what was published meanwhile is lost. */
-  onReconnect: (listener: () => void) => {
-    reconnectListeners.add(listener);
-    return () => void reconnectListeners.delete(listener);
-  },
-};
 
 /** Publishes held while Redis is unreachable, at most; past that, new ones are dropped (streams re-read state anyway). */
 const MAX_HELD_PUBLISHES = 10_000;
 
 /**
- * Puts Redis pub/sub under the bus; returns a function that closes both connections. Channels are named
- * `<REDIS_PREFIX>:events:<topic>:<organization id>`, so deployments sharing a Redis never hear each other.
+ * A process's bus, made by its entry point (`EventBus.open`) and passed down: to buildApp (Context.events), the
+ * ingestion service, and domain functions as their `services` argument. In memory unless opened over Redis.
+ */
+export class EventBus {
+  private readonly reconnectListeners = new Set<() => void>();
+
+  constructor(
+    private readonly bus: PubSub = createPubSub<TopicArgs>(),
+    /** Redis confirms a SUBSCRIBE asynchronously; until then a publication can be missed. In memory: at once. */
+    private readonly confirmed: (channel: string) => Promise<unknown> = async () => {},
+    private readonly closeBus: () => Promise<void> = async () => {},
+  ) {}
+
+  /** Over Redis pub/sub when the process has Redis (REDIS_URL), else in memory. */
+  static async open(redis: RedisConnections | null | undefined): Promise<EventBus> {
+    return redis ? overRedis(redis) : new EventBus();
+  }
+
+  publish<T extends keyof Topics>(topic: T, ...args: Topics[T]): void {
+    this.bus.publish(topic, ...args);
+  }
+
+  /** Lazy, like any yoga pubsub iterator: the subscription is made by the first `next()`. */
+  subscribe<T extends keyof Topics>(topic: T, organizationId: string): AsyncIterableIterator<Topics[T][1]> {
+    return (this.bus.subscribe as (topic: T, organizationId: string) => AsyncIterableIterator<Topics[T][1]>)(topic, organizationId);
+  }
+
+  /**
+   * Resolves once a subscription already started (first `next()` called) is in effect, so that anything
+   * published from then on reaches it: what "subscribe, then read the current state" needs to lose nothing.
+   */
+  ready(topic: keyof Topics, organizationId: string): Promise<unknown> {
+    return this.confirmed(`${topic}:${organizationId}`);
+  }
+
+  /** Called each time the bus is back after a lost connection (Redis): what was published meanwhile is lost. */
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => void this.reconnectListeners.delete(listener);
+  }
+
+  /** The Redis subscriber is back (its channels re-subscribed): streams re-read their state. */
+  reconnected(): void {
+    for (const listener of this.reconnectListeners) listener();
+  }
+
+  /** Closes the Redis connections, if any (after the workers, whose last steps still publish). */
+  close(): Promise<void> {
+    return this.closeBus();
+  }
+}
+
+/**
+ * Puts Redis pub/sub under a bus. Channels are named `<REDIS_PREFIX>:events:<topic>:<organization id>`, so
+ * deployments sharing a Redis never hear each other.
  *
  * While Redis is down the bus keeps working: publishes are held and sent once it is back, subscriptions stay open,
  * and once the subscriber connection is back every open stream re-reads its state (`onReconnect`), so a terminal
  * state reached during the outage is delivered either way.
  */
-export async function useRedisEvents(redis: RedisConnections): Promise<() => Promise<void>> {
+async function overRedis(redis: RedisConnections): Promise<EventBus> {
   const { createRedisEventTarget } = await import('@graphql-yoga/redis-event-target');
   const log = redis.log;
   const publishClient = redis.connect('publisher', 'events-pub');
@@ -152,27 +181,25 @@ export async function useRedisEvents(redis: RedisConnections): Promise<() => Pro
       return subscribeClient.unsubscribe(prefix + channel).catch(() => 0);
     },
   } as unknown as Redis;
-  bus = createPubSub<TopicArgs>({ eventTarget: createRedisEventTarget({ publishClient: publisher, subscribeClient: subscriber }) });
+  const pubsub = createPubSub<TopicArgs>({ eventTarget: createRedisEventTarget({ publishClient: publisher, subscribeClient: subscriber }) });
+  const confirmed = (channel: string) => acks.get(channel) ?? Promise.resolve();
+  const close = async () => {
+    await Promise.all([redis.release(publishClient), redis.release(subscribeClient)]);
+  };
   // 'ready' again means a reconnection. ioredis re-sends its SUBSCRIBEs right after emitting it; a PING sent
   // after them is answered after them, so once it is, the channels are back and streams can re-read state.
+  const bus = new EventBus(pubsub, confirmed, close);
   subscribeClient.on('ready', () =>
     setImmediate(() =>
       subscribeClient
         .ping()
         .catch(() => {})
-        .then(() => {
-          for (const listener of reconnectListeners) listener();
-        }),
+        .then(() => bus.reconnected()),
     ),
   );
-  confirmed = (channel) => acks.get(channel) ?? Promise.resolve();
-  closeBus = async () => {
-    bus = createPubSub<TopicArgs>();
-    confirmed = async () => {};
-    await Promise.all([redis.release(publishClient), redis.release(subscribeClient)]);
-  };
-  return () => closeBus();
+  return bus;
 }
+
 
 export const jobChange = (job: Job): JobChange => ({
   id: job.id,

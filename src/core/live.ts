@@ -11,13 +11,13 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { isAsyncIterable, mapAsyncIterator, type Plugin } from 'graphql-yoga';
-import { events, type ChangeOf, type Topic } from './events.js';
+import type { ChangeOf, EventBus, Topic } from './events.js';
 import type { SubscriptionConnection, SubscriptionRegistry } from './subscription-limits.js';
 
 /**
  * Live streams of state changes, the machinery under every subscription:
  *
- * - one bus subscription per (topic, organization) per process, shared by all its local subscribers (the hub),
+ * - one bus subscription per (topic, organization) per app, shared by all its local subscribers (the app's hub),
  *   so 1,000 subscribers to one source cost one Redis channel and one JSON parse per event;
  * - subscribe first, then read the current state, then merge: nothing published between the read and the
  *   subscription is lost, and events older than what was already delivered (by `compare`) are dropped;
@@ -36,12 +36,12 @@ interface Channel {
   ready: Promise<unknown>;
 }
 
-/** Fans one bus subscription per (topic, organization) out to this process's subscribers. */
-class EventHub {
+/** Fans one bus subscription per (topic, organization) out to this process's subscribers (one hub per bus, made with the app). */
+export class EventHub {
   private readonly channels = new Map<string, Channel>();
   private readonly resyncs = new Set<() => void>();
 
-  constructor() {
+  constructor(private readonly events: EventBus) {
     // After a broker reconnection, events published meanwhile were lost: every stream re-reads its state.
     events.onReconnect(() => {
       for (const resync of [...this.resyncs]) resync();
@@ -80,10 +80,10 @@ class EventHub {
   }
 
   private open(topic: Topic, organizationId: string, key: string): Channel {
-    const iterator = events.subscribe(topic, organizationId);
+    const iterator = this.events.subscribe(topic, organizationId);
     const first = iterator.next(); // makes the subscription (the bus's iterators are lazy)
     const listeners = new Set<Listener<never>>();
-    const channel: Channel = { listeners, iterator, ready: events.ready(topic, organizationId) };
+    const channel: Channel = { listeners, iterator, ready: this.events.ready(topic, organizationId) };
     void (async () => {
       try {
         for (let result = await first; !result.done; result = await iterator.next()) {
@@ -111,13 +111,13 @@ class EventHub {
   }
 }
 
-export const hub = new EventHub();
-
 export interface LiveOptions<T extends Topic> {
   topic: T;
   organizationId: string;
   registry: SubscriptionRegistry;
   connection: SubscriptionConnection;
+  /** The app's hub over its event bus. */
+  hub: EventHub;
   /** Which events of the organization's topic this stream wants. */
   match(change: ChangeOf<T>): boolean;
   /** The current state of the watched objects, read once the bus subscription is in effect. */
@@ -162,7 +162,7 @@ class LiveStream<T extends Topic> implements AsyncIterableIterator<ChangeOf<T>> 
     const o = this.options;
     this.release = o.registry.acquire(o.connection, o.organizationId, { end: (reason) => this.finish(reason) });
     try {
-      const unlisten = await hub.listen(o.topic, o.organizationId, (change) => this.offer(change), () => this.resync());
+      const unlisten = await o.hub.listen(o.topic, o.organizationId, (change) => this.offer(change), () => this.resync());
       if (this.done) return unlisten(); // ended by shutdown while subscribing
       this.unlisten = unlisten;
       const current = await o.load();

@@ -1,7 +1,7 @@
 import { checkCallbackUrl } from './callbacks.js';
 import type { Actor } from '../core/auth.js';
 import { badInput, conflict } from '../core/errors.js';
-import { events, jobChange } from '../core/events.js';
+import { jobChange, type EventBus } from '../core/events.js';
 import type { QueuedJob } from '../core/queue.js';
 import type { File, Job, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { detectMediaType } from '../documents/media-types.js';
@@ -30,7 +30,7 @@ export async function reprocessFile(
   actor: Actor,
   fileId: string,
   callbackUrl: string | null | undefined,
-  { ingest: jobs }: { ingest: JobSink },
+  { ingest: jobs, events }: { ingest: JobSink; events: EventBus },
 ): Promise<{ file: File; job: Job }> {
   const url = callbackUrl == null ? null : checkCallbackUrl(callbackUrl);
   const file = await getFile(db, fileId);
@@ -42,7 +42,7 @@ export async function reprocessFile(
     if (active) throw conflict(`File ${file.id} is being processed (job ${active.id}); wait for it or cancel it first`, 'id');
     return tx.job.create({ data: reembeddingJob(actor, file, metadata, url) });
   });
-  await announce(job, jobs);
+  await announce(job, jobs, events);
   return { file, job };
 }
 
@@ -61,7 +61,8 @@ export async function prepareReembedding(tx: PrismaClient, actor: Actor, sourceI
   return jobs;
 }
 
-export async function announce(job: Job, jobs: JobSink): Promise<void> {
+/** Tells subscribers about a new job and queues it. */
+export async function announce(job: Job, jobs: JobSink, events: EventBus): Promise<void> {
   events.publish('job', job.organizationId, jobChange(job));
   // Committed: if the queue became unreachable since `assertAvailable`, the job is queued when it is back.
   await jobs.enqueue({ jobId: job.id, organizationId: job.organizationId }).catch(() => {});

@@ -1,6 +1,6 @@
 import { AppError } from '../core/errors.js';
 import { currentRequestId } from '../core/request-scope.js';
-import { events, fileChange } from '../core/events.js';
+import { fileChange } from '../core/events.js';
 import type { SqlRunner } from '../core/db/sql.js';
 import type { DocumentKind } from '../documents/parsers/index.js';
 import type { File, FileStatus, Job, PassageSet, Prisma, PrismaClient } from '../generated/prisma/client.js';
@@ -118,7 +118,7 @@ export async function reportFileProgress(
     const exists = await db.file.count({ where: { id: job.fileId! } });
     throw new FileJobStop(exists ? 'cancelled' : 'file-deleted');
   }
-  events.publish('file', file.organizationId, fileChange(file));
+  services.events.publish('file', file.organizationId, fileChange(file));
 }
 
 /**
@@ -224,8 +224,8 @@ export async function completeFileJob(db: PrismaClient, c: Completion, services:
     },
     { timeout: 60_000, maxWait: 60_000 },
   );
-  if (file.replacesFileId) events.publish('file', file.organizationId, fileChange({ ...file, id: file.replacesFileId }, false));
-  events.publish('file', file.organizationId, fileChange(file));
+  if (file.replacesFileId) services.events.publish('file', file.organizationId, fileChange({ ...file, id: file.replacesFileId }, false));
+  services.events.publish('file', file.organizationId, fileChange(file));
   announceJob(db, ended, services);
   return file;
 }
@@ -249,7 +249,7 @@ export async function endFileJob(
   });
   if (setId) await retireSet(db, setId);
   else await db.passageSet.updateMany({ where: { jobId: job.id, state: 'STAGED' }, data: { state: 'RETIRED', jobId: null } });
-  await fileToError(db, job.organizationId, job.fileId!, message);
+  await fileToError(db, job.organizationId, job.fileId!, message, services);
 }
 
 /**

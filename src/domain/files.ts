@@ -1,5 +1,5 @@
 import { notFound } from '../core/errors.js';
-import { events, fileChange, type FileChange } from '../core/events.js';
+import { fileChange, type EventBus, type FileChange } from '../core/events.js';
 import type { File, FileStatus, PrismaClient } from '../generated/prisma/client.js';
 import { orNotFound, requireId } from './ids.js';
 import { LIVE_CONTENT } from './passage-visibility.js';
@@ -14,7 +14,7 @@ export async function getFile(db: PrismaClient, id: string, field = 'id'): Promi
 }
 
 /** Deletes the file; foreign keys cascade to its content, original bytes, passages and per-agent state. */
-export async function deleteFile(db: PrismaClient, id: string): Promise<File> {
+export async function deleteFile(db: PrismaClient, id: string, { events }: { events: EventBus }): Promise<File> {
   const file = await getFile(db, id);
   await db.file.delete({ where: { id } });
   events.publish('file', file.organizationId, fileChange(file, false)); // ends the file's subscriptions

@@ -1,6 +1,6 @@
 import type { Actor } from '../core/auth.js';
 import { conflict, notFound } from '../core/errors.js';
-import { events, fileChange, jobChange } from '../core/events.js';
+import { fileChange, jobChange, type EventBus } from '../core/events.js';
 import type { Job, JobStatus, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { dispatchJobCallback, type CallbackSweeper } from './callbacks.js';
 import { orNotFound, requireId } from './ids.js';
@@ -30,18 +30,19 @@ const ending = (status: TerminalJobStatus, stopReason: JobReport['stopReason']) 
 /** What a job's transitions use, passed down from the entry point (named as in Context). */
 export interface JobServices {
   callbacks: CallbackSweeper;
+  events: EventBus;
 }
 
 /** Tells subscribers (and, once ended, the job's callback URL) about a job's new state. */
 export function announceJob(db: PrismaClient, job: Job, services: JobServices): void {
-  events.publish('job', job.organizationId, jobChange(job));
+  services.events.publish('job', job.organizationId, jobChange(job));
   if (isTerminal(job.status)) dispatchJobCallback(db, job, services);
 }
 
 /** One compare-and-set update, announced when it matched. */
 async function apply(db: PrismaClient, where: Prisma.JobWhereInput, data: Prisma.JobUncheckedUpdateManyInput, services: JobServices): Promise<Job | null> {
   const [job] = await db.job.updateManyAndReturn({ where, data });
-  if (job && isTerminal(job.status) && job.status !== 'COMPLETED' && job.fileId) await settleFile(db, job);
+  if (job && isTerminal(job.status) && job.status !== 'COMPLETED' && job.fileId) await settleFile(db, job, services);
   if (job) announceJob(db, job, services);
   return job ?? null;
 }
@@ -51,15 +52,15 @@ async function apply(db: PrismaClient, where: Prisma.JobWhereInput, data: Prisma
  * took it, failed, expired), a file still in progress ends ERROR with the reason (the error the job recorded, if
  * any), so no file is left pending. The job is written first: whoever sees the file's ERROR sees the job ended.
  */
-async function settleFile(db: PrismaClient, job: Job): Promise<void> {
+async function settleFile(db: PrismaClient, job: Job, services: JobServices): Promise<void> {
   const recorded = (job.metadata as { error?: unknown } | null)?.error;
   const reason =
     typeof recorded === 'string' ? recorded : job.status === 'CANCELLED' ? 'Processing was cancelled' : `Processing ended ${job.status.toLowerCase()}`;
-  await fileToError(db, job.organizationId, job.fileId!, reason);
+  await fileToError(db, job.organizationId, job.fileId!, reason, services);
 }
 
 /** A file still in progress ends ERROR with `message` (the one place a file is set to ERROR), announced. */
-export async function fileToError(db: PrismaClient, organizationId: string, fileId: string, message: string): Promise<void> {
+export async function fileToError(db: PrismaClient, organizationId: string, fileId: string, message: string, { events }: { events: EventBus }): Promise<void> {
   const [file] = await db.file.updateManyAndReturn({
     where: { id: fileId, organizationId, processingStatus: { in: ACTIVE_FILE_STATUSES } },
     data: { processingStatus: 'ERROR', errorMessage: message },

@@ -1,7 +1,7 @@
 import type { Actor } from '../core/auth.js';
 import { currentRequestId } from '../core/request-scope.js';
 import { badInput, notFound } from '../core/errors.js';
-import { events, jobChange, type JobChange } from '../core/events.js';
+import { jobChange, type EventBus, type JobChange } from '../core/events.js';
 import type { Job, JobStatus, JobType, Prisma, PrismaClient } from '../generated/prisma/client.js';
 import { getAgent } from './agents.js';
 import { checkCallbackUrl } from './callbacks.js';
@@ -96,7 +96,7 @@ export async function prepareJob(db: PrismaClient, actor: Actor, input: JobInput
   };
 }
 
-export async function createJob(db: PrismaClient, actor: Actor, input: JobInput): Promise<Job> {
+export async function createJob(db: PrismaClient, actor: Actor, input: JobInput, { events }: { events: EventBus }): Promise<Job> {
   const job = await db.job.create({ data: await prepareJob(db, actor, input) });
   events.publish('job', job.organizationId, jobChange(job));
   return job;

@@ -1,6 +1,6 @@
 import type { Actor } from '../core/auth.js';
 import { badInput, conflict, notFound } from '../core/errors.js';
-import { events, runChange, type RunChange } from '../core/events.js';
+import { runChange, type EventBus, type RunChange } from '../core/events.js';
 import type { Prisma, PrismaClient, Run, RunStatus, RunStep } from '../generated/prisma/client.js';
 import { getAgent } from './agents.js';
 import { orNotFound, requireId } from './ids.js';
@@ -99,7 +99,7 @@ export function runWhere(filter: RunFilter): Prisma.RunWhereInput {
 }
 
 /** Starts a run of an agent of the caller's organization; the run remembers the template the agent was made from. */
-export async function startRun(db: PrismaClient, actor: Actor, input: StartRunInput): Promise<Run> {
+export async function startRun(db: PrismaClient, actor: Actor, input: StartRunInput, { events }: { events: EventBus }): Promise<Run> {
   const metadata = checkObject(input.metadata, 'metadata');
   const requestConfig = checkObject(input.requestConfig, 'requestConfig');
   const conversationId = checkText(input.conversationId, 'conversationId');
@@ -128,7 +128,7 @@ export async function startRun(db: PrismaClient, actor: Actor, input: StartRunIn
  * reports them. The update also refuses totals past PostgreSQL's int range, so a huge report is bad input
  * rather than an internal error.
  */
-export async function recordRunStep(db: PrismaClient, actor: Actor, runId: string, input: RunStepInput): Promise<RunStep> {
+export async function recordRunStep(db: PrismaClient, actor: Actor, runId: string, input: RunStepInput, { events }: { events: EventBus }): Promise<RunStep> {
   requireId('run', runId, 'runId');
   const promptTokens = checkTokens(input.promptTokens, 'promptTokens') ?? 0;
   const completionTokens = checkTokens(input.completionTokens, 'completionTokens') ?? 0;
@@ -220,7 +220,7 @@ export function stepWhere(filter: StepFilter): Prisma.RunStepWhereInput {
 }
 
 /** Ends an active run with a final status; completedAt is set once, and a finished run stays as it is. */
-export async function finishRun(db: PrismaClient, runId: string, input: FinishRunInput): Promise<Run> {
+export async function finishRun(db: PrismaClient, runId: string, input: FinishRunInput, { events }: { events: EventBus }): Promise<Run> {
   requireId('run', runId, 'runId');
   const status = input.status as FinalRunStatus;
   if (!FINAL_RUN_STATUSES.includes(status)) throw badInput(`status must be one of ${FINAL_RUN_STATUSES.join(', ')}`, 'status');

@@ -1,7 +1,7 @@
 import type { Actor } from '../core/auth.js';
 import { AppError, badInput, conflict, fromPrismaError, notFound } from '../core/errors.js';
 import { checkName, nameProblem } from './names.js';
-import { events, fileChange, type FileChange } from '../core/events.js';
+import { fileChange, type EventBus, type FileChange } from '../core/events.js';
 import type { Prisma, PrismaClient, Source } from '../generated/prisma/client.js';
 import { asEmbeddingConfig, sameEmbedding, type EmbeddingCatalog, type EmbeddingChoice, type EmbeddingConfig, type EmbeddingConfigInput } from '../embeddings/config.js';
 import { containsInsensitive } from './filters.js';
@@ -74,6 +74,9 @@ export interface SourceServices {
   ingest?: JobSink;
 }
 
+/** What a write that may queue re-embedding jobs uses: the jobs are announced on `events`. */
+export type SourceWriteServices = SourceServices & { events: EventBus };
+
 export async function createSource(db: PrismaClient, actor: Actor, input: SourceInput, { embeddings: catalog }: SourceServices): Promise<Source> {
   const name = checkSourceName(input.name);
   checkMetadata(input.metadata);
@@ -124,7 +127,7 @@ export async function updateSource(
   actor: Actor,
   id: string,
   patch: SourcePatch,
-  { embeddings: catalog, ingest: jobs }: SourceServices,
+  { embeddings: catalog, ingest: jobs, events }: SourceWriteServices,
 ): Promise<Source> {
   const source = await getSource(db, id);
   checkMetadata(patch.metadata);
@@ -148,7 +151,7 @@ export async function updateSource(
       const updated = await tx.source.update({ where: { id }, data: { ...data, lastUpdatedById: actor.userId } });
       return { updated, reembedding: reembed ? await prepareReembedding(tx as PrismaClient, actor, id, callbackUrl) : [] };
     });
-    for (const job of reembedding) await announce(job, jobs!);
+    for (const job of reembedding) await announce(job, jobs!, events);
     return updated;
   } catch (error) {
     throw duplicateName(error, String(data.name ?? source.name));
@@ -180,7 +183,7 @@ async function embeddingChange(
 }
 
 /** Deletes the source; foreign keys cascade to its files, their contents, passages, agent links and per-agent file state. Agents stay. */
-export async function deleteSource(db: PrismaClient, id: string): Promise<Source> {
+export async function deleteSource(db: PrismaClient, id: string, { events }: { events: EventBus }): Promise<Source> {
   const source = await getSource(db, id);
   // The files go with it (cascade): their subscribers are told, as for a deleted file.
   const files = await db.file.findMany({
@@ -208,7 +211,7 @@ export async function bulkUpsertSources(
   db: PrismaClient,
   actor: Actor,
   inputs: SourceInput[],
-  { embeddings: catalog, ingest: jobs }: SourceServices,
+  { embeddings: catalog, ingest: jobs, events }: SourceWriteServices,
 ): Promise<BulkResult[]> {
   if (inputs.length === 0) return [];
   if (inputs.length > 1000) throw badInput('At most 1000 sources per call', 'sources');
@@ -255,7 +258,7 @@ export async function bulkUpsertSources(
     for (const id of reembed) reembedding.push(...(await prepareReembedding(tx as PrismaClient, actor, id)));
     return { upserted, reembedding };
   });
-  for (const job of reembedding) await announce(job, jobs!);
+  for (const job of reembedding) await announce(job, jobs!, events);
   const sources = await db.source.findMany({ where: { id: { in: upserted.map((u) => u.id) } } });
   const byId = new Map(sources.map((s) => [s.id, s]));
   const order = new Map(rows.map((r, i) => [r.name, i]));

@@ -7,7 +7,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Actor } from '../core/auth.js';
 import { AppError, badInput, conflict } from '../core/errors.js';
-import { events, fileChange } from '../core/events.js';
+import { fileChange, type EventBus } from '../core/events.js';
 import type { QueuedJob } from '../core/queue.js';
 import { announce, type JobSink } from './file-jobs.js';
 import { checkCallbackUrl } from './callbacks.js';
@@ -54,6 +54,8 @@ export interface UploadServices {
   /** Where the processing job goes; while it cannot take jobs, an upload is refused before anything is stored. */
   ingest: JobSink;
   uploads: { maxBytes: number };
+  /** Where the new file and job are announced. */
+  events: EventBus;
 }
 
 export interface UploadResult {
@@ -126,8 +128,8 @@ export async function uploadFile(
     const file = await db.file.findUniqueOrThrow({ where: { id: written.fileId } });
     if (!written.jobId) return { outcome: written.outcome, file, job: null };
     const job = await db.job.findUniqueOrThrow({ where: { id: written.jobId } });
-    events.publish('file', file.organizationId, fileChange(file));
-    await announce(job, deps.jobs);
+    services.events.publish('file', file.organizationId, fileChange(file));
+    await announce(job, deps.jobs, services.events);
     return { outcome: written.outcome, file, job };
   } catch (error) {
     incoming.stream.resume(); // drain what is left so the request can finish

@@ -1,3 +1,4 @@
+import type { EventHub } from '../core/live.js';
 import type { SubscriptionConnection, SubscriptionRegistry } from '../core/subscription-limits.js';
 import type { PrismaClient } from '../generated/prisma/client.js';
 
@@ -15,6 +16,7 @@ export interface WatchScope {
   organizationId: string;
   registry: SubscriptionRegistry;
   connection: SubscriptionConnection;
+  hub: EventHub;
 }
 
 /** Lexicographic order of two version keys. */

@@ -9,6 +9,7 @@ import type { QueuedJob } from '../core/queue.js';
 import { scopedPrisma } from '../core/tenancy.js';
 import { insertFileForAttachedAgents } from '../domain/agent-files.js';
 import type { CallbackSweeper } from '../domain/callbacks.js';
+import type { EventBus } from '../core/events.js';
 import { asEmbeddingConfig, type EmbeddingConfig } from '../embeddings/config.js';
 import {
   beatFileJob,
@@ -77,6 +78,8 @@ export interface PipelineOptions {
   threads: ChunkThreads;
   /** Delivers the callback of a job that ends. */
   callbacks: CallbackSweeper;
+  /** Where the job's and the file's changes are published. */
+  events: EventBus;
 }
 
 /** How one delivery of a job ended, for metrics: the job's task (`unclaimed` when it was not ours to run) and outcome. */

@@ -6,6 +6,7 @@ import { openQueue } from '../core/queue.js';
 import type { RedisConnections } from '../core/redis.js';
 import { limitsFromConfig } from '../documents/limits.js';
 import type { CallbackSweeper } from '../domain/callbacks.js';
+import type { EventBus } from '../core/events.js';
 import { IngestionService } from './worker.js';
 
 /**
@@ -17,7 +18,7 @@ export async function startIngest(
   db: Database,
   log: Logger,
   redis: RedisConnections | null,
-  { callbacks }: { callbacks: CallbackSweeper },
+  { callbacks, events }: { callbacks: CallbackSweeper; events: EventBus },
   runWorkers = config.RUN_WORKERS,
   metrics?: Metrics,
 ): Promise<IngestionService> {
@@ -39,6 +40,7 @@ export async function startIngest(
     exclusive: db.kind === 'pglite',
     metrics,
     callbacks,
+    events,
   });
   if (runWorkers) await ingest.startWorkers();
   return ingest;

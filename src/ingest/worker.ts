@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { events, jobChange } from '../core/events.js';
+import type { EventBus } from '../core/events.js';
 import { serviceUnavailable } from '../core/errors.js';
 import { perStatementRunner, type Database } from '../core/db/index.js';
 import type { Logger } from '../core/logger.js';
@@ -63,6 +63,8 @@ export class IngestionService {
       metrics?: Metrics;
       /** Delivers the callback of a job that ends (the process's sweeper). */
       callbacks: CallbackSweeper;
+      /** Where job and file changes are published (the process's bus). */
+      events: EventBus;
     },
   ) {
     options.metrics?.observeQueue(() => options.queue.depth());
@@ -111,6 +113,7 @@ export class IngestionService {
       metrics: this.options.metrics,
       threads: this.threads,
       callbacks: this.options.callbacks,
+      events: this.options.events,
     };
     const outcomes = this.options.metrics?.jobOutcomes;
     await queue.consume(async (job) => {

@@ -83,7 +83,7 @@ builder.mutationField('deleteFile', (t) =>
     type: DeleteFilePayload,
     description: 'Deletes the file with its content, passages and per-agent state.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => deleteFile(ctx.db, String(id)),
+    resolve: (_root, { id }, ctx) => deleteFile(ctx.db, String(id), ctx),
   }),
 );
 

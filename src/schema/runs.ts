@@ -175,14 +175,14 @@ builder.mutationFields((t) => ({
     type: RunPayload,
     description: 'Starts a run of an agent: it is RUNNING at once.',
     args: { input: t.arg({ type: StartRunInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => ({ runId: (await startRun(ctx.db, ctx.actor, input)).id }),
+    resolve: async (_root, { input }, ctx) => ({ runId: (await startRun(ctx.db, ctx.actor, input, ctx)).id }),
   }),
   recordRunStep: t.field({
     type: RecordRunStepPayload,
     description: 'Adds a step to a CREATED or RUNNING run and adds its tokens to the run’s usage.',
     args: { input: t.arg({ type: RecordRunStepInput, required: true }) },
     resolve: async (_root, { input: { runId, ...step } }, ctx) => {
-      const created = await recordRunStep(ctx.db, ctx.actor, runId, step);
+      const created = await recordRunStep(ctx.db, ctx.actor, runId, step, ctx);
       return { stepId: created.id, runId: created.runId };
     },
   }),
@@ -190,7 +190,7 @@ builder.mutationFields((t) => ({
     type: RunPayload,
     description: 'Ends a run with a final status and sets completedAt. A finished run cannot be finished again (CONFLICT).',
     args: { input: t.arg({ type: FinishRunInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => ({ runId: (await finishRun(ctx.db, input.runId, input)).id }),
+    resolve: async (_root, { input }, ctx) => ({ runId: (await finishRun(ctx.db, input.runId, input, ctx)).id }),
   }),
 }));
 

@@ -234,7 +234,7 @@ builder.mutationFields((t) => ({
     type: DeleteSourcePayload,
     description: 'Deletes the source with its files, passages, agent links and per-agent file state. Agents stay.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => deleteSource(ctx.db, String(id)),
+    resolve: (_root, { id }, ctx) => deleteSource(ctx.db, String(id), ctx),
   }),
   bulkUpsertSources: t.field({
     type: [BulkUpsertResult],

@@ -21,6 +21,7 @@ export const watchScope = (ctx: Context): WatchScope => ({
   organizationId: ctx.actor.organizationId,
   registry: ctx.subscriptions.registry,
   connection: ctx.subscriptions.connection,
+  hub: ctx.subscriptions.hub,
 });
 
 /** An event's ISO time as a DateTime. */

@@ -10,6 +10,8 @@ import type { EmbeddingCatalog } from '../embeddings/config.js';
 import type { Embedders } from '../embeddings/index.js';
 import type { IngestionService } from '../ingest/worker.js';
 import type { CallbackSweeper } from '../domain/callbacks.js';
+import type { EventBus } from '../core/events.js';
+import type { EventHub } from '../core/live.js';
 import type { Context } from '../context.js';
 import { toGraphQLError } from './graphql-errors.js';
 
@@ -19,6 +21,8 @@ export interface ContextServices {
   log: Logger;
   ingest: IngestionService;
   callbacks: CallbackSweeper;
+  events: EventBus;
+  hub: EventHub;
   embeddings: EmbeddingCatalog;
   embedders: Embedders;
   authenticator: Authenticator;
@@ -31,7 +35,7 @@ export type ContextFor = (actor: Actor | undefined, connection?: SubscriptionCon
 
 /** Builds each caller's context: clients and the raw reader bound to the caller's organization, and the shared services. */
 export function contextFactory(services: ContextServices): ContextFor {
-  const { db, log, ingest, callbacks, embeddings, embedders, authenticator, registry, uploads } = services;
+  const { db, log, ingest, callbacks, events, hub, embeddings, embedders, authenticator, registry, uploads } = services;
   const scopedClients = new ScopedClients(db.prisma);
   const tenants: Context['tenants'] = { for: (organizationId) => scopedClients.for(organizationId), root: db.prisma };
   const transact: Context['transact'] = (fn) => db.withRunner((runner) => runner.transaction(fn));
@@ -50,9 +54,10 @@ export function contextFactory(services: ContextServices): ContextFor {
       authenticator,
       ingest,
       callbacks,
+      events,
       uploads,
       transact,
-      subscriptions: { registry, connection },
+      subscriptions: { registry, connection, hub },
     };
   };
 }

@@ -13,6 +13,7 @@ import type { EmbedderOptions } from '../../src/embeddings/index.js';
 import { DEFAULT_LIMITS, type IngestLimits } from '../../src/documents/limits.js';
 import { IngestionService, type IngestSettings } from '../../src/ingest/worker.js';
 import { createCallbacks, type CallbackOptions, type CallbackSweeper } from '../../src/domain/callbacks.js';
+import { EventBus } from '../../src/core/events.js';
 import { openTestDatabase, seedOrganization, type DatabaseKind } from './db.js';
 
 export const testConfig = {
@@ -77,6 +78,8 @@ export interface TestApp {
   ingest: IngestionService;
   /** The app's callback sweeper (not sweeping unless a test starts it); also what domain functions take as services. */
   callbacks: CallbackSweeper;
+  /** The app's event bus (in memory unless the test passed one over Redis). */
+  events: EventBus;
   /** The registry the app and its workers report to. */
   metrics: Metrics;
   close(): Promise<void>;
@@ -100,6 +103,8 @@ export interface TestAppOptions {
   tracing?: Tracing | null;
   /** Callback settings (fast retries, loopback allowed); the defaults otherwise. */
   callbacks?: Partial<CallbackOptions>;
+  /** The event bus (a test's bus over Redis, or another app's, as replicas share one); its owner closes it. Default: a new in-memory one. */
+  events?: EventBus;
 }
 
 export async function createTestApp(
@@ -113,6 +118,7 @@ export async function createTestApp(
   const merged = { ...testConfig, ...config };
   const metrics = new Metrics();
   const callbacks = createCallbacks(appOptions.callbacks);
+  const events = appOptions.events ?? new EventBus();
   const ingest = new IngestionService({
     db,
     queue: new MemoryQueue(log),
@@ -126,11 +132,12 @@ export async function createTestApp(
     exclusive: false,
     metrics,
     callbacks,
+    events,
   });
   if (appOptions.workers !== false) await ingest.startWorkers();
   // With REDIS_URL the app's Redis-shared parts (the auth throttle) use it, as in production.
   const redis = openRedis(merged, log);
-  const app = buildApp({ config: merged, db, log, ingest, callbacks, redis, metrics, tracing: appOptions.tracing });
+  const app = buildApp({ config: merged, db, log, ingest, callbacks, events, redis, metrics, tracing: appOptions.tracing });
   const gql: TestApp['gql'] = async (key, query, variables) => {
     const response = await app.yoga.fetch('http://quarry/graphql', {
       method: 'POST',
@@ -144,6 +151,7 @@ export async function createTestApp(
     db,
     ingest,
     callbacks,
+    events,
     metrics,
     gql,
     async gqlOk(key, query, variables) {

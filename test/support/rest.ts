@@ -161,9 +161,9 @@ export async function buildWorld(t: TestApp): Promise<World> {
   const agent = await createAgent(tenant.db, tenant.actor, { name: 'helper', memoryBlocks: [{ label: 'human', value: 'Name: {{user_name}}' }] });
   await attachSource(tenant.db, tenant.actor, agent.id, source.id);
   await attachTool(tenant.db, tenant.actor, agent.id, tool.id);
-  const job = await createJob(tenant.db, tenant.actor, { task: 'file_processing', sourceId: source.id, fileId: one.file.id });
-  const run = await startRun(tenant.db, tenant.actor, { agentId: agent.id });
-  const step = await recordRunStep(tenant.db, tenant.actor, run.id, { model: 'openai/gpt-4o-mini', promptTokens: 100, completionTokens: 20, cachedTokens: 5 });
+  const job = await createJob(tenant.db, tenant.actor, { task: 'file_processing', sourceId: source.id, fileId: one.file.id }, t);
+  const run = await startRun(tenant.db, tenant.actor, { agentId: agent.id }, t);
+  const step = await recordRunStep(tenant.db, tenant.actor, run.id, { model: 'openai/gpt-4o-mini', promptTokens: 100, completionTokens: 20, cachedTokens: 5 }, t);
   const batch = await createBatchRun(tenant.db, tenant.actor, { requests: [{ agentId: agent.id }] });
   const messages = await appendBatchMessages(tenant.db, tenant.actor, batch.id, [
     { agentId: agent.id, role: 'user', content: 'hello' },

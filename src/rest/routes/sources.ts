@@ -258,7 +258,7 @@ function crudRoutes(r: SourceRouter): Route[] {
       params: byId,
       response: commonJson.Null,
       handler: async ({ ctx, params }) => {
-        await deleteSource(ctx.db, idOfParams(params));
+        await deleteSource(ctx.db, idOfParams(params), ctx);
         return null;
       },
     }),
@@ -440,7 +440,7 @@ function uploadRoutes(r: SourceRouter): Route[] {
         responseDescription: 'Deleted.',
         handler: async ({ ctx, params }) => {
           const file = await fileOfSource(ctx, idOfParams(params), params.file_id, kind);
-          await deleteFile(ctx.db, file.id);
+          await deleteFile(ctx.db, file.id, ctx);
           return noContent();
         },
       }),
