@@ -5,7 +5,6 @@
  */
 import { loadConfigOrExit } from './core/config.js';
 import { DataDirInUseError, openDatabase, pgliteDataPath } from './core/db/index.js';
-import { migrateAtStart, PendingMigrationsError } from './core/db/migrate.js';
 import { EventBus } from './core/events.js';
 import { openRedis } from './core/redis.js';
 import { createLogger } from './core/logger.js';
@@ -16,6 +15,7 @@ import { startTracing } from './core/tracing.js';
 import { callbackSettings, createCallbacks } from './domain/callbacks.js';
 import { bootstrap } from './domain/organizations.js';
 import { startIngest } from './ingest/start.js';
+import { migrateOrExit } from './startup.js';
 
 async function main() {
   const startedAt = performance.now();
@@ -46,14 +46,7 @@ async function main() {
   }
   log.info({ database: db.kind, ...(db.kind === 'pglite' ? { dataDir: pgliteDataPath(config), thread: config.PGLITE_THREAD } : {}) }, 'database open');
 
-  try {
-    await migrateAtStart(db, config.migrateOnStart, log);
-  } catch (error) {
-    if (!(error instanceof PendingMigrationsError)) throw error;
-    log.fatal({ pending: error.pending }, error.message);
-    await db.close();
-    process.exit(1);
-  }
+  await migrateOrExit(db, config.migrateOnStart, log);
 
   const boot = await bootstrap(db.prisma, config.QUARRY_API_KEY);
   if (boot.kind === 'created' && boot.generated) {

@@ -7,13 +7,13 @@ import { loadConfigOrExit } from './core/config.js';
 import { EventBus } from './core/events.js';
 import { openRedis } from './core/redis.js';
 import { openDatabase } from './core/db/index.js';
-import { migrateAtStart, PendingMigrationsError } from './core/db/migrate.js';
 import { createLogger } from './core/logger.js';
 import { Metrics } from './core/metrics.js';
 import { serveMetrics } from './core/observability.js';
 import { startTracing } from './core/tracing.js';
 import { callbackSettings, createCallbacks } from './domain/callbacks.js';
 import { startIngest } from './ingest/start.js';
+import { migrateOrExit } from './startup.js';
 
 async function main() {
   const config = loadConfigOrExit();
@@ -26,14 +26,7 @@ async function main() {
   }
   const tracing = startTracing(config, 'quarry-worker', log);
   const db = await openDatabase(config);
-  try {
-    await migrateAtStart(db, config.migrateOnStart, log);
-  } catch (error) {
-    if (!(error instanceof PendingMigrationsError)) throw error;
-    log.fatal({ pending: error.pending }, error.message);
-    await db.close();
-    process.exit(1);
-  }
+  await migrateOrExit(db, config.migrateOnStart, log);
   const redis = openRedis(config, log)!;
   const events = await EventBus.open(redis);
   const metrics = new Metrics({ processMetrics: true });

@@ -10,7 +10,7 @@ const SRC = path.resolve(import.meta.dirname, '../src');
 
 /** Highest first; a file may import its own layer and those below it. */
 const LAYERS: Array<{ name: string; holds: (file: string) => boolean }> = [
-  { name: 'entry points', holds: (f) => ['app.ts', 'main.ts', 'worker.ts', 'cli.ts'].includes(f) || f.startsWith('server/') || f.startsWith('cli/') },
+  { name: 'entry points', holds: (f) => ['app.ts', 'main.ts', 'worker.ts', 'cli.ts', 'startup.ts'].includes(f) || f.startsWith('server/') || f.startsWith('cli/') },
   { name: 'transport', holds: (f) => f.startsWith('schema/') || f.startsWith('rest/') || f === 'context.ts' },
   { name: 'ingest', holds: (f) => f.startsWith('ingest/') },
   { name: 'domain', holds: (f) => f.startsWith('domain/') },

@@ -7,7 +7,9 @@ import { createLogger } from '../src/core/logger.js';
 import { Metrics } from '../src/core/metrics.js';
 import { serveMetrics } from '../src/core/observability.js';
 import { createTestApp, type TestApp } from './support/app.js';
-import { databaseKinds } from './support/db.js';
+import { openPostgres } from '../src/core/db/index.js';
+import { migrateAtStart } from '../src/core/db/migrate.js';
+import { databaseKinds, privateDatabase, type PrivateDatabase } from './support/db.js';
 import { FakeOpenAI } from './support/fake-openai.js';
 import { uploadOne } from './support/upload.js';
 import { Sink, sseClient, wsClient } from './support/subscriptions.js';
@@ -37,6 +39,9 @@ const FILE_STATE = 'query($id: ID!) { file(id: $id) { processingStatus } }';
 
 describe.each(databaseKinds())('metrics, request ids and the access log on %s', (kind) => {
   let t: TestApp;
+  // On PostgreSQL a database of its own: the counts below are the process's, and the shared test database holds
+  // other files' pending jobs, which this app's workers would take and count.
+  let own: PrivateDatabase | undefined;
   let url: string;
   let key: string;
   let fake: FakeOpenAI;
@@ -56,11 +61,17 @@ describe.each(databaseKinds())('metrics, request ids and the access log on %s', 
 
   beforeAll(async () => {
     fake = await FakeOpenAI.start();
+    let database;
+    if (kind === 'postgres') {
+      own = await privateDatabase('quarry_metrics');
+      database = await openPostgres(own.url, 5);
+      await migrateAtStart(database, true, createLogger('silent'));
+    }
     t = await createTestApp(
       kind,
       {},
       { METRICS_TOKEN: TOKEN, OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: fake.url } as never,
-      { log: createLogger('debug', logs), embedderOptions: { retryBaseDelayMs: 10, maxAttempts: 2, timeoutMs: 10_000 } },
+      { log: createLogger('debug', logs), embedderOptions: { retryBaseDelayMs: 10, maxAttempts: 2, timeoutMs: 10_000 }, database },
     );
     key = (await t.seed()).apiKey;
     ({ url } = await t.app.listen());
@@ -68,6 +79,7 @@ describe.each(databaseKinds())('metrics, request ids and the access log on %s', 
   afterAll(async () => {
     await t.close();
     await fake.close();
+    await own?.drop();
   });
 
   it('serves /metrics on the main port only with METRICS_TOKEN', async () => {

@@ -12,6 +12,16 @@ import { DateTime, JsonObject, Out, bigintNumber, iso, isoAt, nullable, object }
 export const JOB_STATUSES = ['created', 'running', 'completed', 'failed', 'pending', 'cancelled', 'expired'] as const;
 export const RUN_STATUSES = ['created', 'running', 'completed', 'failed', 'cancelled'] as const;
 
+/** The callback's outcome and the timings, as jobs and runs both carry them. */
+const CALLBACK_AND_TIMING = {
+  callback_url: nullable(z.string()),
+  callback_sent_at: nullable(DateTime),
+  callback_status_code: nullable(z.number().int()),
+  callback_error: nullable(z.string()),
+  ttft_ns: nullable(z.number()),
+  total_duration_ns: nullable(z.number()),
+};
+
 export const Job = named(
   'Job',
   z.object({
@@ -26,12 +36,7 @@ export const Job = named(
     stop_reason: nullable(z.string()),
     background: nullable(z.boolean()),
     agent_id: nullable(z.string()),
-    callback_url: nullable(z.string()),
-    callback_sent_at: nullable(DateTime),
-    callback_status_code: nullable(z.number().int()),
-    callback_error: nullable(z.string()),
-    ttft_ns: nullable(z.number()),
-    total_duration_ns: nullable(z.number()),
+    ...CALLBACK_AND_TIMING,
     user_id: nullable(z.string()),
     created_by_id: nullable(z.string()),
     last_updated_by_id: nullable(z.string()),
@@ -54,12 +59,7 @@ export const Run = named(
     metadata: nullable(JsonObject),
     request_config: nullable(JsonObject),
     stop_reason: nullable(z.string()),
-    callback_url: nullable(z.string()),
-    callback_sent_at: nullable(DateTime),
-    callback_status_code: nullable(z.number().int()),
-    callback_error: nullable(z.string()),
-    ttft_ns: nullable(z.number()),
-    total_duration_ns: nullable(z.number()),
+    ...CALLBACK_AND_TIMING,
     created_by_id: nullable(z.string()),
     last_updated_by_id: nullable(z.string()),
     created_at: DateTime,
