@@ -137,17 +137,24 @@ export function job(row: db.Job): Out<typeof Job> {
     stop_reason: row.stopReason,
     background: row.background,
     agent_id: row.agentId,
+    ...callbackAndTiming(row),
+    user_id: row.userId,
+    created_by_id: row.createdById,
+    last_updated_by_id: null,
+    created_at: isoAt(row.createdAt),
+    updated_at: isoAt(row.updatedAt),
+  };
+}
+
+/** CALLBACK_AND_TIMING of a job's or a run's row. */
+function callbackAndTiming(row: db.Job | db.Run) {
+  return {
     callback_url: row.callbackUrl,
     callback_sent_at: iso(row.callbackSentAt),
     callback_status_code: row.callbackStatusCode,
     callback_error: row.callbackError,
     ttft_ns: bigintNumber(row.ttftNs),
     total_duration_ns: bigintNumber(row.totalDurationNs),
-    user_id: row.userId,
-    created_by_id: row.createdById,
-    last_updated_by_id: null,
-    created_at: isoAt(row.createdAt),
-    updated_at: isoAt(row.updatedAt),
   };
 }
 
@@ -163,12 +170,7 @@ export function run(row: db.Run): Out<typeof Run> {
     metadata: object(row.metadata),
     request_config: object(row.requestConfig),
     stop_reason: row.stopReason,
-    callback_url: row.callbackUrl,
-    callback_sent_at: iso(row.callbackSentAt),
-    callback_status_code: row.callbackStatusCode,
-    callback_error: row.callbackError,
-    ttft_ns: bigintNumber(row.ttftNs),
-    total_duration_ns: bigintNumber(row.totalDurationNs),
+    ...callbackAndTiming(row),
     created_by_id: row.createdById,
     last_updated_by_id: null,
     created_at: isoAt(row.createdAt),
